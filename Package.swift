@@ -1,0 +1,83 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let package = Package(
+    name: "sagemaker-callback",
+    products: [
+        .executable(name: "sagemaker-callback", targets: ["sagemaker-callback"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // C libraries from Debian, wrapped at the leaves.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLibCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+
+        // Leaves: they know nothing of what is above them.
+        .target(name: "JSON"),
+        .target(name: "SigV4", dependencies: ["CLibCrypto"]),
+        .target(name: "HTTP", dependencies: ["CCurl"]),
+        .target(name: "Store", dependencies: ["CSQLite"]),
+
+        // The AWS client: credentials, endpoints, the JSON protocol, retries, operations.
+        .target(
+            name: "AWS",
+            dependencies: [
+                "HTTP", "SigV4", "JSON",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // The engine and the services around it.
+        .target(
+            name: "Relay",
+            dependencies: [
+                "AWS", "Store", "JSON", "SigV4",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // The thin executable: argument parsing and wiring.
+        .executableTarget(
+            name: "sagemaker-callback",
+            dependencies: [
+                "Relay", "AWS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "SigV4Tests", dependencies: ["SigV4"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store"]),
+        .testTarget(name: "AWSTests", dependencies: ["AWS", "JSON", "HTTP", "SigV4"]),
+        .testTarget(name: "RelayTests", dependencies: ["Relay", "AWS", "Store", "JSON"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "Relay", "AWS", "Store", "JSON", "HTTP",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

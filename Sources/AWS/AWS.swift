@@ -1,0 +1,1 @@
+// The AWS module. (Placeholder until the module lands.)

@@ -1,0 +1,1 @@
+// The HTTP module. (Placeholder until the module lands.)

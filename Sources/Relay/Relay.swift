@@ -1,0 +1,1 @@
+// The Relay module. (Placeholder until the module lands.)

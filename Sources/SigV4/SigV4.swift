@@ -1,0 +1,1 @@
+// The SigV4 module. (Placeholder until the module lands.)

@@ -1,0 +1,1 @@
+// The Store module. (Placeholder until the module lands.)
