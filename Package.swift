@@ -58,10 +58,27 @@ let package = Package(
         .executableTarget(
             name: "sagemaker-callback",
             dependencies: [
-                "Relay", "AWS",
+                "Relay", "AWS", "Store", "JSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // A local AWS emulator (moto) on loopback, with the deployment from infra/: shared by
+        // the integration tests and the demo.
+        .target(
+            name: "Moto",
+            dependencies: [
+                "AWS", "HTTP", "JSON",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "sagemaker-callback-demo",
+            dependencies: [
+                "Moto", "AWS", "HTTP", "JSON",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
@@ -74,8 +91,9 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Relay", "AWS", "Store", "JSON", "HTTP",
+                "Relay", "AWS", "Store", "JSON", "HTTP", "Moto",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
     ],

@@ -1,0 +1,48 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Each installs what is missing.
+SHELL := /bin/bash
+VENV := .venv
+APT_PACKAGES := libcurl4-openssl-dev libssl-dev libsqlite3-dev pkg-config python3-venv
+PYTHON_PACKAGES := moto[server]==5.2.5 cfn-lint
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: test demo build deps venv lint bench clean
+
+## deps: the Debian packages the build links against (libcurl, libcrypto, libsqlite3).
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+## venv: a Python virtual environment with the AWS emulator (moto) and cfn-lint.
+venv: $(VENV)/.ready
+$(VENV)/.ready: Makefile
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check '$(word 1,$(PYTHON_PACKAGES))' '$(word 2,$(PYTHON_PACKAGES))'
+	touch $@
+
+build: deps
+	swift build
+
+lint: venv
+	$(VENV)/bin/cfn-lint infra/sagemaker-callback.template.json
+
+## test: every test (unit, integration against moto, crash), and cfn-lint on infra/.
+test: deps venv lint
+	swift build --build-tests
+	MOTO_SERVER="$(abspath $(VENV))/bin/moto_server" swift test --skip-build
+
+## demo: the service end to end on a local AWS emulator.
+demo: deps venv build
+	MOTO_SERVER="$(abspath $(VENV))/bin/moto_server" .build/debug/sagemaker-callback-demo
+
+## bench: throughput of replay into a fresh database (release build).
+bench: deps
+	swift build -c release --product sagemaker-callback
+	bash Tests/bench/replay-throughput.sh
+
+clean:
+	rm -rf .build $(VENV)

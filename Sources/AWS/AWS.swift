@@ -1,1 +1,0 @@
-// The AWS module. (Placeholder until the module lands.)

@@ -1,0 +1,201 @@
+import Foundation
+import HTTP
+import JSON
+import Logging
+import SigV4
+
+/// A small AWS client for the JSON protocols (1.0 and 1.1): it signs every attempt afresh with
+/// SigV4, sends it over the injected HTTP transport, parses typed errors, and retries transient
+/// failures with exponential backoff and full jitter.
+///
+/// It is safe to share: every call is independent, and the transport reuses connections.
+public final class AWSClient: Sendable {
+    /// Supplies current credentials; called before every attempt (a chain caches and refreshes).
+    public typealias CredentialSource = @Sendable () async throws -> Credentials
+
+    /// The region every request is signed for.
+    public let region: String
+    private let http: any HTTPClient
+    private let credentials: CredentialSource
+    private let endpoints: [AWSService: Endpoint]
+    private let retryPolicy: RetryPolicy
+    private let logger: Logger
+
+    /// Builds a client. `endpoints` holds the resolved endpoint of each service this client may call.
+    public init(
+        http: any HTTPClient,
+        credentials: @escaping CredentialSource,
+        region: String,
+        endpoints: [AWSService: Endpoint],
+        retryPolicy: RetryPolicy = RetryPolicy(),
+        logger: Logger
+    ) {
+        self.http = http
+        self.credentials = credentials
+        self.region = region
+        self.endpoints = endpoints
+        self.retryPolicy = retryPolicy
+        self.logger = logger
+    }
+
+    /// The endpoint configured for `service`, if any.
+    public func endpoint(for service: AWSService) -> Endpoint? { endpoints[service] }
+
+    /// Calls `operation` of `service` with a JSON body and returns the JSON response object.
+    ///
+    /// - Parameters:
+    ///   - timeout: the total time one attempt may take (a long poll passes more than its wait).
+    ///   - retryPolicy: overrides the client's policy for this call.
+    ///   - secrets: values (a task token) that must never appear in an error message; they are
+    ///     replaced with `<redacted>` should the service echo them.
+    /// - Throws: `AWSError` for a service error, `HTTPError` for a transport failure once retries
+    ///   are exhausted, `AWSResponseError` for a response that is not JSON, `CancellationError`.
+    public func call(
+        _ service: AWSService,
+        _ operation: String,
+        _ body: JSONObject,
+        timeout: Duration = .seconds(30),
+        retryPolicy: RetryPolicy? = nil,
+        redacting secrets: [String] = []
+    ) async throws -> JSONObject {
+        guard let endpoint = endpoints[service], let wire = service.jsonProtocol else {
+            throw AWSResponseError(operation: operation, reason: "no JSON endpoint is configured for \(service.rawValue)")
+        }
+        let policy = retryPolicy ?? self.retryPolicy
+        let payload = JSONValue.object(body).serializedBytes()
+        let path = Self.path(of: endpoint.url)
+        let url = endpoint.url.hasSuffix(path) ? endpoint.url : endpoint.url + path
+        let signer = SigV4Signer(service: service.signingName, region: region)
+        let baseHeaders: [(name: String, value: String)] = [
+            ("host", endpoint.host),
+            ("content-type", wire.contentType),
+            ("x-amz-target", "\(wire.targetPrefix).\(operation)"),
+        ]
+
+        var attempt = 0
+        while true {
+            attempt += 1
+            let failure: RetryableFailure
+            let thrown: any Error
+            var retryAfter: Duration?
+            do {
+                // Credentials and the signature are fetched and computed afresh for every attempt:
+                // a retry after a refresh, or after minutes of backoff, must carry a valid signature.
+                let signed = signer.sign(
+                    SignableRequest(method: "POST", path: path, headers: baseHeaders, body: payload),
+                    credentials: try await credentials(),
+                    date: Date()
+                )
+                let request = HTTPRequest(
+                    method: "POST",
+                    url: url,
+                    headers: baseHeaders + signed.headers,
+                    body: payload,
+                    timeout: timeout
+                )
+                let response = try await http.execute(request)
+                if (200..<300).contains(response.status) {
+                    return try Self.decodeSuccess(response, operation: operation)
+                }
+                let error = Self.decodeError(response, operation: operation, redacting: secrets)
+                failure = RetryableFailure.classify(code: error.code, httpStatus: error.httpStatus)
+                retryAfter = Self.retryAfter(response)
+                thrown = error
+            } catch let error as HTTPError {
+                switch error.kind {
+                case .connect, .timeout, .send, .receive: failure = .connection
+                default: failure = .permanent
+                }
+                thrown = error
+            }
+            switch policy.decide(failure, attempt: attempt, retryAfter: retryAfter, random: { Double.random(in: 0..<1) }) {
+            case .giveUp:
+                throw thrown
+            case .retry(let wait):
+                logger.debug(
+                    "aws.retry",
+                    metadata: [
+                        "aws.service": "\(service.rawValue)", "aws.operation": "\(operation)",
+                        "aws.attempt": "\(attempt)", "aws.error": "\(thrown)",
+                        "aws.wait_ms": "\(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)",
+                    ]
+                )
+                try await Task.sleep(for: wait)
+            }
+        }
+    }
+
+    /// The path part of an endpoint URL, `/` when it has none.
+    static func path(of url: String) -> String {
+        guard let schemeEnd = url.range(of: "://") else { return "/" }
+        let rest = url[schemeEnd.upperBound...]
+        guard let slash = rest.firstIndex(of: "/") else { return "/" }
+        return String(rest[slash...])
+    }
+
+    static func decodeSuccess(_ response: HTTPResponse, operation: String) throws -> JSONObject {
+        if response.body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return JSONObject() }
+        do {
+            guard let object = try JSONValue.parse(response.body).objectValue else {
+                throw AWSResponseError(operation: operation, reason: "the body is not a JSON object")
+            }
+            return object
+        } catch let error as JSONParseError {
+            throw AWSResponseError(operation: operation, reason: error.description)
+        }
+    }
+
+    static func decodeError(_ response: HTTPResponse, operation: String, redacting secrets: [String]) -> AWSError {
+        let requestID = response.header("x-amzn-requestid") ?? response.header("x-amz-request-id")
+            ?? response.header("x-amzn-request-id")
+        var code: String?
+        var message = ""
+        if let object = (try? JSONValue.parse(response.body))?.objectValue {
+            code = (object["__type"] ?? object["code"] ?? object["Code"])?.stringValue
+            message = (object["message"] ?? object["Message"] ?? object["errorMessage"])?.stringValue ?? ""
+        }
+        // SQS in JSON mode also names the legacy query error code in a header.
+        if code == nil, let queryError = response.header("x-amzn-query-error") {
+            code = String(queryError.prefix { $0 != ";" })
+        }
+        for secret in secrets where !secret.isEmpty {
+            message = message.replacingOccurrences(of: secret, with: "<redacted>")
+        }
+        return AWSError(
+            code: code.map(AWSError.normalizedCode) ?? "HTTP\(response.status)",
+            message: message,
+            httpStatus: response.status,
+            requestID: requestID,
+            operation: operation
+        )
+    }
+
+    static func retryAfter(_ response: HTTPResponse) -> Duration? {
+        if let millis = response.header("x-amz-retry-after").flatMap(Int.init), millis >= 0 {
+            return .milliseconds(millis)
+        }
+        if let seconds = response.header("retry-after").flatMap(Int.init), seconds >= 0 {
+            return .seconds(seconds)
+        }
+        return nil
+    }
+}
+
+/// How a service speaks the AWS JSON protocol.
+struct JSONWireProtocol: Sendable {
+    var targetPrefix: String
+    var contentType: String
+}
+
+extension AWSService {
+    /// The JSON protocol of this service; nil for services that speak another protocol (STS: query).
+    var jsonProtocol: JSONWireProtocol? {
+        switch self {
+        case .sqs: JSONWireProtocol(targetPrefix: "AmazonSQS", contentType: "application/x-amz-json-1.0")
+        case .stepFunctions: JSONWireProtocol(targetPrefix: "AWSStepFunctions", contentType: "application/x-amz-json-1.0")
+        case .sageMaker: JSONWireProtocol(targetPrefix: "SageMaker", contentType: "application/x-amz-json-1.1")
+        case .eventBridge: JSONWireProtocol(targetPrefix: "AWSEvents", contentType: "application/x-amz-json-1.1")
+        case .sts: nil
+        }
+    }
+}

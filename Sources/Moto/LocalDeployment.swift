@@ -1,0 +1,179 @@
+import AWS
+import Foundation
+import JSON
+
+/// The files of `infra/`: the CloudFormation template and the example state machines, read by the
+/// tests and the demo so that what they run is what users deploy.
+public enum Infra {
+    /// `infra/` of this package.
+    public static var directory: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("infra")
+    }
+
+    /// The CloudFormation template, parsed.
+    public static func template() throws -> JSONObject {
+        let data = try Data(contentsOf: directory.appendingPathComponent("sagemaker-callback.template.json"))
+        guard let object = try JSONValue.parse(Array(data)).objectValue else {
+            throw MotoUnavailable(message: "the template is not a JSON object")
+        }
+        return object
+    }
+
+    /// A state machine definition from `infra/state-machines/NAME.asl.json`, parsed.
+    public static func stateMachine(_ name: String) throws -> JSONValue {
+        let data = try Data(contentsOf: directory.appendingPathComponent("state-machines/\(name).asl.json"))
+        return try JSONValue.parse(Array(data))
+    }
+
+    /// The definition with `${RequestsQueueUrl}` replaced, as CloudFormation's DefinitionSubstitutions would.
+    public static func stateMachineDefinition(_ name: String, requestsQueueURL: String) throws -> String {
+        try stateMachine(name).serialized().replacingOccurrences(of: "${RequestsQueueUrl}", with: requestsQueueURL)
+    }
+
+    /// The event pattern of the template's rule for SageMaker job state changes.
+    public static func jobEventPattern() throws -> JSONValue {
+        let resources = try template()["Resources"]?.objectValue ?? [:]
+        for (_, resource) in resources where resource["Type"]?.stringValue == "AWS::Events::Rule" {
+            if let pattern = resource["Properties"]?["EventPattern"], pattern["source"]?.serialized().contains("aws.sagemaker") == true {
+                return pattern
+            }
+        }
+        throw MotoUnavailable(message: "the template has no EventBridge rule for aws.sagemaker")
+    }
+}
+
+/// What `infra/` deploys, created on the emulator: the two queues, the EventBridge rule feeding
+/// the events queue, and the example state machines.
+public struct LocalDeployment: Sendable {
+    public let client: AWSClient
+    public let eventsQueueURL: String
+    public let requestsQueueURL: String
+    /// State machine ARNs by definition name (`wait-for-processing-job`, …).
+    public let stateMachines: [String: String]
+
+    /// The example state machines of `infra/state-machines/`.
+    public static let stateMachineNames = ["wait-for-processing-job", "start-and-wait-processing-job"]
+
+    /// Creates everything with names that start with `prefix`, so deployments never collide.
+    public static func create(on client: AWSClient, prefix: String) async throws -> LocalDeployment {
+        let events = try await client.call(.sqs, "CreateQueue", ["QueueName": .string("\(prefix)-events")])["QueueUrl"]?.stringValue ?? ""
+        let requests = try await client.call(.sqs, "CreateQueue", ["QueueName": .string("\(prefix)-requests")])["QueueUrl"]?.stringValue ?? ""
+        let attributes = try await client.call(.sqs, "GetQueueAttributes", ["QueueUrl": .string(events), "AttributeNames": ["QueueArn"]])
+        let eventsArn = attributes["Attributes"]?["QueueArn"]?.stringValue ?? ""
+
+        let rule = "\(prefix)-sagemaker-job-state-changes"
+        _ = try await client.call(.eventBridge, "PutRule", [
+            "Name": .string(rule), "EventPattern": .string(try Infra.jobEventPattern().serialized()), "State": "ENABLED",
+        ])
+        _ = try await client.call(.eventBridge, "PutTargets", [
+            "Rule": .string(rule), "Targets": [["Id": "events-queue", "Arn": .string(eventsArn)]],
+        ])
+
+        var machines: [String: String] = [:]
+        for name in stateMachineNames {
+            let response = try await client.call(.stepFunctions, "CreateStateMachine", [
+                "name": .string("\(prefix)-\(name)"),
+                "definition": .string(try Infra.stateMachineDefinition(name, requestsQueueURL: requests)),
+                "roleArn": .string("arn:aws:iam::\(MotoServer.accountID):role/\(prefix)-state-machine"),
+                "type": "STANDARD",
+            ])
+            machines[name] = response["stateMachineArn"]?.stringValue
+        }
+        return LocalDeployment(client: client, eventsQueueURL: events, requestsQueueURL: requests, stateMachines: machines)
+    }
+
+    /// Starts an execution (always named: moto needs it) and returns its ARN.
+    public func startExecution(_ stateMachine: String, name: String, input: JSONObject) async throws -> String {
+        let response = try await client.call(.stepFunctions, "StartExecution", [
+            "stateMachineArn": .string(stateMachines[stateMachine] ?? stateMachine),
+            "name": .string(name),
+            "input": .string(JSONValue.object(input).serialized()),
+        ])
+        return response["executionArn"]?.stringValue ?? ""
+    }
+
+    /// DescribeExecution.
+    public func describeExecution(_ arn: String) async throws -> JSONObject {
+        try await client.call(.stepFunctions, "DescribeExecution", ["executionArn": .string(arn)])
+    }
+
+    /// Waits until the execution leaves RUNNING, and returns its description.
+    public func waitForExecution(_ arn: String, timeout: Duration = .seconds(60)) async throws -> JSONObject {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let description = try await describeExecution(arn)
+            if description["status"]?.stringValue != "RUNNING" { return description }
+            guard ContinuousClock.now < deadline else {
+                throw MotoUnavailable(message: "execution \(arn) still RUNNING after \(timeout)")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    /// The execution's history events, oldest first.
+    public func history(_ arn: String) async throws -> [JSONObject] {
+        let response = try await client.call(.stepFunctions, "GetExecutionHistory", ["executionArn": .string(arn), "maxResults": 1000])
+        return (response["events"]?.arrayValue ?? []).compactMap(\.objectValue)
+    }
+
+    /// Publishes a SageMaker job state change through EventBridge, as SageMaker would; the rule
+    /// routes it to the events queue.
+    public func publishJobEvent(detailType: String, detail: JSONObject) async throws {
+        let response = try await client.call(.eventBridge, "PutEvents", [
+            "Entries": [[
+                "Source": "aws.sagemaker",
+                "DetailType": .string(detailType),
+                "Detail": .string(JSONValue.object(detail).serialized()),
+                "Resources": .array(detail.first { $0.key.hasSuffix("JobArn") }.map { [$0.value] } ?? []),
+            ]],
+        ])
+        if let failed = response["FailedEntryCount"]?.int64Value, failed > 0 {
+            throw MotoUnavailable(message: "PutEvents failed for \(failed) entries")
+        }
+    }
+
+    /// Publishes a processing job state change with a realistic detail.
+    public func publishProcessingJob(_ name: String, status: String, failureReason: String? = nil, extra: JSONObject = [:]) async throws {
+        try await publishJobEvent(detailType: "SageMaker Processing Job State Change", detail: Self.processingDetail(name, status: status, failureReason: failureReason, extra: extra))
+    }
+
+    /// A processing job description as SageMaker puts it in events.
+    public static func processingDetail(_ name: String, status: String, failureReason: String? = nil, extra: JSONObject = [:]) -> JSONObject {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        var detail: JSONObject = [
+            "ProcessingJobName": .string(name),
+            "ProcessingJobArn": .string("arn:aws:sagemaker:\(MotoServer.region):\(MotoServer.accountID):processing-job/\(name)"),
+            "ProcessingJobStatus": .string(status),
+            "ProcessingResources": ["ClusterConfig": ["InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 30]],
+            "AppSpecification": ["ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/preprocess:latest"],
+            "RoleArn": "arn:aws:iam::123456789012:role/SageMakerExecution",
+            "CreationTime": JSONValue(now - 60_000),
+            "LastModifiedTime": JSONValue(now),
+            "Tags": ["team": "ml-platform"],
+        ]
+        if let failureReason {
+            detail["FailureReason"] = .string(failureReason)
+            detail["ExitMessage"] = "exit status 1"
+        }
+        for (key, value) in extra { detail[key] = value }
+        return detail
+    }
+
+    /// Sends a message straight to the requests queue (as a state machine task would).
+    public func sendRegistration(_ body: JSONObject) async throws {
+        _ = try await SQS(client: client).sendMessage(queueURL: requestsQueueURL, body: JSONValue.object(body).serialized())
+    }
+
+    /// ApproximateNumberOfMessages + NotVisible of a queue.
+    public func queueDepth(_ queueURL: String) async throws -> Int {
+        let response = try await client.call(.sqs, "GetQueueAttributes", [
+            "QueueUrl": .string(queueURL),
+            "AttributeNames": ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        ])
+        let attributes = response["Attributes"]
+        return ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"].reduce(0) { sum, key in
+            sum + (attributes?[key]?.stringValue.flatMap(Int.init) ?? 0)
+        }
+    }
+}

@@ -1,0 +1,162 @@
+import AWS
+import Foundation
+import HTTP
+import JSON
+import Logging
+import SigV4
+
+/// The AWS emulator (moto) running on a free loopback port, owned by whoever started it: tests
+/// and the demo. It is stopped by `stop()`, and dies with its parent even after a crash.
+public final class MotoServer: Sendable {
+    /// Where to find `moto_server` when it is missing.
+    public static let installHint =
+        "moto is not installed: run `make test` (it creates .venv with moto[server]==5.2.5), or " +
+        "`python3 -m venv .venv && .venv/bin/pip install 'moto[server]==5.2.5'`, or set MOTO_SERVER to a moto_server executable"
+
+    /// `http://127.0.0.1:PORT`.
+    public let endpoint: String
+    public let port: Int
+    /// The region and credentials clients use against it.
+    public static let region = "us-east-1"
+    public static let credentials = Credentials(accessKeyID: "testing", secretAccessKey: "testing")
+    public static let accountID = "123456789012"
+
+    private let process: Process
+    private let transport: CurlHTTPClient
+
+    private init(process: Process, port: Int, transport: CurlHTTPClient) {
+        self.process = process
+        self.port = port
+        self.endpoint = "http://127.0.0.1:\(port)"
+        self.transport = transport
+    }
+
+    /// The `moto_server` executable: `MOTO_SERVER`, else `.venv/bin/moto_server` of this
+    /// package, else of the working directory.
+    public static func executable() throws -> String {
+        var candidates: [String] = []
+        if let explicit = ProcessInfo.processInfo.environment["MOTO_SERVER"], !explicit.isEmpty { candidates.append(explicit) }
+        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        candidates.append(packageRoot.appendingPathComponent(".venv/bin/moto_server").path)
+        candidates.append(FileManager.default.currentDirectoryPath + "/.venv/bin/moto_server")
+        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw MotoUnavailable(message: installHint)
+        }
+        return found
+    }
+
+    /// Starts moto on a free loopback port, waits until it answers, and switches on state machine
+    /// execution. `environment` adds variables (e.g. request authentication).
+    public static func start(environment: [String: String] = [:], timeout: Duration = .seconds(60)) async throws -> MotoServer {
+        let executable = try executable()
+        let transport = try CurlHTTPClient()
+        var lastError: (any Error)?
+        for _ in 0..<3 {
+            let port = try freeLoopbackPort()
+            let process = Process()
+            // A parent-death signal set just before exec: moto never outlives the test process.
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [
+                "python3", "-c",
+                "import ctypes, os, sys; ctypes.CDLL(None).prctl(1, 15); os.execv(sys.argv[1], sys.argv[1:])",
+                executable, "-H", "127.0.0.1", "-p", "\(port)",
+            ]
+            var env = ProcessInfo.processInfo.environment
+            for (key, value) in environment { env[key] = value }
+            process.environment = env
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let server = MotoServer(process: process, port: port, transport: transport)
+            do {
+                try await server.waitUntilReady(timeout: timeout)
+                try await server.configure(["stepfunctions": ["execute_state_machine": true]])
+                return server
+            } catch {
+                lastError = error
+                server.stopProcess()
+            }
+        }
+        transport.shutdown()
+        throw lastError ?? MotoUnavailable(message: "moto did not start")
+    }
+
+    /// Stops the server and waits for it to exit.
+    public func stop() {
+        stopProcess()
+        transport.shutdown()
+    }
+
+    private func stopProcess() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    /// POSTs `/moto-api/config`.
+    public func configure(_ settings: JSONObject) async throws {
+        let response = try await transport.execute(HTTPRequest(
+            method: "POST", url: endpoint + "/moto-api/config",
+            headers: [("content-type", "application/json")], body: JSONValue.object(settings).serializedBytes()
+        ))
+        guard response.status == 200 else { throw MotoUnavailable(message: "moto-api/config answered HTTP \(response.status)") }
+    }
+
+    private func waitUntilReady(timeout: Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            guard process.isRunning else { throw MotoUnavailable(message: "moto_server exited with status \(process.terminationStatus)") }
+            if let response = try? await transport.execute(HTTPRequest(method: "GET", url: endpoint + "/moto-api/", timeout: .seconds(2))),
+               response.status < 500 {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw MotoUnavailable(message: "moto_server did not answer within \(timeout)")
+    }
+
+    /// An AWS client whose every service points at this server.
+    public func client(logger: Logger = Logger(label: "moto"), credentials: Credentials = MotoServer.credentials) throws -> AWSClient {
+        var endpoints: [AWSService: Endpoint] = [:]
+        for service in AWSService.allCases {
+            endpoints[service] = try EndpointResolver.resolve(service, region: Self.region, explicit: endpoint, environment: Environment([:]))
+        }
+        return AWSClient(http: transport, credentials: { credentials }, region: Self.region, endpoints: endpoints, logger: logger)
+    }
+
+    /// Environment variables that point an AWS SDK-style process (the service binary) at this server.
+    public func processEnvironment(credentials: Credentials = MotoServer.credentials) -> [String: String] {
+        [
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_REGION": Self.region,
+            "AWS_ACCESS_KEY_ID": credentials.accessKeyID,
+            "AWS_SECRET_ACCESS_KEY": credentials.secretAccessKey,
+        ]
+    }
+
+    static func freeLoopbackPort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw MotoUnavailable(message: "socket() failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw MotoUnavailable(message: "bind() failed") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+/// moto is missing or would not start. The message says how to install it.
+public struct MotoUnavailable: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}

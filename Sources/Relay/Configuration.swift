@@ -1,0 +1,128 @@
+import AWS
+import Logging
+import Store
+
+/// A configuration problem, named after the option (and environment variable) it concerns.
+/// The executable prints it as one line and exits 64 (EX_USAGE).
+public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var option: String
+    public var message: String
+    public init(option: String, message: String) {
+        self.option = option
+        self.message = message
+    }
+    public var description: String { "\(option): \(message)" }
+}
+
+/// Options as given on the command line; nil when not given (the environment may then supply them).
+public struct CommandLineOptions: Sendable {
+    public var eventsQueueURL: String?
+    public var requestsQueueURL: String?
+    public var database: String?
+    public var region: String?
+    public var endpointURL: String?
+    public var logLevel: String?
+    public var profile: String?
+    public init() {}
+}
+
+/// Where the service's AWS calls go and how they are signed.
+public struct AWSConfiguration: Sendable {
+    public var region: String
+    public var endpoints: [AWSService: Endpoint]
+    public var profile: String?
+    public var environment: Environment
+}
+
+/// Everything `serve` needs, resolved and validated.
+public struct ServeConfiguration: Sendable {
+    public var eventsQueueURL: String
+    public var requestsQueueURL: String?
+    public var databasePath: String
+    public var logLevel: Logger.Level
+    public var aws: AWSConfiguration
+    /// Step Functions and SageMaker calls in flight at once.
+    public var dispatchConcurrency = 16
+    /// Long-poll wait, seconds (SQS allows 0–20).
+    public var receiveWaitSeconds = SQS.maxWait
+    public var storeOptions = StoreOptions()
+}
+
+/// The default database file, relative to the working directory.
+public let defaultDatabasePath = "./sagemaker-callback.sqlite"
+
+extension CommandLineOptions {
+    /// The database path: `--database`, else `SAGEMAKER_CALLBACK_DATABASE`, else the default.
+    public func databasePath(_ environment: Environment) throws(ConfigurationError) -> String {
+        let path = database ?? environment["SAGEMAKER_CALLBACK_DATABASE"] ?? defaultDatabasePath
+        guard !path.isEmpty else { throw ConfigurationError(option: "--database", message: "is empty") }
+        return path
+    }
+
+    /// The log level: `--log-level`, else `LOG_LEVEL`, else info.
+    public func level(_ environment: Environment) throws(ConfigurationError) -> Logger.Level {
+        guard let text = logLevel ?? environment["LOG_LEVEL"] else { return .info }
+        guard let level = Logger.Level(rawValue: text.lowercased()) else {
+            let names = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ConfigurationError(option: logLevel != nil ? "--log-level" : "LOG_LEVEL", message: "'\(text)' is not one of \(names)")
+        }
+        return level
+    }
+
+    /// Region and endpoints for `services`, following the SDK conventions; the queue URL is the
+    /// last hint for the region.
+    public func aws(_ environment: Environment, services: [AWSService], queueURL: String?) throws(ConfigurationError) -> AWSConfiguration {
+        let profile = self.profile ?? environment["AWS_PROFILE"]
+        let region: String
+        do {
+            region = try RegionResolver.resolve(explicit: self.region, environment: environment, profile: profile, queueURL: queueURL)
+        } catch {
+            throw ConfigurationError(option: "--region", message: "\(error)")
+        }
+        var endpoints: [AWSService: Endpoint] = [:]
+        for service in services {
+            do {
+                endpoints[service] = try EndpointResolver.resolve(service, region: region, explicit: endpointURL, environment: environment)
+            } catch {
+                throw ConfigurationError(option: endpointURL != nil ? "--endpoint-url" : service.endpointEnvironmentKey, message: "\(error)")
+            }
+        }
+        return AWSConfiguration(region: region, endpoints: endpoints, profile: profile, environment: environment)
+    }
+
+    /// Resolves and validates everything `serve` needs.
+    public func serve(_ environment: Environment) throws(ConfigurationError) -> ServeConfiguration {
+        let eventsOption = "--events-queue-url (or SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL)"
+        guard let events = eventsQueueURL ?? environment["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL"] else {
+            throw ConfigurationError(option: eventsOption, message: "is required: the SQS queue that receives SageMaker job state change events")
+        }
+        try Self.checkQueueURL(events, option: eventsQueueURL != nil ? "--events-queue-url" : "SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL")
+        let requests = requestsQueueURL ?? environment["SAGEMAKER_CALLBACK_REQUESTS_QUEUE_URL"]
+        if let requests {
+            try Self.checkQueueURL(requests, option: requestsQueueURL != nil ? "--requests-queue-url" : "SAGEMAKER_CALLBACK_REQUESTS_QUEUE_URL")
+            guard requests != events else {
+                throw ConfigurationError(option: "--requests-queue-url", message: "must be a different queue from the events queue")
+            }
+        }
+        return ServeConfiguration(
+            eventsQueueURL: events,
+            requestsQueueURL: requests,
+            databasePath: try databasePath(environment),
+            logLevel: try level(environment),
+            aws: try aws(environment, services: [.sqs, .stepFunctions, .sageMaker], queueURL: events)
+        )
+    }
+
+    static func checkQueueURL(_ url: String, option: String) throws(ConfigurationError) {
+        let lower = url.lowercased()
+        guard lower.hasPrefix("https://") || lower.hasPrefix("http://") else {
+            throw ConfigurationError(option: option, message: "'\(url.prefix(200))' is not an http(s) SQS queue URL")
+        }
+        let rest = url.drop { $0 != "/" }.dropFirst(2)
+        guard let host = rest.split(separator: "/", omittingEmptySubsequences: false).first, !host.isEmpty,
+              rest.contains("/")
+        else {
+            throw ConfigurationError(option: option, message: "'\(url.prefix(200))' has no host and queue path")
+        }
+    }
+}

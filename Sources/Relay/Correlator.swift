@@ -1,0 +1,237 @@
+import AWS
+import JSON
+import Store
+
+/// The correlation engine: given one input and what the store knows about it, decides what to
+/// store, complete, ignore or reject. It does no I/O; the services around it read the store,
+/// apply the decision in one transaction, and send what it queues.
+public struct Correlator: Sendable {
+    /// The error a workflow receives when its registration message is unusable.
+    public static let invalidRegistrationError = "SageMakerCallback.InvalidRegistration"
+
+    /// Decision time, epoch milliseconds.
+    public var now: Int64
+
+    public init(now: Int64) { self.now = now }
+
+    // MARK: Registrations
+
+    /// What the store knows about a registration's token and job.
+    public struct RegistrationState: Sendable {
+        public var isPending: Bool
+        public var isClosed: Bool
+        /// The job's terminal event, when one already arrived.
+        public var terminal: JobStateChange?
+        public init(isPending: Bool, isClosed: Bool, terminal: JobStateChange?) {
+            self.isPending = isPending
+            self.isClosed = isClosed
+            self.terminal = terminal
+        }
+    }
+
+    /// A valid registration: wait for the job, create it first, or complete at once when its
+    /// terminal event came earlier. A token seen before is a no-op (effectively once).
+    public func decide(_ registration: RegistrationMessage, state: RegistrationState) -> Decision {
+        let hash = registration.tokenHash
+        func decision(_ verdict: Verdict, _ effects: [Effect]) -> Decision {
+            Decision(verdict, effects: effects, jobName: registration.jobName, tokenHash: hash)
+        }
+        if state.isPending || state.isClosed {
+            return decision(.duplicateRegistration, [])
+        }
+        if let terminal = state.terminal, let outcome = Outcome.forChange(terminal) {
+            return decision(.completedOnArrival(terminal.status), [
+                .enqueue(entry(outcome, token: registration.taskToken, tokenHash: hash, kind: registration.kind.name, jobName: registration.jobName)),
+                .markClosed(tokenHash: hash, result: "queued", at: now),
+            ])
+        }
+        var effects: [Effect] = [.insertPending(PendingCallback(
+            tokenHash: hash,
+            taskToken: registration.taskToken,
+            jobKind: registration.kind.name,
+            jobName: registration.jobName,
+            registeredAt: now,
+            executionArn: registration.executionArn,
+            heartbeat: registration.heartbeat,
+            createdByService: registration.createRequest != nil,
+            lastStatus: nil,
+            lastEventAt: nil
+        ))]
+        if let request = registration.createRequest {
+            effects.append(.enqueue(NewOutboxEntry(
+                tokenHash: hash, taskToken: registration.taskToken,
+                jobKind: registration.kind.name, jobName: registration.jobName,
+                action: .createJob, payload: JSONValue.object(request).serialized(), errorName: nil, notBefore: now
+            )))
+            return decision(.registeredCreating, effects)
+        }
+        return decision(.registered, effects)
+    }
+
+    /// An unusable registration: recorded; when it carries a token, the task fails at once so the
+    /// workflow does not wait for its timeout.
+    public func decideInvalidRegistration(
+        taskToken: String?, reason: String, body: String, source: String, messageID: String?, tokenClosed: Bool
+    ) -> Decision {
+        var recorded = body
+        if let taskToken, !taskToken.isEmpty {
+            recorded = recorded.replacingOccurrences(of: taskToken, with: "<token \(TaskTokens.short(TaskTokens.hash(taskToken)))>")
+        }
+        var effects: [Effect] = [.recordRejected(RejectedMessage(
+            id: 0, receivedAt: now, source: source, messageID: messageID, reason: reason, body: recorded
+        ))]
+        guard let taskToken else { return Decision(.rejected(reason), effects: effects) }
+        let hash = TaskTokens.hash(taskToken)
+        guard !tokenClosed else { return Decision(.rejected(reason), effects: effects, tokenHash: hash) }
+        let outcome = Outcome.failure(error: Self.invalidRegistrationError, fields: ["Reason": .string(reason)])
+        effects.append(.enqueue(entry(outcome, token: taskToken, tokenHash: hash, kind: "", jobName: "")))
+        effects.append(.markClosed(tokenHash: hash, result: "queued", at: now))
+        return Decision(.rejectedAndFailed(reason), effects: effects, tokenHash: hash)
+    }
+
+    // MARK: Events
+
+    /// A job state change. Terminal: completes every callback waiting for the job, and remembers
+    /// the event for registrations that come later (the first terminal event wins, so repeats
+    /// are no-ops). Running: notes the status and queues heartbeats where asked.
+    public func decide(_ change: JobStateChange, event: String, pending: [PendingCallback], terminalKnown: Bool) -> Decision {
+        func decision(_ verdict: Verdict, _ effects: [Effect]) -> Decision {
+            Decision(verdict, effects: effects, jobName: change.jobName)
+        }
+        guard let outcome = Outcome.forChange(change) else {
+            guard !pending.isEmpty else { return decision(.noCallback(change.status), []) }
+            var effects: [Effect] = []
+            var beats = 0
+            for callback in pending {
+                effects.append(.updateStatus(tokenHash: callback.tokenHash, status: change.status.rawValue, at: now))
+                if callback.heartbeat {
+                    beats += 1
+                    effects.append(.dropHeartbeats(tokenHash: callback.tokenHash))
+                    effects.append(.enqueue(NewOutboxEntry(
+                        tokenHash: callback.tokenHash, taskToken: callback.taskToken,
+                        jobKind: callback.jobKind, jobName: callback.jobName,
+                        action: .heartbeat, payload: "", errorName: nil, notBefore: now
+                    )))
+                }
+            }
+            return decision(beats > 0 ? .heartbeat(callbacks: beats) : .statusNoted(change.status, callbacks: pending.count), effects)
+        }
+
+        var effects: [Effect] = []
+        for callback in pending {
+            effects.append(.dropHeartbeats(tokenHash: callback.tokenHash))
+            effects.append(.enqueue(entry(outcome, token: callback.taskToken, tokenHash: callback.tokenHash, kind: callback.jobKind, jobName: callback.jobName)))
+            effects.append(.removePending(tokenHash: callback.tokenHash))
+            effects.append(.markClosed(tokenHash: callback.tokenHash, result: "queued", at: now))
+        }
+        effects.append(.rememberTerminal(EarlyEvent(
+            jobKind: change.kind.name, jobName: change.jobName, status: change.status.rawValue, event: event, receivedAt: now
+        )))
+        if !pending.isEmpty { return decision(.completed(change.status, callbacks: pending.count), effects) }
+        if terminalKnown { return decision(.duplicateEvent(change.status), []) }
+        return decision(.keptEarly(change.status), effects)
+    }
+
+    /// An events-queue message that is malformed (or valid but not ours): recorded, never fatal.
+    public func decideRejectedEvent(reason: String, unsupported: Bool, body: String, source: String, messageID: String?) -> Decision {
+        Decision(
+            unsupported ? .unsupported(reason) : .rejected(reason),
+            effects: [.recordRejected(RejectedMessage(id: 0, receivedAt: now, source: source, messageID: messageID, reason: reason, body: body))]
+        )
+    }
+
+    // MARK: Deliveries
+
+    /// How one outbox delivery went.
+    public enum DeliveryResult: Sendable, Equatable {
+        case delivered
+        /// The service refused or could not be reached. `transient` failures (throttling, 5xx,
+        /// connection) are retried sooner than permanent ones.
+        case failed(code: String, message: String, transient: Bool)
+    }
+
+    /// Outbox backoff: transient failures from 1 s doubling to 5 min; permanent ones from 30 s to
+    /// 10 min (an operator may fix a permission; a callback is never given up on).
+    static func backoff(attempts: Int, transient: Bool, jitter: Double) -> Int64 {
+        let base: Double = transient ? 1_000 : 30_000
+        let cap: Double = transient ? 300_000 : 600_000
+        let ceiling = min(cap, base * pow2(min(attempts, 20)))
+        // Half fixed, half jittered: spreads a burst without ever retrying at once.
+        return Int64(ceiling / 2 + ceiling / 2 * min(max(jitter, 0), 1))
+    }
+
+    private static func pow2(_ exponent: Int) -> Double { Double(1 << exponent) }
+
+    /// Heartbeats are worth little once late: they are dropped after this many failed attempts.
+    static let heartbeatAttempts = 3
+
+    /// What to record after a delivery attempt of `entry`. `jitter` is a random value in [0, 1).
+    public func decide(_ entry: OutboxEntry, result: DeliveryResult, jitter: Double) -> Decision {
+        func decision(_ verdict: Verdict, _ effects: [Effect]) -> Decision {
+            Decision(verdict, effects: effects, jobName: entry.jobName.isEmpty ? nil : entry.jobName, tokenHash: entry.tokenHash)
+        }
+        switch result {
+        case .delivered:
+            switch entry.action {
+            case .success, .failure:
+                return decision(.delivered(entry.action), [
+                    .deleteOutbox(id: entry.id),
+                    .markClosed(tokenHash: entry.tokenHash, result: entry.action == .success ? "succeeded" : "failed", at: now),
+                ])
+            case .heartbeat, .createJob:
+                return decision(.delivered(entry.action), [.deleteOutbox(id: entry.id)])
+            }
+
+        case .failed(let code, let message, let transient):
+            if entry.action != .createJob, StepFunctions.taskClosedCodes.contains(code) {
+                var effects: [Effect] = [.deleteOutbox(id: entry.id), .markClosed(tokenHash: entry.tokenHash, result: "already closed: \(code)", at: now)]
+                if entry.action == .heartbeat {
+                    // The task is gone: nothing will ever complete it, so stop waiting for its job.
+                    effects.insert(.removePending(tokenHash: entry.tokenHash), at: 1)
+                    return decision(.callbackDropped("heartbeat answered \(code)"), effects)
+                }
+                return decision(.alreadyClosed(code), effects)
+            }
+            if entry.action == .createJob, !transient {
+                if code == "ResourceInUse" {
+                    // The job exists: an earlier attempt created it before a crash or a lost answer.
+                    return decision(.delivered(.createJob), [.deleteOutbox(id: entry.id)])
+                }
+                var fields: JSONObject = [:]
+                if let kind = JobKind.named(entry.jobKind) { fields[kind.nameField] = .string(entry.jobName) }
+                fields["Operation"] = .string(JobKind.named(entry.jobKind)?.createOperation ?? "Create")
+                fields["Error"] = .string(code)
+                fields["Message"] = .string(message)
+                let outcome = Outcome.failure(error: "SageMaker.\(code)", fields: fields)
+                return decision(.createRefused(code), [
+                    .deleteOutbox(id: entry.id),
+                    .enqueue(self.entry(outcome, token: entry.taskToken, tokenHash: entry.tokenHash, kind: entry.jobKind, jobName: entry.jobName)),
+                    .removePending(tokenHash: entry.tokenHash),
+                    .markClosed(tokenHash: entry.tokenHash, result: "queued", at: now),
+                ])
+            }
+            let attempts = entry.attempts + 1
+            if entry.action == .heartbeat, attempts >= Self.heartbeatAttempts {
+                return decision(.callbackDropped("heartbeat not delivered after \(attempts) attempts (\(code)); the callback still waits"), [.deleteOutbox(id: entry.id)])
+            }
+            let lastError = message.isEmpty ? code : "\(code): \(message.prefix(200))"
+            return decision(.retryLater(entry.action, code), [.rescheduleOutbox(
+                id: entry.id, attempts: attempts,
+                nextAttemptAt: now + Self.backoff(attempts: attempts, transient: transient, jitter: jitter),
+                lastError: lastError
+            )])
+        }
+    }
+
+    // MARK: Helpers
+
+    func entry(_ outcome: Outcome, token: String, tokenHash: String, kind: String, jobName: String) -> NewOutboxEntry {
+        switch outcome {
+        case .success(let output):
+            NewOutboxEntry(tokenHash: tokenHash, taskToken: token, jobKind: kind, jobName: jobName, action: .success, payload: output, errorName: nil, notBefore: now)
+        case .failure(let error, let cause):
+            NewOutboxEntry(tokenHash: tokenHash, taskToken: token, jobKind: kind, jobName: jobName, action: .failure, payload: cause, errorName: error, notBefore: now)
+        }
+    }
+}
+

@@ -1,0 +1,67 @@
+/// A kind of SageMaker job the relay waits for, with every name that differs between kinds:
+/// the event's detail type, the fields that carry the job's name, ARN and status, the
+/// registration fields, the API operations and the error names a workflow catches.
+public struct JobKind: Sendable, Hashable, CustomStringConvertible {
+    /// The stored name of the kind, e.g. `ProcessingJob`.
+    public let name: String
+    /// EventBridge `detail-type` of this kind's state change events.
+    public let detailType: String
+    /// Field holding the job's name, in events, descriptions and registrations.
+    public let nameField: String
+    /// Field holding the job's ARN.
+    public let arnField: String
+    /// Field holding the job's status.
+    public let statusField: String
+    /// Registration field carrying a Create request, and the operation that takes it.
+    public let createOperation: String
+    /// Operation that describes one job.
+    public let describeOperation: String
+
+    /// The error a workflow catches when the job failed, e.g. `SageMaker.ProcessingJobFailed`.
+    public var failedError: String { "SageMaker.\(name)Failed" }
+    /// The error a workflow catches when the job was stopped.
+    public var stoppedError: String { "SageMaker.\(name)Stopped" }
+
+    public var description: String { name }
+
+    /// SageMaker Processing jobs.
+    public static let processing = JobKind(
+        name: "ProcessingJob",
+        detailType: "SageMaker Processing Job State Change",
+        nameField: "ProcessingJobName",
+        arnField: "ProcessingJobArn",
+        statusField: "ProcessingJobStatus",
+        createOperation: "CreateProcessingJob",
+        describeOperation: "DescribeProcessingJob"
+    )
+
+    /// Every kind this build handles.
+    public static let all: [JobKind] = [.processing]
+
+    /// The kind whose events carry `detailType`, if we handle it.
+    public static func forDetailType(_ detailType: String) -> JobKind? {
+        all.first { $0.detailType == detailType }
+    }
+
+    /// The kind stored under `name`, if we handle it.
+    public static func named(_ name: String) -> JobKind? {
+        all.first { $0.name == name }
+    }
+}
+
+/// The status of a SageMaker job as events report it.
+public enum JobStatus: String, Sendable, CaseIterable {
+    case inProgress = "InProgress"
+    case completed = "Completed"
+    case failed = "Failed"
+    case stopping = "Stopping"
+    case stopped = "Stopped"
+
+    /// Completed, Failed and Stopped are final: SageMaker never changes them.
+    public var isTerminal: Bool {
+        switch self {
+        case .completed, .failed, .stopped: true
+        case .inProgress, .stopping: false
+        }
+    }
+}

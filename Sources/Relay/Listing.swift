@@ -1,0 +1,121 @@
+import Foundation
+import JSON
+import Store
+
+/// What `list` shows: pending callbacks, early events, undelivered outcomes and rejected messages.
+/// Tokens appear only as a short hash.
+public struct Listing: Sendable {
+    public var counts: StoreCounts
+    public var pending: [PendingCallback]
+    public var earlyEvents: [EarlyEvent]
+    public var outbox: [OutboxEntry]
+    public var rejected: [RejectedMessage]
+
+    /// Reads at most `limit` rows of each kind.
+    public static func read(_ store: Store, limit: Int) throws -> Listing {
+        try store.readSync { transaction in
+            Listing(
+                counts: try transaction.counts(),
+                pending: try transaction.listPending(limit: limit),
+                earlyEvents: try transaction.listEarlyEvents(limit: limit),
+                outbox: try transaction.listOutbox(limit: limit),
+                rejected: try transaction.listRejected(limit: limit)
+            )
+        }
+    }
+
+    /// For machines: one JSON object.
+    public func json(now: Int64) -> String {
+        func time(_ millis: Int64?) -> JSONValue { millis.map { .string(Self.iso8601($0)) } ?? .null }
+        func text(_ value: String?) -> JSONValue { value.map { .string($0) } ?? .null }
+        let object: JSONObject = [
+            "counts": .object([
+                "pending": JSONValue(counts.pending), "earlyEvents": JSONValue(counts.earlyEvents),
+                "outbox": JSONValue(counts.outbox), "rejected": JSONValue(counts.rejected), "closed": JSONValue(counts.closed),
+            ]),
+            "pending": .array(pending.map { callback in
+                .object([
+                    "token": .string(TaskTokens.short(callback.tokenHash)), "kind": .string(callback.jobKind),
+                    "job": .string(callback.jobName), "registeredAt": time(callback.registeredAt),
+                    "ageSeconds": JSONValue((now - callback.registeredAt) / 1000),
+                    "executionArn": text(callback.executionArn), "heartbeat": .bool(callback.heartbeat),
+                    "createdByService": .bool(callback.createdByService), "lastStatus": text(callback.lastStatus),
+                    "lastEventAt": time(callback.lastEventAt),
+                ])
+            }),
+            "earlyEvents": .array(earlyEvents.map { event in
+                .object([
+                    "kind": .string(event.jobKind), "job": .string(event.jobName), "status": .string(event.status),
+                    "receivedAt": time(event.receivedAt),
+                ])
+            }),
+            "outbox": .array(outbox.map { entry in
+                .object([
+                    "id": JSONValue(entry.id), "action": .string(entry.action.rawValue), "token": .string(TaskTokens.short(entry.tokenHash)),
+                    "kind": .string(entry.jobKind), "job": .string(entry.jobName), "error": text(entry.errorName),
+                    "attempts": JSONValue(entry.attempts), "nextAttemptAt": time(entry.nextAttemptAt),
+                    "createdAt": time(entry.createdAt), "lastError": text(entry.lastError),
+                ])
+            }),
+            "rejected": .array(rejected.map { message in
+                .object([
+                    "receivedAt": time(message.receivedAt), "source": .string(message.source),
+                    "messageId": text(message.messageID), "reason": .string(message.reason), "body": .string(message.body),
+                ])
+            }),
+        ]
+        return JSONValue.object(object).serialized()
+    }
+
+    /// For people: a section per kind, one row per item.
+    public func text(now: Int64) -> String {
+        var lines: [String] = []
+        func age(_ since: Int64) -> String { Self.age(now - since) }
+        lines.append("Pending callbacks: \(counts.pending)")
+        for callback in pending {
+            var row = "  \(TaskTokens.short(callback.tokenHash))  \(callback.jobKind)  \(callback.jobName)  age \(age(callback.registeredAt))"
+            row += "  status \(callback.lastStatus ?? "-")"
+            if callback.heartbeat { row += "  heartbeat" }
+            if callback.createdByService { row += "  created-by-service" }
+            if let arn = callback.executionArn { row += "  \(arn)" }
+            lines.append(row)
+        }
+        lines.append("Early events (terminal events kept for registrations that come later): \(counts.earlyEvents)")
+        for event in earlyEvents {
+            lines.append("  \(event.jobKind)  \(event.jobName)  \(event.status)  received \(age(event.receivedAt)) ago")
+        }
+        lines.append("Undelivered outcomes (outbox): \(counts.outbox)")
+        for entry in outbox {
+            var row = "  #\(entry.id)  \(entry.action.rawValue)"
+            if let error = entry.errorName { row += " \(error)" }
+            row += "  \(TaskTokens.short(entry.tokenHash))  \(entry.jobName.isEmpty ? "-" : entry.jobName)  attempts \(entry.attempts)"
+            row += entry.nextAttemptAt > now ? "  next in \(Self.age(entry.nextAttemptAt - now))" : "  due now"
+            if let error = entry.lastError { row += "  last error: \(error)" }
+            lines.append(row)
+        }
+        lines.append("Rejected messages: \(counts.rejected)")
+        for message in rejected {
+            lines.append("  \(Self.iso8601(message.receivedAt))  \(message.source)  \(message.reason)")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func age(_ millis: Int64) -> String {
+        let seconds = max(0, millis / 1000)
+        if seconds < 120 { return "\(seconds)s" }
+        if seconds < 7200 { return "\(seconds / 60)m" }
+        if seconds < 172_800 { return "\(seconds / 3600)h" }
+        return "\(seconds / 86_400)d"
+    }
+
+    static func iso8601(_ millis: Int64) -> String {
+        var seconds = time_t(millis / 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+            Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
+            Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(millis % 1000)
+        )
+    }
+}

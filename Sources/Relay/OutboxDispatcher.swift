@@ -1,0 +1,172 @@
+import AWS
+import HTTP
+import JSON
+import Logging
+import ServiceLifecycle
+import Store
+
+/// Delivers the outbox: SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat and Create*Job calls,
+/// several at once (bounded), recording each result in the store. Failed deliveries are
+/// rescheduled with backoff and survive restarts; nothing is dropped but what the engine decides.
+///
+/// It never polls: it sleeps until the earliest scheduled retry or until a consumer rings.
+public final class OutboxDispatcher: Service, Sendable {
+    private let store: Store
+    private let stepFunctions: StepFunctions
+    private let sageMaker: SageMaker
+    private let concurrency: Int
+    private let logger: Logger
+    private let doorbell = Doorbell()
+
+    /// Retries inside one delivery stay short: the outbox's own schedule handles long outages,
+    /// and a short call keeps graceful shutdown prompt.
+    static let callRetryPolicy = RetryPolicy(maxAttempts: 3, base: .milliseconds(50), cap: .seconds(1))
+    /// Rows fetched per store read.
+    static let fetchLimit = 256
+    /// Results committed per transaction.
+    static let commitBatch = 64
+
+    public init(store: Store, client: AWSClient, concurrency: Int, logger: Logger) {
+        self.store = store
+        self.stepFunctions = StepFunctions(client: client)
+        self.sageMaker = SageMaker(client: client)
+        self.concurrency = max(1, concurrency)
+        self.logger = logger
+    }
+
+    /// Tells the dispatcher new work was committed.
+    public func ring() { doorbell.ring() }
+
+    public func run() async throws {
+        var storeFailures = 0
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            do {
+                _ = try await deliverDue()
+                let next = try await store.read { try $0.nextOutboxAttempt(excluding: []) }
+                storeFailures = 0
+                let timeout = next.map { Duration.milliseconds(max(0, $0 - WallClock.millisecondsNow())) }
+                try? await cancelWhenGracefulShutdown { [doorbell] in await doorbell.wait(timeout: timeout) }
+            } catch is CancellationError {
+                break
+            } catch {
+                storeFailures += 1
+                logger.error("outbox.store_failed", metadata: ["error": "\(error)"])
+                try? await cancelWhenGracefulShutdown {
+                    try await Task.sleep(for: .milliseconds(min(30_000, 500 << min(storeFailures, 6))))
+                }
+            }
+        }
+    }
+
+    /// Summary of one pass over the due outbox.
+    public struct Pass: Sendable, Equatable {
+        public var delivered = 0
+        public var rescheduled = 0
+        public var closed = 0
+    }
+
+    /// Delivers every entry due now, `concurrency` at a time, until none is due. Entries that fail
+    /// are rescheduled into the future, so this always ends.
+    @discardableResult
+    public func deliverDue() async throws -> Pass {
+        var pass = Pass()
+        while true {
+            let now = WallClock.millisecondsNow()
+            let due = try await store.read { try $0.dueOutbox(now: now, limit: Self.fetchLimit, excluding: []) }
+            if due.isEmpty { return pass }
+            try await withThrowingTaskGroup(of: (OutboxEntry, Correlator.DeliveryResult).self) { group in
+                var queue = due.makeIterator()
+                for _ in 0..<concurrency {
+                    guard let entry = queue.next() else { break }
+                    group.addTask { (entry, await self.deliver(entry)) }
+                }
+                var results: [(OutboxEntry, Correlator.DeliveryResult)] = []
+                while let result = try await group.next() {
+                    results.append(result)
+                    if let entry = queue.next() {
+                        group.addTask { (entry, await self.deliver(entry)) }
+                    }
+                    if results.count >= Self.commitBatch {
+                        try await record(results, into: &pass)
+                        results.removeAll(keepingCapacity: true)
+                    }
+                }
+                if !results.isEmpty { try await record(results, into: &pass) }
+            }
+        }
+    }
+
+    private func record(_ results: [(OutboxEntry, Correlator.DeliveryResult)], into pass: inout Pass) async throws {
+        let now = WallClock.millisecondsNow()
+        let jitters = results.map { _ in Double.random(in: 0..<1) }
+        let decisions = try await store.write { transaction in
+            let correlator = Correlator(now: now)
+            return try zip(results, jitters).map { result, jitter in
+                let decision = correlator.decide(result.0, result: result.1, jitter: jitter)
+                try transaction.apply(decision.effects)
+                return decision
+            }
+        }
+        for (result, decision) in zip(results, decisions) {
+            let entry = result.0
+            var metadata: Logger.Metadata = [
+                "outbox.action": "\(entry.action.rawValue)", "token.hash": "\(TaskTokens.short(entry.tokenHash))",
+                "outcome": "\(decision.verdict)",
+            ]
+            if !entry.jobName.isEmpty { metadata["job.name"] = "\(entry.jobName)" }
+            switch decision.verdict {
+            case .delivered(let action):
+                pass.delivered += 1
+                metadata["outbox.age_ms"] = "\(now - entry.createdAt)"
+                if action == .heartbeat { logger.debug("callback.heartbeat", metadata: metadata) }
+                else { logger.info("callback.delivered", metadata: metadata) }
+            case .alreadyClosed, .callbackDropped:
+                pass.closed += 1
+                logger.notice("callback.closed", metadata: metadata)
+            case .createRefused:
+                pass.delivered += 1
+                logger.warning("job.create_refused", metadata: metadata)
+            default:
+                pass.rescheduled += 1
+                if case .failed(let code, _, let transient) = result.1 {
+                    metadata["aws.error"] = "\(code)"
+                    metadata["outbox.attempts"] = "\(entry.attempts + 1)"
+                    if transient { logger.warning("callback.retry_later", metadata: metadata) }
+                    else { logger.error("callback.refused", metadata: metadata) }
+                }
+            }
+        }
+    }
+
+    /// One delivery attempt, reduced to what the engine needs to decide.
+    func deliver(_ entry: OutboxEntry) async -> Correlator.DeliveryResult {
+        do {
+            switch entry.action {
+            case .success:
+                try await stepFunctions.sendTaskSuccess(taskToken: entry.taskToken, output: entry.payload, retryPolicy: Self.callRetryPolicy)
+            case .failure:
+                try await stepFunctions.sendTaskFailure(
+                    taskToken: entry.taskToken, error: entry.errorName ?? "SageMakerCallback.Failed", cause: entry.payload,
+                    retryPolicy: Self.callRetryPolicy
+                )
+            case .heartbeat:
+                try await stepFunctions.sendTaskHeartbeat(taskToken: entry.taskToken, retryPolicy: Self.callRetryPolicy)
+            case .createJob:
+                guard let kind = JobKind.named(entry.jobKind), let request = (try? JSONValue.parse(entry.payload))?.objectValue else {
+                    return .failed(code: "ValidationException", message: "the stored Create request is unusable", transient: false)
+                }
+                try await sageMaker.createJob(operation: kind.createOperation, request: request)
+            }
+            return .delivered
+        } catch let error as AWSError {
+            let transient = RetryableFailure.classify(code: error.code, httpStatus: error.httpStatus) != .permanent
+            return .failed(code: error.code, message: error.message, transient: transient)
+        } catch let error as HTTPError {
+            return .failed(code: "Connection", message: error.description, transient: true)
+        } catch is CancellationError {
+            return .failed(code: "Cancelled", message: "shutting down", transient: true)
+        } catch {
+            return .failed(code: "Error", message: "\(error)", transient: true)
+        }
+    }
+}

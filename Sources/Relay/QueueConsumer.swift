@@ -1,0 +1,118 @@
+import AWS
+import Logging
+import ServiceLifecycle
+
+/// Long-polls one SQS queue and runs what it receives through the engine: a batch is committed
+/// in one transaction, and only then deleted from the queue. Nothing a message says can stop it.
+public final class QueueConsumer: Service, Sendable {
+    private let queueURL: String
+    private let role: MessageRole
+    private let sqs: SQS
+    private let intake: MessageIntake
+    private let dispatcher: OutboxDispatcher
+    private let waitSeconds: Int
+    private let logger: Logger
+
+    public init(queueURL: String, role: MessageRole, sqs: SQS, intake: MessageIntake, dispatcher: OutboxDispatcher, waitSeconds: Int = SQS.maxWait, logger: Logger) {
+        self.queueURL = queueURL
+        self.role = role
+        self.sqs = sqs
+        self.intake = intake
+        self.dispatcher = dispatcher
+        self.waitSeconds = waitSeconds
+        var logger = logger
+        logger[metadataKey: "sqs.queue"] = "\(role.rawValue)"
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        logger.info("consumer.started", metadata: ["sqs.queue_url": "\(queueURL)"])
+        var failures = 0
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            let messages: [SQSMessage]
+            do {
+                // Only the wait is cancelled on shutdown; a batch already received is finished below.
+                messages = try await cancelWhenGracefulShutdown { [sqs, queueURL, waitSeconds] in
+                    try await sqs.receiveMessages(queueURL: queueURL, waitSeconds: waitSeconds)
+                }
+                failures = 0
+            } catch is CancellationError {
+                break
+            } catch {
+                failures += 1
+                let wait = Self.backoff(failures)
+                logger.warning("consumer.receive_failed", metadata: ["error": "\(error)", "retry_in_ms": "\(wait)"])
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(wait)) }
+                continue
+            }
+            if !messages.isEmpty { await handle(messages) }
+        }
+        logger.info("consumer.stopped")
+    }
+
+    /// Backoff after consecutive receive failures: 1 s doubling to 30 s, jittered.
+    static func backoff(_ failures: Int) -> Int {
+        let ceiling = min(30_000, 1_000 << min(failures - 1, 5))
+        return ceiling / 2 + Int.random(in: 0...(ceiling / 2))
+    }
+
+    /// Commits a batch, then deletes it. When the batch cannot commit as a whole, each message is
+    /// tried alone; one that still fails stays in the queue for its redrive policy.
+    func handle(_ messages: [SQSMessage]) async {
+        let incoming = messages.map { IncomingMessage(messageID: $0.messageID, body: $0.body) }
+        var committed: [SQSMessage] = []
+        do {
+            let decisions = try await intake.process(incoming, role: role, source: role.rawValue)
+            log(decisions, messages)
+            committed = messages
+        } catch {
+            logger.error("consumer.commit_failed", metadata: ["error": "\(error)", "sqs.batch_size": "\(messages.count)"])
+            for (message, one) in zip(messages, incoming) {
+                do {
+                    let decisions = try await intake.process([one], role: role, source: role.rawValue)
+                    log(decisions, [message])
+                    committed.append(message)
+                } catch {
+                    logger.error("consumer.message_left_in_queue", metadata: [
+                        "sqs.message_id": "\(message.messageID)", "sqs.receive_count": "\(message.receiveCount)", "error": "\(error)",
+                    ])
+                }
+            }
+        }
+        guard !committed.isEmpty else { return }
+        dispatcher.ring()
+        await delete(committed)
+    }
+
+    private func delete(_ messages: [SQSMessage]) async {
+        var start = 0
+        while start < messages.count {
+            let chunk = messages[start..<min(start + SQS.batchLimit, messages.count)]
+            start += SQS.batchLimit
+            let entries = chunk.enumerated().map { (id: String($0.offset), receiptHandle: $0.element.receiptHandle) }
+            do {
+                let failed = try await sqs.deleteMessageBatch(queueURL: queueURL, receiptHandles: entries)
+                for failure in failed {
+                    // Harmless: the message comes back and is recognised as a duplicate.
+                    logger.warning("consumer.delete_failed", metadata: ["sqs.error": "\(failure.code)", "error": "\(failure.message)"])
+                }
+            } catch {
+                logger.warning("consumer.delete_failed", metadata: ["error": "\(error)", "sqs.batch_size": "\(entries.count)"])
+            }
+        }
+    }
+
+    private func log(_ decisions: [Decision], _ messages: [SQSMessage]) {
+        for (decision, message) in zip(decisions, messages) {
+            var metadata: Logger.Metadata = ["sqs.message_id": "\(message.messageID)", "decision": "\(decision.verdict)"]
+            if let job = decision.jobName { metadata["job.name"] = "\(job)" }
+            if let hash = decision.tokenHash { metadata["token.hash"] = "\(TaskTokens.short(hash))" }
+            switch decision.verdict {
+            case .rejected, .rejectedAndFailed: logger.warning("message.rejected", metadata: metadata)
+            case .unsupported: logger.notice("message.ignored", metadata: metadata)
+            case .registered, .registeredCreating, .completed, .completedOnArrival: logger.info("message.processed", metadata: metadata)
+            default: logger.debug("message.processed", metadata: metadata)
+            }
+        }
+    }
+}

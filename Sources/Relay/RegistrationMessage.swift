@@ -1,0 +1,122 @@
+import JSON
+import SigV4
+
+/// A workflow's request to be called back when a job ends: the body a Step Functions
+/// `sqs:sendMessage.waitForTaskToken` task sends to the requests queue.
+public struct RegistrationMessage: Sendable, Equatable {
+    public var taskToken: String
+    /// Hex SHA-256 of the token: the token's identity in the store and in logs.
+    public var tokenHash: String
+    public var kind: JobKind
+    public var jobName: String
+    /// The Create request when the service must create the job first.
+    public var createRequest: JSONObject?
+    public var executionArn: String?
+    public var heartbeat: Bool
+}
+
+/// What a requests-queue message turned out to be.
+public enum RegistrationParse: Sendable, Equatable {
+    case valid(RegistrationMessage)
+    /// Unusable. When a task token could be read, the workflow is told at once (`SendTaskFailure`)
+    /// instead of waiting for its timeout.
+    case invalid(taskToken: String?, reason: String)
+}
+
+extension RegistrationMessage {
+    /// Step Functions task tokens are at most this long.
+    public static let maxTokenLength = 2048
+
+    /// Parses a registration body.
+    public static func parse(_ body: [UInt8]) -> RegistrationParse {
+        guard let value = try? JSONValue.parse(body) else { return .invalid(taskToken: nil, reason: "not JSON") }
+        return parse(value)
+    }
+
+    /// Parses a registration body given as text.
+    public static func parse(_ body: String) -> RegistrationParse { parse(Array(body.utf8)) }
+
+    /// Reads an already-parsed registration.
+    public static func parse(_ value: JSONValue) -> RegistrationParse {
+        guard let object = value.objectValue else { return .invalid(taskToken: nil, reason: "not a JSON object") }
+        guard let token = object["TaskToken"]?.stringValue, !token.isEmpty else {
+            return .invalid(taskToken: nil, reason: "no TaskToken string")
+        }
+        guard token.utf8.count <= maxTokenLength else {
+            return .invalid(taskToken: nil, reason: "TaskToken longer than \(maxTokenLength) characters")
+        }
+        func invalid(_ reason: String) -> RegistrationParse { .invalid(taskToken: token, reason: reason) }
+
+        // Every field that names a job, whether or not this build handles its kind.
+        let jobFields = object.keys.filter { key in
+            (key.hasSuffix("JobName") && key != "JobName") || (key.hasPrefix("Create") && key.hasSuffix("Job"))
+        }
+        guard !jobFields.isEmpty else {
+            let expected = JobKind.all.flatMap { [$0.nameField, $0.createOperation] }.joined(separator: " or ")
+            return invalid("no job: expected \(expected)")
+        }
+        guard jobFields.count == 1, let field = jobFields.first else {
+            return invalid("more than one job field: \(jobFields.sorted().joined(separator: ", "))")
+        }
+        guard let kind = JobKind.all.first(where: { $0.nameField == field || $0.createOperation == field }) else {
+            return invalid("\(field) names a job kind this service does not handle")
+        }
+
+        let jobName: String
+        var createRequest: JSONObject?
+        if field == kind.nameField {
+            guard let name = object[field]?.stringValue else { return invalid("\(field) is not a string") }
+            jobName = name
+        } else {
+            guard let request = object[field]?.objectValue else { return invalid("\(field) is not an object") }
+            guard let name = request[kind.nameField]?.stringValue else {
+                return invalid("\(field) has no \(kind.nameField) string")
+            }
+            jobName = name
+            createRequest = request
+        }
+        guard isValidJobName(jobName) else {
+            return invalid("\(kind.nameField) is not a valid SageMaker job name (1-63 letters, digits and hyphens)")
+        }
+
+        var executionArn: String?
+        if let arn = object["ExecutionArn"] {
+            guard let text = arn.stringValue, text.utf8.count <= 2048 else { return invalid("ExecutionArn is not a string of at most 2,048 characters") }
+            executionArn = text
+        }
+        var heartbeat = false
+        if let flag = object["Heartbeat"] {
+            guard let value = flag.boolValue else { return invalid("Heartbeat is not true or false") }
+            heartbeat = value
+        }
+        return .valid(RegistrationMessage(
+            taskToken: token,
+            tokenHash: TaskTokens.hash(token),
+            kind: kind,
+            jobName: jobName,
+            createRequest: createRequest,
+            executionArn: executionArn,
+            heartbeat: heartbeat
+        ))
+    }
+
+    /// SageMaker job names: `^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}`.
+    static func isValidJobName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard (1...63).contains(bytes.count) else { return false }
+        func isAlphanumeric(_ byte: UInt8) -> Bool {
+            (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+        }
+        guard isAlphanumeric(bytes[0]), isAlphanumeric(bytes[bytes.count - 1]) else { return false }
+        return bytes.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "-") }
+    }
+}
+
+/// How task tokens are identified without being shown.
+public enum TaskTokens {
+    /// Hex SHA-256 of a token: its key in the store.
+    public static func hash(_ token: String) -> String { Digest.sha256Hex(token) }
+
+    /// The first 12 hex digits of a token's hash: enough to tell tokens apart in logs and `list`.
+    public static func short(_ tokenHash: String) -> String { String(tokenHash.prefix(12)) }
+}

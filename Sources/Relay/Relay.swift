@@ -1,1 +1,0 @@
-// The Relay module. (Placeholder until the module lands.)

@@ -1,0 +1,54 @@
+import Logging
+import ServiceLifecycle
+import Store
+
+/// Owns the store for the life of the service group: it is first in the group, so it shuts down
+/// last, and closes the database only after every consumer and the dispatcher have stopped.
+/// Meanwhile it prunes what has outlived its time (early events, closed tokens) on a timer.
+public final class StoreService: Service, Sendable {
+    public let store: Store
+    private let options: StoreOptions
+    private let pruneInterval: Duration
+    private let logger: Logger
+
+    public init(store: Store, options: StoreOptions, pruneInterval: Duration = .seconds(600), logger: Logger) {
+        self.store = store
+        self.options = options
+        self.pruneInterval = pruneInterval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            await prune()
+            do {
+                try await cancelWhenGracefulShutdown { [pruneInterval] in try await Task.sleep(for: pruneInterval) }
+            } catch {
+                break
+            }
+        }
+        store.close()
+        logger.info("store.closed")
+    }
+
+    /// Removes early events and closed-token records older than their time to live.
+    func prune() async {
+        let now = WallClock.millisecondsNow()
+        let earlyCutoff = now - Self.milliseconds(options.earlyEventTTL)
+        let closedCutoff = now - Self.milliseconds(options.closedTokenTTL)
+        do {
+            let (early, closed) = try await store.write { transaction in
+                (try transaction.pruneEarlyEvents(olderThan: earlyCutoff), try transaction.pruneClosed(olderThan: closedCutoff))
+            }
+            if early + closed > 0 {
+                logger.info("store.pruned", metadata: ["store.early_events": "\(early)", "store.closed_tokens": "\(closed)"])
+            }
+        } catch {
+            logger.error("store.prune_failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,8 @@
+import Foundation
+
+/// Wall-clock time in the unit the store keeps: milliseconds since the Unix epoch.
+public enum WallClock {
+    public static func millisecondsNow() -> Int64 {
+        Int64((Date().timeIntervalSince1970 * 1000).rounded())
+    }
+}

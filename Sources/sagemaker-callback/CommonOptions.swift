@@ -1,0 +1,42 @@
+import ArgumentParser
+import AWS
+import Logging
+import Relay
+
+/// Options every subcommand shares.
+struct StoreOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("SQLite database file (env SAGEMAKER_CALLBACK_DATABASE; default \(defaultDatabasePath)).", valueName: "path"))
+    var database: String?
+}
+
+/// Options of commands that call AWS.
+struct AWSOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("AWS region (else AWS_REGION, AWS_DEFAULT_REGION, the profile's region).", valueName: "region"))
+    var region: String?
+
+    @Option(name: .long, help: ArgumentHelp("One endpoint for every AWS service, e.g. an emulator (else AWS_ENDPOINT_URL_SQS/_SFN/_SAGEMAKER, AWS_ENDPOINT_URL).", valueName: "url"))
+    var endpointURL: String?
+
+    @Option(name: .long, help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error, critical (env LOG_LEVEL; default info).", valueName: "level"))
+    var logLevel: String?
+}
+
+extension CommandLineOptions {
+    init(store: StoreOption, aws: AWSOptions?) {
+        self.init()
+        database = store.database
+        region = aws?.region
+        endpointURL = aws?.endpointURL
+        logLevel = aws?.logLevel
+    }
+}
+
+/// Logging is set up once, by the command that runs, to standard error.
+func bootstrapLogging(level: Logger.Level) -> Logger {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
+    }
+    return Logger(label: "sagemaker-callback")
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+import Relay
+
+/// The `sagemaker-callback` command: parses arguments and runs the chosen subcommand. Every
+/// configuration or usage error ends as one line on standard error and exit code 64.
+@main
+struct Entry {
+    static func main() async {
+        do {
+            var command = try SageMakerCallback.parseAsRoot()
+            if var command = command as? AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as ConfigurationError {
+            fail("\(error)", code: ExitCode.validationFailure.rawValue)
+        } catch let error as ExitCode {
+            exit(error.rawValue)
+        } catch {
+            let code = SageMakerCallback.exitCode(for: error)
+            if code == .success {
+                SageMakerCallback.exit(withError: error)
+            }
+            let message = SageMakerCallback.message(for: error)
+            let line = message.split(whereSeparator: \.isNewline).first.map(String.init) ?? "\(error)"
+            fail(line, code: code == .validationFailure ? ExitCode.validationFailure.rawValue : code.rawValue)
+        }
+    }
+
+    static func fail(_ line: String, code: Int32) -> Never {
+        var text = line.hasPrefix("Error: ") ? String(line.dropFirst(7)) : line
+        text = "sagemaker-callback: \(text)\n"
+        FileHandle.standardError.write(Data(text.utf8))
+        exit(code)
+    }
+}
+
+/// The root command.
+struct SageMakerCallback: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sagemaker-callback",
+        abstract: "Resume Step Functions workflows when SageMaker jobs end, without polling.",
+        discussion: """
+            Consumes SageMaker job state change events (EventBridge → SQS), correlates them with the \
+            task tokens workflows registered, and calls SendTaskSuccess or SendTaskFailure.
+            """,
+        subcommands: [Serve.self, Replay.self, Register.self, List.self]
+    )
+}

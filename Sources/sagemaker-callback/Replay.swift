@@ -1,0 +1,62 @@
+import ArgumentParser
+import AWS
+import Foundation
+import Logging
+import Relay
+import Store
+
+/// `replay`: recorded events through the same engine and store.
+struct Replay: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Feed recorded events (a JSON event, a JSON array, or JSON lines; - for stdin) through the engine.",
+        discussion: "Exit 0 when every event was valid (even if it needed no action), 65 when some were malformed."
+    )
+
+    @Argument(help: ArgumentHelp("Files of recorded events; - reads standard input.", valueName: "file"))
+    var files: [String]
+
+    @Flag(name: .long, help: "Print the decisions; change nothing and call nothing.")
+    var dryRun = false
+
+    @Flag(name: .long, help: "Print every event's decision, not only the rejected ones.")
+    var verbose = false
+
+    @OptionGroup var store: StoreOption
+    @OptionGroup var aws: AWSOptions
+
+    func validate() throws {
+        guard !files.isEmpty else { throw ValidationError("give at least one file of recorded events, or - for standard input") }
+    }
+
+    func run() async throws {
+        let options = CommandLineOptions(store: store, aws: aws)
+        let environment = Environment.process
+        let logger = bootstrapLogging(level: try options.level(environment))
+        let database = try CallbackRelay.openStore(try options.databasePath(environment))
+        defer { database.close() }
+
+        var sources: [(origin: String, bodies: [String])] = []
+        for file in files {
+            sources.append((file == "-" ? "stdin" : file, try RecordedEvents.load(file)))
+        }
+        let report = try await EventReplay(store: database).run(sources, dryRun: dryRun)
+        for line in report.lines where dryRun || verbose || line.decision.verdict.isRejection {
+            print("\(line.origin): \(line.decision.verdict)")
+        }
+        print("\(report.lines.count) event\(report.lines.count == 1 ? "" : "s"), \(report.rejected) rejected\(dryRun ? " (dry run: nothing changed)" : "")")
+
+        if !dryRun, report.queuedWork {
+            let pass = try await deliver(options: options, environment: environment, store: database, logger: logger)
+            print("outcomes delivered: \(pass.delivered), task already closed: \(pass.closed), to retry under serve: \(pass.rescheduled)")
+        }
+        if report.rejected > 0 { throw ExitCode(65) }
+    }
+}
+
+/// Delivers what a command queued, once; what fails stays in the outbox for `serve`.
+func deliver(options: CommandLineOptions, environment: Environment, store: Store, logger: Logger) async throws -> OutboxDispatcher.Pass {
+    let aws = try options.aws(environment, services: [.stepFunctions, .sageMaker], queueURL: nil)
+    let (client, transport) = try CallbackRelay.makeClient(aws, logger: logger)
+    defer { transport.shutdown() }
+    return try await OutboxDispatcher(store: store, client: client, concurrency: 16, logger: logger).deliverDue()
+}

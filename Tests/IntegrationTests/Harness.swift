@@ -1,0 +1,169 @@
+import AWS
+import Foundation
+import JSON
+import Logging
+import Moto
+import Relay
+import ServiceLifecycle
+import Store
+import Testing
+
+/// A moto server with the `infra/` deployment on it, for one test.
+struct Emulator {
+    let moto: MotoServer
+    let deployment: LocalDeployment
+    let directory: URL
+
+    static func start(_ name: String) async throws -> Emulator {
+        let moto: MotoServer
+        do {
+            moto = try await MotoServer.start()
+        } catch let error as MotoUnavailable {
+            Issue.record("\(error.message)")
+            throw error
+        }
+        let deployment = try await LocalDeployment.create(on: try moto.client(), prefix: name)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("it-\(name)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return Emulator(moto: moto, deployment: deployment, directory: directory)
+    }
+
+    var databasePath: String { directory.appendingPathComponent("state.sqlite").path }
+
+    /// The environment that points the service at this emulator.
+    var serviceEnvironment: [String: String] {
+        var environment = moto.processEnvironment()
+        environment["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL"] = deployment.eventsQueueURL
+        environment["SAGEMAKER_CALLBACK_REQUESTS_QUEUE_URL"] = deployment.requestsQueueURL
+        environment["SAGEMAKER_CALLBACK_DATABASE"] = databasePath
+        return environment
+    }
+
+    func stop() {
+        moto.stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Reads the service's store while it runs (WAL lets a reader in beside the writer).
+    func counts() throws -> StoreCounts {
+        let store = try Store.open(path: databasePath)
+        defer { store.close() }
+        return try store.readSync { try $0.counts() }
+    }
+
+    /// Waits for `condition` with a deadline.
+    func eventually(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if (try? await condition()) == true { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("timed out waiting: \(what)")
+        throw MotoUnavailable(message: "timed out waiting: \(what)")
+    }
+
+    /// The history event types of an execution.
+    func historyTypes(_ arn: String) async throws -> [String] {
+        try await deployment.history(arn).compactMap { $0["type"]?.stringValue }
+    }
+}
+
+/// The service running in this process, as `serve` builds it.
+final class InProcessRelay: Sendable {
+    let group: ServiceGroup
+    let task: Task<Void, any Error>
+
+    init(_ emulator: Emulator, waitSeconds: Int = 1) throws {
+        var configuration = try CommandLineOptions().serve(Environment(emulator.serviceEnvironment))
+        configuration.receiveWaitSeconds = waitSeconds
+        var logger = Logger(label: "relay-under-test")
+        logger.logLevel = .warning
+        let store = try CallbackRelay.openStore(configuration.databasePath)
+        let (client, transport) = try CallbackRelay.makeClient(configuration.aws, logger: logger)
+        let group = CallbackRelay.serviceGroup(configuration, store: store, client: client, logger: logger)
+        self.group = group
+        self.task = Task {
+            defer { transport.shutdown() }
+            try await group.run()
+        }
+    }
+
+    func stop() async throws {
+        await group.triggerGracefulShutdown()
+        try await task.value
+    }
+}
+
+/// The real `sagemaker-callback` binary, run as a child process.
+final class ServiceProcess {
+    let process = Process()
+    let log: URL
+
+    static var binary: String {
+        if let explicit = ProcessInfo.processInfo.environment["SAGEMAKER_CALLBACK_BINARY"] { return explicit }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(".build/debug/sagemaker-callback").path
+    }
+
+    init(_ arguments: [String], environment: [String: String], log: URL) throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
+            Issue.record("the service binary is missing at \(Self.binary): run `swift build` (make test does)")
+            throw MotoUnavailable(message: "no binary")
+        }
+        self.log = log
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = arguments
+        var merged = ProcessInfo.processInfo.environment
+        for key in merged.keys where key.hasPrefix("AWS_") || key.hasPrefix("SAGEMAKER_CALLBACK_") { merged[key] = nil }
+        for (key, value) in environment { merged[key] = value }
+        process.environment = merged
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        handle.seekToEndOfFile()
+        process.standardError = handle
+        process.standardOutput = handle
+        try process.run()
+    }
+
+    /// Runs to completion; returns exit status, stdout and stderr.
+    static func run(_ arguments: [String], environment: [String: String]) throws -> (status: Int32, out: String, err: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        var merged = ProcessInfo.processInfo.environment
+        for key in merged.keys where key.hasPrefix("AWS_") || key.hasPrefix("SAGEMAKER_CALLBACK_") { merged[key] = nil }
+        for (key, value) in environment { merged[key] = value }
+        process.environment = merged
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    }
+
+    /// Sends SIGTERM and waits up to `timeout` for the exit; returns the status and the time it took.
+    func terminate(timeout: Duration = .seconds(10)) async throws -> (status: Int32, took: Duration) {
+        let start = ContinuousClock.now
+        process.terminate()
+        while process.isRunning {
+            if ContinuousClock.now - start > timeout + .seconds(5) {
+                kill(process.processIdentifier, SIGKILL)
+                break
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        process.waitUntilExit()
+        return (process.terminationStatus, ContinuousClock.now - start)
+    }
+
+    /// kill -9.
+    func crash() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+}

@@ -1,0 +1,110 @@
+import AWS
+import Foundation
+import JSON
+import Moto
+import Relay
+import Testing
+
+/// The real binary: signals, restarts, kill -9, and its command line.
+@Suite("The service process", .timeLimit(.minutes(5)))
+struct ProcessTests {
+    static let wait = "wait-for-processing-job"
+
+    @Test("registrations survive a restart, and SIGTERM exits 0 within 10 s")
+    func restart() async throws {
+        let emulator = try await Emulator.start("restart")
+        defer { emulator.stop() }
+        let d = emulator.deployment
+        let log = emulator.directory.appendingPathComponent("service.log")
+        let first = try ServiceProcess(["serve"], environment: emulator.serviceEnvironment, log: log)
+        let arn = try await d.startExecution(Self.wait, name: "run-restart", input: ["ProcessingJobName": "job-restart"])
+        try await emulator.eventually("the callback is pending") { try emulator.counts().pending == 1 }
+        let (status, took) = try await first.terminate()
+        #expect(status == 0, "exit status \(status): \(first.output.suffix(2000))")
+        #expect(took < .seconds(10), "SIGTERM took \(took)")
+
+        let second = try ServiceProcess(["serve"], environment: emulator.serviceEnvironment, log: log)
+        try await d.publishProcessingJob("job-restart", status: "Completed")
+        #expect(try await d.waitForExecution(arn)["status"] == "SUCCEEDED")
+        let (again, _) = try await second.terminate()
+        #expect(again == 0)
+        #expect(!second.output.contains("AAAA"), "no token in the logs")
+    }
+
+    @Test("kill -9 in the middle of a burst of completions loses nothing and completes each task once")
+    func crash() async throws {
+        let emulator = try await Emulator.start("crash")
+        defer { emulator.stop() }
+        let d = emulator.deployment
+        let log = emulator.directory.appendingPathComponent("service.log")
+        var service = try ServiceProcess(["serve"], environment: emulator.serviceEnvironment, log: log)
+        let total = 40
+        var executions: [String] = []
+        for index in 0..<total {
+            executions.append(try await d.startExecution(Self.wait, name: "burst-\(index)", input: ["ProcessingJobName": .string("burst-job-\(index)")]))
+        }
+        try await emulator.eventually("\(total) callbacks pending", timeout: .seconds(60)) { try emulator.counts().pending == total }
+
+        for index in 0..<(total / 2) { try await d.publishProcessingJob("burst-job-\(index)", status: "Completed") }
+        try await emulator.eventually("the first completions are under way") { try emulator.counts().closed > 0 }
+        service.crash()
+        let atCrash = try emulator.counts()
+        for index in (total / 2)..<total { try await d.publishProcessingJob("burst-job-\(index)", status: "Completed") }
+        #expect(atCrash.pending > 0 || atCrash.outbox > 0, "the kill came after the burst: \(atCrash)")
+
+        service = try ServiceProcess(["serve"], environment: emulator.serviceEnvironment, log: log)
+        for arn in executions {
+            #expect(try await d.waitForExecution(arn, timeout: .seconds(90))["status"] == "SUCCEEDED")
+        }
+        for arn in executions {
+            #expect(try await emulator.historyTypes(arn).filter { $0 == "TaskSucceeded" }.count == 1)
+        }
+        try await emulator.eventually("the outbox empties") { try emulator.counts().outbox == 0 }
+        let end = try emulator.counts()
+        #expect(end.pending == 0)
+        #expect(end.closed == total)
+        _ = try await service.terminate()
+    }
+
+    @Test("bad configuration: one line naming the option, exit 64", arguments: [
+        ([String](), [String: String](), "--events-queue-url"),
+        (["--events-queue-url", "nope"], [:], "--events-queue-url"),
+        (["--log-level", "loud"], ["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/q"], "--log-level"),
+        (["--bogus-flag"], [:], "--bogus-flag"),
+        (["--events-queue-url", "http://127.0.0.1:1/1/q"], [:], "--region"),
+    ])
+    func badConfiguration(arguments: [String], environment: [String: String], option: String) throws {
+        let result = try ServiceProcess.run(["serve"] + arguments, environment: environment)
+        #expect(result.status == 64)
+        let lines = result.err.split(separator: "\n")
+        #expect(lines.count == 1, "stderr: \(result.err)")
+        #expect(result.err.contains(option), "stderr: \(result.err)")
+    }
+
+    @Test("replay: recorded events into a fresh database, and what it answers")
+    func replay() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("replay-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let events = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("events")
+        let database = directory.appendingPathComponent("r.sqlite").path
+        let valid = try ServiceProcess.run(["replay", "--database", database, events.appendingPathComponent("batch-jsonl.jsonl").path,
+                                            events.appendingPathComponent("other-detail-type.json").path], environment: [:])
+        #expect(valid.status == 0, "\(valid.err)")
+        #expect(valid.out.contains("6 events, 0 rejected"), "\(valid.out)")
+        let dry = try ServiceProcess.run(["replay", "--dry-run", "--database", database, events.appendingPathComponent("processing-failed.json").path], environment: [:])
+        #expect(dry.status == 0)
+        #expect(dry.out.contains("kept for a registration"), "\(dry.out)")
+        let bad = try ServiceProcess.run(["replay", "--database", database, events.appendingPathComponent("malformed-not-json.txt").path], environment: [:])
+        #expect(bad.status == 65)
+        #expect(bad.out.contains("rejected: not JSON"))
+        let list = try ServiceProcess.run(["list", "--json", "--database", database], environment: [:])
+        #expect(list.status == 0)
+        let listing = try JSONValue.parse(list.out)
+        #expect(listing["counts"]?["earlyEvents"] == 4)
+        #expect(listing["counts"]?["rejected"] == 2)
+        let attributes = try FileManager.default.attributesOfItem(atPath: database)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+    }
+}

@@ -1,0 +1,53 @@
+import AWS
+import Relay
+import Testing
+
+@Suite("Configuration")
+struct ConfigurationTests {
+    static let queue = "https://sqs.eu-west-1.amazonaws.com/123456789012/events"
+
+    @Test("the environment fills what the command line leaves out")
+    func fromEnvironment() throws {
+        let configuration = try CommandLineOptions().serve(Environment([
+            "SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": Self.queue,
+            "SAGEMAKER_CALLBACK_REQUESTS_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/requests",
+            "SAGEMAKER_CALLBACK_DATABASE": "/tmp/x.sqlite",
+            "LOG_LEVEL": "debug",
+        ]))
+        #expect(configuration.aws.region == "eu-west-1")
+        #expect(configuration.databasePath == "/tmp/x.sqlite")
+        #expect(configuration.logLevel == .debug)
+        #expect(configuration.aws.endpoints[.stepFunctions]?.url == "https://states.eu-west-1.amazonaws.com")
+    }
+
+    @Test("the command line wins over the environment")
+    func commandLineWins() throws {
+        var options = CommandLineOptions()
+        options.eventsQueueURL = Self.queue
+        options.region = "us-west-2"
+        options.endpointURL = "http://127.0.0.1:4566"
+        options.database = "cli.sqlite"
+        let configuration = try options.serve(Environment(["AWS_REGION": "eu-central-1", "SAGEMAKER_CALLBACK_DATABASE": "env.sqlite"]))
+        #expect(configuration.aws.region == "us-west-2")
+        #expect(configuration.databasePath == "cli.sqlite")
+        #expect(configuration.aws.endpoints[.sqs]?.url == "http://127.0.0.1:4566")
+    }
+
+    /// Each bad configuration names the option to fix (the executable prints it and exits 64).
+    @Test("bad configuration names its option", arguments: [
+        ([String: String](), "--events-queue-url"),
+        (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": "ftp://x/y"], "SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL"),
+        (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": queue, "LOG_LEVEL": "loud"], "LOG_LEVEL"),
+        (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": queue, "SAGEMAKER_CALLBACK_REQUESTS_QUEUE_URL": queue], "--requests-queue-url"),
+        (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": "http://127.0.0.1:5000/123456789012/events"], "--region"),
+        (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": queue, "AWS_ENDPOINT_URL_SFN": "not a url"], "AWS_ENDPOINT_URL_SFN"),
+    ])
+    func bad(environment: [String: String], option: String) {
+        #expect {
+            _ = try CommandLineOptions().serve(Environment(environment))
+        } throws: { error in
+            guard let error = error as? ConfigurationError else { return false }
+            return error.option.hasPrefix(option) && !error.message.isEmpty && !"\(error)".contains("\n")
+        }
+    }
+}
