@@ -37,7 +37,7 @@ final class SharedFilesFixture {
     }
 }
 
-@Suite struct EnvironmentCredentialProviderTests {
+@Suite(.timeLimit(.minutes(1))) struct EnvironmentCredentialProviderTests {
     @Test(arguments: [nil, "token-1"])
     func readsKeys(sessionToken: String?) async throws {
         var values = ["AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "SECRET"]
@@ -64,7 +64,7 @@ final class SharedFilesFixture {
     }
 }
 
-@Suite struct SharedFilesCredentialProviderTests {
+@Suite(.timeLimit(.minutes(1))) struct SharedFilesCredentialProviderTests {
     @Test func defaultProfileFromCredentialsFile() async throws {
         let files = try SharedFilesFixture()
         try files.writeCredentials("""

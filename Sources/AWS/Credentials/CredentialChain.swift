@@ -50,8 +50,9 @@ public actor CredentialChain {
         CredentialChain(providers: defaultProviders(environment: environment, profile: profile), logger: logger)
     }
 
-    /// Credentials that are valid for at least the refresh margin (or have no expiry), from the
-    /// cache or from the first provider that answers; throws ``CredentialsError`` when none does.
+    /// Credentials from the cache while they stay valid beyond the refresh margin (or have no
+    /// expiry), else from the first provider that answers; throws ``CredentialsError`` when none
+    /// does and nothing unexpired is cached.
     public func credentials() async throws -> Credentials {
         if let cached, !expires(cached, within: refreshMargin) {
             return cached
