@@ -1,0 +1,122 @@
+import Foundation
+import Logging
+
+/// An ordered list of credential providers: the first that returns credentials wins.
+///
+/// The chain caches what it gets and asks again when the credentials expire within
+/// `refreshMargin`. One refresh runs at a time; callers that arrive during it await the same
+/// refresh. When a refresh fails while the cached credentials have not yet expired, those are
+/// used (with a warning) so a brief outage of a provider does not stop requests early.
+public actor CredentialChain {
+    /// The providers' names, for logs: `chain(environment, shared-files)`.
+    public nonisolated let name: String
+
+    private let providers: [any CredentialProvider]
+    private let logger: Logger
+    private let clock: @Sendable () -> Date
+    private let refreshMargin: TimeInterval
+    private var cached: Credentials?
+    private var refresh: Task<Credentials, any Error>?
+    /// How many callers joined a refresh already in flight (observable by tests).
+    private(set) var joinedRefreshes = 0
+
+    /// A chain asking `providers` in order. `clock` says what time it is (tests inject one);
+    /// credentials are refreshed when they expire within `refreshMargin`.
+    public init(
+        providers: [any CredentialProvider],
+        logger: Logger,
+        clock: @escaping @Sendable () -> Date = { Date() },
+        refreshMargin: Duration = .seconds(300)
+    ) {
+        self.providers = providers
+        self.name = "chain(\(providers.map(\.name).joined(separator: ", ")))"
+        self.logger = logger
+        self.clock = clock
+        let (seconds, attoseconds) = refreshMargin.components
+        self.refreshMargin = TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
+    }
+
+    /// The providers the default chain asks, in order: the environment, then the shared files.
+    /// Web identity, ECS and IMDS providers go after these as they arrive.
+    public static func defaultProviders(environment: Environment, profile: String? = nil) -> [any CredentialProvider] {
+        [
+            EnvironmentCredentialProvider(environment: environment),
+            SharedFilesCredentialProvider(environment: environment, profile: profile),
+        ]
+    }
+
+    /// The chain the AWS SDKs would use for this environment and profile.
+    public static func `default`(environment: Environment, profile: String? = nil, logger: Logger) -> CredentialChain {
+        CredentialChain(providers: defaultProviders(environment: environment, profile: profile), logger: logger)
+    }
+
+    /// Credentials from the cache while they stay valid beyond the refresh margin (or have no
+    /// expiry), else from the first provider that answers; throws ``CredentialsError`` when none
+    /// does and nothing unexpired is cached.
+    public func credentials() async throws -> Credentials {
+        if let cached, !expires(cached, within: refreshMargin) {
+            return cached
+        }
+        if let refresh {
+            joinedRefreshes += 1
+            return try await refresh.value
+        }
+        // Unstructured so that one caller's cancellation does not fail the others waiting on it.
+        let task = Task { try await self.runRefresh() }
+        refresh = task
+        return try await task.value
+    }
+
+    /// Fetches and caches; runs on the actor, so the cache and `refresh` change together.
+    private func runRefresh() async throws -> Credentials {
+        defer { refresh = nil }
+        do {
+            let fresh = try await fetch()
+            cached = fresh
+            return fresh
+        } catch {
+            if let cached, !expires(cached, within: 0) {
+                logger.warning(
+                    "AWS credentials refresh failed; using the cached ones until they expire",
+                    metadata: ["aws.credentials.error": "\(error)"]
+                )
+                return cached
+            }
+            throw error
+        }
+    }
+
+    private func fetch() async throws -> Credentials {
+        var attempts: [CredentialsError.Attempt] = []
+        for provider in providers {
+            do {
+                if let credentials = try await provider.credentials() {
+                    logger.info("AWS credentials resolved", metadata: Self.metadata(provider, credentials))
+                    return credentials
+                }
+                attempts.append(.init(provider: provider.name, reason: provider.notFoundReason))
+            } catch {
+                // A configured but broken provider is worth a warning even when a later one answers.
+                logger.warning(
+                    "AWS credential provider failed",
+                    metadata: ["aws.credentials.provider": "\(provider.name)", "aws.credentials.error": "\(error)"]
+                )
+                attempts.append(.init(provider: provider.name, reason: "\(error)"))
+            }
+        }
+        throw CredentialsError(attempts: attempts)
+    }
+
+    private func expires(_ credentials: Credentials, within margin: TimeInterval) -> Bool {
+        guard let expiration = credentials.expiration else { return false }
+        return expiration.timeIntervalSince(clock()) <= margin
+    }
+
+    private static func metadata(_ provider: any CredentialProvider, _ credentials: Credentials) -> Logger.Metadata {
+        var metadata: Logger.Metadata = ["aws.credentials.provider": "\(provider.name)"]
+        if let expiration = credentials.expiration {
+            metadata["aws.credentials.expiration"] = "\(expiration.timeIntervalSince1970)"
+        }
+        return metadata
+    }
+}

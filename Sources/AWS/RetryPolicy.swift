@@ -1,0 +1,116 @@
+/// The retry decision for a failed AWS request: pure, so it is tested without a clock.
+///
+/// Exponential backoff with full jitter: after failure `attempt`, wait a random time in
+/// `0 ..< min(cap, base * 2^attempt)`. A server's `Retry-After` hint raises the wait to at least
+/// the hint, but never above `cap`: the hint is honoured as a floor (the server knows when it will
+/// recover) while `cap` stays a hard bound, so a hostile or mistaken header cannot stall a caller
+/// for longer than the policy allows.
+public struct RetryPolicy: Sendable {
+    /// Attempts in all, the first included: after failure number `maxAttempts`, give up.
+    public var maxAttempts: Int = 5
+    /// The backoff unit: the first retry waits below `base * 2`.
+    public var base: Duration = .milliseconds(50)
+    /// The longest wait.
+    public var cap: Duration = .seconds(20)
+
+    /// A policy; the defaults are the AWS SDKs' standard mode, with a higher cap.
+    public init(maxAttempts: Int = 5, base: Duration = .milliseconds(50), cap: Duration = .seconds(20)) {
+        self.maxAttempts = maxAttempts
+        self.base = base
+        self.cap = cap
+    }
+
+    /// What to do after a failure.
+    public enum Decision: Sendable, Equatable {
+        /// Send the request again (signed afresh) after this wait.
+        case retry(after: Duration)
+        /// Report the failure.
+        case giveUp
+    }
+
+    /// Whether and when to retry after `failure`, the `attempt`-th failure of this request (1 for
+    /// the first). `retryAfter` is the server's hint, if any. `random` returns a value in
+    /// `[0, 1)`; it is injected so tests are exact.
+    public func decide(_ failure: RetryableFailure, attempt: Int, retryAfter: Duration? = nil, random: () -> Double) -> Decision {
+        guard failure != .permanent, attempt < maxAttempts else { return .giveUp }
+        let capNanoseconds = Self.nanoseconds(cap)
+        let ceiling = Self.ceiling(base: Self.nanoseconds(base), attempt: max(attempt, 1), cap: capNanoseconds)
+        let fraction = min(max(random(), 0), 1)
+        var wait = Int64((Double(ceiling) * fraction).rounded(.down))
+        if let retryAfter {
+            wait = max(wait, min(Self.nanoseconds(retryAfter), capNanoseconds))
+        }
+        return .retry(after: .nanoseconds(min(wait, capNanoseconds)))
+    }
+
+    /// `min(cap, base * 2^attempt)` without overflowing for large attempts.
+    private static func ceiling(base: Int64, attempt: Int, cap: Int64) -> Int64 {
+        guard base > 0 else { return 0 }
+        var ceiling = base
+        for _ in 0..<attempt {
+            if ceiling >= cap { break }
+            ceiling *= 2
+        }
+        return min(ceiling, cap)
+    }
+
+    /// A duration in whole nanoseconds, clamped at zero below and `Int64.max` above.
+    private static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        guard seconds >= 0 else { return 0 }
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return .max }
+        return scaled + attoseconds / 1_000_000_000
+    }
+}
+
+/// What failed, reduced to what the retry decision needs.
+public enum RetryableFailure: Sendable, Equatable {
+    /// The service asked us to slow down (a throttling error code, or HTTP 429).
+    case throttling
+    /// The service failed (HTTP 5xx other than 501).
+    case serverError(status: Int)
+    /// An error code the SDKs treat as transient, whatever the status.
+    case transient(code: String)
+    /// The request did not complete: connect, timeout, send or receive failure.
+    case connection
+    /// Anything else: retrying would give the same answer.
+    case permanent
+
+    /// The codes the AWS SDKs treat as throttling.
+    static let throttlingCodes: Set<String> = [
+        "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+        "TooManyRequestsException", "ProvisionedThroughputExceededException",
+        "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
+        "LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    ]
+
+    /// Codes that mean the service had a passing problem, even when sent with a 4xx status.
+    static let transientCodes: Set<String> = [
+        "RequestTimeout", "RequestTimeoutException", "InternalFailure", "InternalError",
+        "InternalServerError", "InternalServerException", "ServiceUnavailable",
+        "ServiceUnavailableException", "IDPCommunicationError",
+    ]
+
+    /// Classifies an AWS error code and HTTP status the way the SDKs do: throttling codes and 429
+    /// are `throttling`, transient codes `transient`, other 5xx `serverError`, the rest
+    /// `permanent`. The code may carry a `namespace#` prefix (JSON `__type`) or a `:…` suffix
+    /// (the `x-amzn-ErrorType` header); both are stripped.
+    public static func classify(code: String?, httpStatus: Int) -> RetryableFailure {
+        let name = code.map(Self.bareCode)
+        if let name, throttlingCodes.contains(name) { return .throttling }
+        if httpStatus == 429 { return .throttling }
+        if let name, transientCodes.contains(name) { return .transient(code: name) }
+        // 501 Not Implemented will not change on a retry.
+        if (500...599).contains(httpStatus), httpStatus != 501 { return .serverError(status: httpStatus) }
+        return .permanent
+    }
+
+    private static func bareCode(_ code: String) -> String {
+        var name = Substring(code)
+        if let hash = name.lastIndex(of: "#") { name = name[name.index(after: hash)...] }
+        if let colon = name.firstIndex(of: ":") { name = name[..<colon] }
+        return String(name)
+    }
+}
