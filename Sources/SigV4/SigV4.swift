@@ -1,1 +1,0 @@
-// The SigV4 module. (Placeholder until the module lands.)
