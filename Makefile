@@ -39,10 +39,10 @@ test: deps venv lint
 demo: deps venv build
 	MOTO_SERVER="$(abspath $(VENV))/bin/moto_server" .build/debug/sagemaker-callback-demo
 
-## bench: throughput of replay into a fresh database (release build).
-bench: deps
+## bench: replay throughput into a fresh database and serve's resident memory (release build).
+bench: deps venv
 	swift build -c release --product sagemaker-callback
-	bash Tests/bench/replay-throughput.sh
+	MOTO_SERVER="$(abspath $(VENV))/bin/moto_server" $(VENV)/bin/python Tests/bench/bench.py
 
 clean:
 	rm -rf .build $(VENV)

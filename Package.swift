@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "Moto",
             dependencies: [
-                "AWS", "HTTP", "JSON",
+                "AWS", "HTTP", "JSON", "SigV4",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Relay", "AWS", "Store", "JSON", "HTTP", "Moto",
+                "Relay", "AWS", "Store", "JSON", "HTTP", "Moto", "SigV4",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

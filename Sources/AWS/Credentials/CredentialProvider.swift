@@ -1,3 +1,5 @@
+import SigV4
+
 /// Something that can produce AWS credentials: one link of a ``CredentialChain``.
 ///
 /// `name` is logged when the provider answers; a provider never logs or reports a secret.
