@@ -32,6 +32,7 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
         self.init(resultCode: code & 0xFF, extendedResultCode: code, message: message, sql: sql)
     }
 
+    /// One line for logs: codes, SQLite's name and message for the code, and the SQL text.
     public var description: String {
         let name = String(cString: sqlite3_errstr(resultCode))
         var text = "SQLite error \(resultCode)/\(extendedResultCode) (\(name)): \(message)"

@@ -34,7 +34,8 @@ public final class Store: Sendable {
     }
 
     /// Closes the connection after the transactions already submitted; idempotent. Later calls
-    /// to `read`/`write` throw ``StoreError/Code/closed``.
+    /// to `read`/`write` throw ``StoreError/Code/closed``. Must not be called from inside a
+    /// transaction of this store (it would wait for itself; it traps instead).
     public func close() {
         dispatchPrecondition(condition: .notOnQueue(queue))
         queue.sync { owner.close() }

@@ -28,5 +28,6 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         self.message = message
     }
 
+    /// One line for logs: the code and the message.
     public var description: String { "store error \(code.rawValue): \(message)" }
 }
