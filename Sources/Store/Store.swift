@@ -1,1 +1,118 @@
-// The Store module. (Placeholder until the module lands.)
+import Dispatch
+
+/// The service's durable state — pending callbacks, closed tokens, early events, the outbox and
+/// the rejected-message log — in one SQLite database (WAL, `synchronous=FULL` by default).
+///
+/// One connection, one owner: every statement runs on the store's private serial queue, so
+/// blocking SQLite calls never park a Swift concurrency thread. Work is grouped in transactions;
+/// a transaction commits when its closure returns and rolls back when it throws, which is what
+/// lets callers write an outcome to the outbox in the same commit as the state change.
+public final class Store: Sendable {
+    /// The database file.
+    public let path: String
+    /// The options the store was opened with.
+    public let options: StoreOptions
+    private let queue: DispatchQueue
+    private let owner: ConnectionOwner
+
+    /// The schema version this build writes and understands (`PRAGMA user_version`).
+    public static var schemaVersion: Int { Schema.version }
+
+    private init(path: String, options: StoreOptions, connection: Connection) {
+        self.path = path
+        self.options = options
+        self.queue = DispatchQueue(label: "sagemaker-callback.store")
+        self.owner = ConnectionOwner(connection: connection, options: options)
+    }
+
+    /// Opens the database at `path` (creating it with mode 0600 if needed) and migrates it.
+    ///
+    /// Throws ``SQLiteError``, or ``StoreError`` with code `schemaTooNew` for a database written
+    /// by a newer build. Blocks while it opens: call it at startup, not on a hot path.
+    public static func open(path: String, options: StoreOptions = .init()) throws -> Store {
+        Store(path: path, options: options, connection: try Connection(path: path, options: options))
+    }
+
+    /// Closes the connection after the transactions already submitted; idempotent. Later calls
+    /// to `read`/`write` throw ``StoreError/Code/closed``. Must not be called from inside a
+    /// transaction of this store (it would wait for itself; it traps instead).
+    public func close() {
+        dispatchPrecondition(condition: .notOnQueue(queue))
+        queue.sync { owner.close() }
+    }
+
+    /// Runs `body` in one IMMEDIATE transaction on the store's queue: commits if it returns,
+    /// rolls back if it throws. Once started, the transaction finishes even if the task is cancelled.
+    public func write<T: Sendable>(_ body: @escaping @Sendable (StoreTransaction) throws -> T) async throws -> T {
+        try await perform(.write, body)
+    }
+
+    /// Runs `body` in one DEFERRED transaction on the store's queue; it sees one consistent
+    /// snapshot and may not change the database.
+    public func read<T: Sendable>(_ body: @escaping @Sendable (StoreTransaction) throws -> T) async throws -> T {
+        try await perform(.read, body)
+    }
+
+    /// ``write(_:)`` for synchronous callers (the CLI): blocks the calling thread. Calling it from
+    /// inside another transaction of this store is a programming error and traps.
+    public func writeSync<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
+        dispatchPrecondition(condition: .notOnQueue(queue))
+        return try queue.sync { try owner.transaction(.write, body) }
+    }
+
+    /// ``read(_:)`` for synchronous callers (the CLI): blocks the calling thread.
+    public func readSync<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
+        dispatchPrecondition(condition: .notOnQueue(queue))
+        return try queue.sync { try owner.transaction(.read, body) }
+    }
+
+    private func perform<T: Sendable>(
+        _ kind: StoreTransaction.Kind, _ body: @escaping @Sendable (StoreTransaction) throws -> T
+    ) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { [owner] in
+                continuation.resume(with: Result { try owner.transaction(kind, body) })
+            }
+        }
+    }
+}
+
+/// Holds the store's connection.
+///
+/// `@unchecked Sendable` is safe because every access happens on the owning ``Store``'s serial
+/// queue (`queue.sync` or `queue.async`), so the connection is never used by two threads at once.
+private final class ConnectionOwner: @unchecked Sendable {
+    private var connection: Connection?
+    private let options: StoreOptions
+
+    init(connection: Connection, options: StoreOptions) {
+        self.connection = connection
+        self.options = options
+    }
+
+    func close() {
+        connection?.close()
+        connection = nil
+    }
+
+    func transaction<T>(_ kind: StoreTransaction.Kind, _ body: (StoreTransaction) throws -> T) throws -> T {
+        guard let connection else { throw StoreError(.closed, "the store is closed") }
+        let begin = try connection.statement(kind == .write ? .beginImmediate : .beginDeferred)
+        defer { begin.reset() }
+        _ = try begin.step()
+
+        let transaction = StoreTransaction(connection: connection, kind: kind, options: options)
+        do {
+            let value = try body(transaction)
+            transaction.end()
+            let commit = try connection.statement(.commit)
+            defer { commit.reset() }
+            _ = try commit.step()
+            return value
+        } catch {
+            transaction.end()
+            connection.rollbackIfActive()
+            throw error
+        }
+    }
+}

@@ -1,0 +1,90 @@
+/// Every statement the store runs more than once, prepared on first use and cached per connection.
+///
+/// Parameters are numbered (`?1`, `?2`, …) so that the binding code can name them.
+enum Query: Int, CaseIterable {
+    case beginImmediate, beginDeferred, commit, rollback
+
+    case insertPending, pendingByToken, pendingByJob, deletePending, updatePendingStatus, listPending
+    case isClosed, closedByToken, markClosed, pruneClosed
+    case insertEarlyEvent, earlyEventByJob, listEarlyEvents, pruneEarlyEvents, deleteEarlyEvent, evictEarlyEvents
+    case enqueue, outboxFromDue, outboxDueTimes, outboxByID, deleteOutbox, deleteOutboxByTokenAction
+    case rescheduleOutbox, listOutbox
+    case recordRejected, listRejected, evictRejected
+    case rowCount, counts
+
+    static let pendingColumns = """
+        token_hash, task_token, job_kind, job_name, registered_at, execution_arn, heartbeat, \
+        created_by_service, last_status, last_event_at
+        """
+    static let earlyEventColumns = "job_kind, job_name, status, event, received_at"
+    static let outboxColumns = """
+        id, token_hash, task_token, job_kind, job_name, action, payload, error_name, attempts, \
+        next_attempt_at, created_at, last_error
+        """
+    static let rejectedColumns = "id, received_at, source, message_id, reason, body"
+
+    var sql: String {
+        switch self {
+        case .beginImmediate: "BEGIN IMMEDIATE"
+        case .beginDeferred: "BEGIN DEFERRED"
+        case .commit: "COMMIT"
+        case .rollback: "ROLLBACK"
+
+        case .insertPending:
+            "INSERT INTO pending (\(Self.pendingColumns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+                + "ON CONFLICT (token_hash) DO NOTHING"
+        case .pendingByToken: "SELECT \(Self.pendingColumns) FROM pending WHERE token_hash = ?1"
+        case .pendingByJob:
+            "SELECT \(Self.pendingColumns) FROM pending WHERE job_kind = ?1 AND job_name = ?2 ORDER BY registered_at"
+        case .deletePending: "DELETE FROM pending WHERE token_hash = ?1"
+        case .updatePendingStatus: "UPDATE pending SET last_status = ?2, last_event_at = ?3 WHERE token_hash = ?1"
+        case .listPending: "SELECT \(Self.pendingColumns) FROM pending ORDER BY registered_at, rowid LIMIT ?1"
+
+        case .isClosed: "SELECT 1 FROM closed WHERE token_hash = ?1"
+        case .closedByToken: "SELECT token_hash, closed_at, result FROM closed WHERE token_hash = ?1"
+        case .markClosed:
+            "INSERT INTO closed (token_hash, closed_at, result) VALUES (?1, ?2, ?3) "
+                + "ON CONFLICT (token_hash) DO UPDATE SET closed_at = excluded.closed_at, result = excluded.result"
+        case .pruneClosed: "DELETE FROM closed WHERE closed_at < ?1"
+
+        case .insertEarlyEvent:
+            "INSERT INTO early_events (\(Self.earlyEventColumns)) VALUES (?1, ?2, ?3, ?4, ?5) "
+                + "ON CONFLICT (job_kind, job_name) DO NOTHING"
+        case .earlyEventByJob:
+            "SELECT \(Self.earlyEventColumns) FROM early_events WHERE job_kind = ?1 AND job_name = ?2"
+        case .listEarlyEvents:
+            "SELECT \(Self.earlyEventColumns) FROM early_events ORDER BY received_at DESC, id DESC LIMIT ?1"
+        case .pruneEarlyEvents: "DELETE FROM early_events WHERE received_at < ?1"
+        case .deleteEarlyEvent: "DELETE FROM early_events WHERE job_kind = ?1 AND job_name = ?2"
+        case .evictEarlyEvents:
+            "DELETE FROM early_events WHERE id IN (SELECT id FROM early_events ORDER BY received_at, id LIMIT ?1)"
+
+        case .enqueue:
+            "INSERT INTO outbox (token_hash, task_token, job_kind, job_name, action, payload, error_name, "
+                + "attempts, next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8)"
+        case .outboxFromDue:
+            // No LIMIT: the caller stops stepping once it has enough rows outside its exclusion set.
+            "SELECT \(Self.outboxColumns) FROM outbox WHERE next_attempt_at <= ?1 ORDER BY next_attempt_at, id"
+        case .outboxDueTimes: "SELECT id, next_attempt_at FROM outbox ORDER BY next_attempt_at, id"
+        case .outboxByID: "SELECT \(Self.outboxColumns) FROM outbox WHERE id = ?1"
+        case .deleteOutbox: "DELETE FROM outbox WHERE id = ?1"
+        case .deleteOutboxByTokenAction: "DELETE FROM outbox WHERE token_hash = ?1 AND action = ?2"
+        case .rescheduleOutbox:
+            "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3, last_error = ?4 WHERE id = ?1"
+        case .listOutbox: "SELECT \(Self.outboxColumns) FROM outbox ORDER BY next_attempt_at, id LIMIT ?1"
+
+        case .recordRejected:
+            "INSERT INTO rejected (received_at, source, message_id, reason, body) VALUES (?1, ?2, ?3, ?4, ?5)"
+        case .listRejected:
+            "SELECT \(Self.rejectedColumns) FROM rejected ORDER BY received_at DESC, id DESC LIMIT ?1"
+        case .evictRejected:
+            "DELETE FROM rejected WHERE id IN (SELECT id FROM rejected ORDER BY received_at, id LIMIT ?1)"
+
+        case .rowCount: "SELECT n FROM row_counts WHERE name = ?1"
+        case .counts:
+            "SELECT (SELECT count(*) FROM pending), (SELECT n FROM row_counts WHERE name = 'early_events'), "
+                + "(SELECT count(*) FROM outbox), (SELECT n FROM row_counts WHERE name = 'rejected'), "
+                + "(SELECT count(*) FROM closed)"
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+@testable import Store
+
+@Suite struct StoreFileTests {
+    @Test func databaseAndSidecarsAreOwnerOnly() throws {
+        let database = try TemporaryDatabase()
+        let store = try database.open()
+        try store.writeSync { _ = try $0.insertPending(Sample.pending(1)) }
+        // While the store is open the WAL and shared-memory files exist beside the database.
+        #expect(try database.mode() == 0o600)
+        #expect(try database.mode(suffix: "-wal") == 0o600)
+        #expect(try database.mode(suffix: "-shm") == 0o600)
+        store.close()
+    }
+
+    @Test(arguments: [(StoreOptions.Synchronous.full, "2"), (.normal, "1")])
+    func connectionSettings(synchronous: StoreOptions.Synchronous, expected: String) throws {
+        let database = try TemporaryDatabase()
+        var options = StoreOptions()
+        options.synchronous = synchronous
+        let store = try database.open(options)
+        try store.readSync { tx throws in
+            #expect(try tx.pragma("journal_mode") == "wal")
+            #expect(try tx.pragma("synchronous") == expected)
+            #expect(try tx.pragma("foreign_keys") == "1")
+            #expect(try tx.pragma("busy_timeout") == "5000")
+            #expect(try tx.pragma("user_version") == String(Store.schemaVersion))
+        }
+    }
+
+    @Test func defaultsAreFullSync() {
+        #expect(StoreOptions().synchronous == .full)
+        #expect(StoreOptions().busyTimeout == .seconds(5))
+    }
+
+    @Test func dataSurvivesCloseAndReopen() throws {
+        let database = try TemporaryDatabase()
+        let pending = Sample.pending(1)
+        let early = Sample.early(1, receivedAt: 5)
+        let first = try database.open()
+        let id = try first.writeSync { tx throws in
+            _ = try tx.insertPending(pending)
+            _ = try tx.insertEarlyEvent(early)
+            try tx.markClosed(tokenHash: "closed", at: 1, result: "success")
+            try tx.recordRejected(Sample.rejected(1, receivedAt: 1))
+            return try tx.enqueue(Sample.outbox(1))
+        }
+        first.close()
+
+        let second = try database.open()
+        try second.readSync { tx throws in
+            #expect(try tx.counts() == StoreCounts(pending: 1, earlyEvents: 1, outbox: 1, rejected: 1, closed: 1))
+            #expect(try tx.pending(tokenHash: pending.tokenHash) == pending)
+            #expect(try tx.earlyEvent(jobKind: early.jobKind, jobName: early.jobName) == early)
+            #expect(try tx.outbox(id: id)?.taskToken == "token-1")
+            #expect(try tx.isClosed(tokenHash: "closed"))
+        }
+    }
+
+    @Test func newerSchemaIsRefusedNamingBothVersions() throws {
+        let database = try TemporaryDatabase()
+        try database.open().close()
+        try RawConnection(path: database.path).execute("PRAGMA user_version = 99")
+        let error = #expect(throws: StoreError.self) { try database.open() }
+        #expect(error?.code == .schemaTooNew)
+        #expect(error?.message.contains("99") == true)
+        #expect(error?.message.contains("version \(Store.schemaVersion)") == true)
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func lockedDatabaseFailsBusyWithinTheTimeout() throws {
+        let database = try TemporaryDatabase()
+        var options = StoreOptions()
+        options.busyTimeout = .milliseconds(300)
+        let store = try database.open(options)
+        let holder = try RawConnection(path: database.path)
+        try holder.execute("BEGIN IMMEDIATE")
+
+        let start = ContinuousClock.now
+        let error = #expect(throws: SQLiteError.self) {
+            try store.writeSync { _ = try $0.insertPending(Sample.pending(1)) }
+        }
+        let waited = ContinuousClock.now - start
+        #expect(error?.isBusy == true)
+        #expect(error?.sql == "BEGIN IMMEDIATE")
+        #expect(waited >= .milliseconds(250))
+        #expect(waited < .seconds(5))
+
+        // WAL readers are not blocked by the writer, and the store works once the lock is gone.
+        #expect(try store.readSync { try $0.counts().pending } == 0)
+        try holder.execute("ROLLBACK")
+        #expect(try store.writeSync { try $0.insertPending(Sample.pending(1)) })
+    }
+}

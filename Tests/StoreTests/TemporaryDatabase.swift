@@ -1,0 +1,79 @@
+import CSQLite
+import Foundation
+@testable import Store
+
+/// A fresh directory for one test's database, removed when the test is done with it.
+struct TemporaryDatabase: ~Copyable {
+    let directory: String
+    var path: String { directory + "/store.sqlite" }
+
+    init() throws {
+        var template = Array((NSTemporaryDirectory() + "/store-tests-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+        directory = String(cString: made)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
+
+    func open(_ options: StoreOptions = .init()) throws -> Store {
+        try Store.open(path: path, options: options)
+    }
+
+    /// The file's permission bits, e.g. 0o600.
+    func mode(suffix: String = "") throws -> Int {
+        let attributes = try FileManager.default.attributesOfItem(atPath: path + suffix)
+        return (attributes[.posixPermissions] as? NSNumber)?.intValue ?? -1
+    }
+}
+
+/// A plain SQLite connection beside the store's, for what the store's API cannot do on purpose:
+/// hold a lock, or tamper with the schema version.
+final class RawConnection {
+    let db: OpaquePointer
+
+    init(path: String) throws {
+        var db: OpaquePointer?
+        let code = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, nil)
+        guard code == SQLITE_OK, let db else {
+            sqlite3_close(db)
+            throw SQLiteError(code: code, db: nil, sql: nil)
+        }
+        self.db = db
+    }
+
+    deinit { sqlite3_close_v2(db) }
+
+    func execute(_ sql: String) throws {
+        let code = sqlite3_exec(db, sql, nil, nil, nil)
+        if code != SQLITE_OK { throw SQLiteError(code: code, db: db, sql: sql) }
+    }
+}
+
+/// Sample rows, distinct by `n`.
+enum Sample {
+    static func pending(_ n: Int, job: String = "job", registeredAt: Int64 = 1_000) -> PendingCallback {
+        PendingCallback(
+            tokenHash: "hash-\(n)", taskToken: "token-\(n)-" + String(repeating: "t", count: 600),
+            jobKind: "ProcessingJob", jobName: job, registeredAt: registeredAt
+        )
+    }
+
+    static func early(_ n: Int, receivedAt: Int64, status: String = "Completed") -> EarlyEvent {
+        EarlyEvent(
+            jobKind: "ProcessingJob", jobName: "job-\(n)", status: status,
+            event: #"{"detail":{"ProcessingJobName":"job-\#(n)"}}"#, receivedAt: receivedAt
+        )
+    }
+
+    static func outbox(_ n: Int, action: OutboxAction = .success, notBefore: Int64 = 1_000) -> NewOutboxEntry {
+        NewOutboxEntry(
+            tokenHash: "hash-\(n)", taskToken: "token-\(n)", jobKind: "ProcessingJob", jobName: "job-\(n)",
+            action: action, payload: action == .heartbeat ? "" : #"{"n":\#(n)}"#,
+            errorName: action == .failure ? "SageMaker.ProcessingJobFailed" : nil, notBefore: notBefore
+        )
+    }
+
+    static func rejected(_ n: Int, receivedAt: Int64, body: String = "not json") -> RejectedMessage {
+        RejectedMessage(receivedAt: receivedAt, source: "events", messageID: "m-\(n)", reason: "malformed", body: body)
+    }
+}

@@ -1,0 +1,87 @@
+import Testing
+@testable import Store
+
+private struct Abort: Error {}
+
+@Suite struct TransactionTests {
+    private static func writeEverything(_ tx: StoreTransaction) throws {
+        _ = try tx.insertPending(Sample.pending(1))
+        _ = try tx.insertEarlyEvent(Sample.early(1, receivedAt: 1))
+        _ = try tx.enqueue(Sample.outbox(1))
+        try tx.markClosed(tokenHash: "h", at: 1, result: "success")
+        try tx.recordRejected(Sample.rejected(1, receivedAt: 1))
+    }
+
+    private static let empty = StoreCounts(pending: 0, earlyEvents: 0, outbox: 0, rejected: 0, closed: 0)
+
+    @Test func syncRollbackOnThrowLeavesNothing() throws {
+        let database = try TemporaryDatabase()
+        let store = try database.open()
+        #expect(throws: Abort.self) {
+            try store.writeSync { tx throws in
+                try Self.writeEverything(tx)
+                throw Abort()
+            }
+        }
+        #expect(try store.readSync { try $0.counts() } == Self.empty)
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func asyncRollbackOnThrowLeavesNothing() async throws {
+        let database = try TemporaryDatabase()
+        let store = try database.open()
+        await #expect(throws: Abort.self) {
+            try await store.write { tx throws in
+                try Self.writeEverything(tx)
+                throw Abort()
+            }
+        }
+        #expect(try await store.read { try $0.counts() } == Self.empty)
+        // The connection is usable after a rollback.
+        try await store.write { try Self.writeEverything($0) }
+        #expect(try await store.read { try $0.counts() } == StoreCounts(pending: 1, earlyEvents: 1, outbox: 1, rejected: 1, closed: 1))
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func fiftyConcurrentWritesAllCommit() async throws {
+        let database = try TemporaryDatabase()
+        let store = try database.open()
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            for n in 0..<50 {
+                group.addTask { try await store.write { try $0.insertPending(Sample.pending(n)) } }
+            }
+            for try await inserted in group { #expect(inserted) }
+        }
+        #expect(try await store.read { try $0.counts().pending } == 50)
+    }
+
+    @Test func readTransactionRefusesWrites() throws {
+        let database = try TemporaryDatabase()
+        let store = try database.open()
+        let error = #expect(throws: StoreError.self) { try store.readSync { try $0.insertPending(Sample.pending(1)) } }
+        #expect(error?.code == .writeInReadTransaction)
+        #expect(try store.readSync { try $0.counts().pending } == 0)
+    }
+
+    @Test func transactionIsDeadOutsideItsClosure() throws {
+        let database = try TemporaryDatabase()
+        let store = try database.open()
+        var escaped: StoreTransaction?
+        try store.writeSync { escaped = $0 }
+        let transaction = try #require(escaped)
+        let error = #expect(throws: StoreError.self) { try transaction.counts() }
+        #expect(error?.code == .transactionEnded)
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func closedStoreRefusesWork() async throws {
+        let database = try TemporaryDatabase()
+        let store = try database.open()
+        store.close()
+        store.close()
+        let syncError = #expect(throws: StoreError.self) { try store.readSync { try $0.counts() } }
+        #expect(syncError?.code == .closed)
+        let asyncError = await #expect(throws: StoreError.self) { try await store.write { try $0.counts() } }
+        #expect(asyncError?.code == .closed)
+    }
+}
