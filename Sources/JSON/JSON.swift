@@ -1,1 +1,0 @@
-// The JSON module. (Placeholder until the module lands.)
