@@ -158,5 +158,6 @@ public final class MotoServer: Sendable {
 /// moto is missing or would not start. The message says how to install it.
 public struct MotoUnavailable: Error, CustomStringConvertible {
     public var message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }

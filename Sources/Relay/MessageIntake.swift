@@ -73,8 +73,10 @@ public struct MessageIntake: Sendable {
                     case .jobStateChange(let change): return .change(change, body: message.body, messageID: message.messageID)
                     case .unsupported(let reason): return .unsupportedEvent(reason: reason, body: message.body, messageID: message.messageID)
                     }
+                } catch let rejection as MessageRejection {
+                    return .malformedEvent(reason: rejection.reason, body: message.body, messageID: message.messageID)
                 } catch {
-                    return .malformedEvent(reason: error.reason, body: message.body, messageID: message.messageID)
+                    return .malformedEvent(reason: "\(error)", body: message.body, messageID: message.messageID)
                 }
             case .requests:
                 switch RegistrationMessage.parse(bytes) {

@@ -45,15 +45,14 @@ public final class OutboxDispatcher: Service, Sendable {
                 let next = try await store.read { try $0.nextOutboxAttempt(excluding: []) }
                 storeFailures = 0
                 let timeout = next.map { Duration.milliseconds(max(0, $0 - WallClock.millisecondsNow())) }
-                try? await cancelWhenGracefulShutdown { [doorbell] in await doorbell.wait(timeout: timeout) }
+                await cancelWhenGracefulShutdown { [doorbell] in await doorbell.wait(timeout: timeout) }
             } catch is CancellationError {
                 break
             } catch {
                 storeFailures += 1
                 logger.error("outbox.store_failed", metadata: ["error": "\(error)"])
-                try? await cancelWhenGracefulShutdown {
-                    try await Task.sleep(for: .milliseconds(min(30_000, 500 << min(storeFailures, 6))))
-                }
+                let wait = min(30_000, 500 << min(storeFailures, 6))
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(wait)) }
             }
         }
     }

@@ -4,8 +4,9 @@ import JSON
 /// Recorded events as `replay` reads them: one JSON event, a JSON array of events, or JSON lines
 /// (one event per line). An SNS-wrapped event is one event like any other.
 public enum RecordedEvents {
-    /// Splits a file's text into message bodies. Text that is neither JSON nor JSON lines gives
-    /// its lines back as they are, so each is rejected with its own reason.
+    /// Splits a file's text into message bodies. Text that is JSON lines (its first line is a
+    /// JSON document) gives one body per line, so a bad line is rejected on its own; any other
+    /// text is one body, rejected with its reason.
     public static func split(_ text: String) -> [String] {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { return [] }
@@ -16,7 +17,8 @@ public enum RecordedEvents {
         let lines = trimmed.split(whereSeparator: \.isNewline)
             .map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }
-        return lines.count > 1 ? lines : [trimmed]
+        guard lines.count > 1, let first = lines.first, (try? JSONValue.parse(first)) != nil else { return [trimmed] }
+        return lines
     }
 
     /// Reads `path` (`-` for standard input) and splits it.

@@ -52,7 +52,7 @@ struct Demo {
         service.arguments = ["serve"]
         service.environment = environment
         let logPath = directory.appendingPathComponent("service.log")
-        FileManager.default.createFile(atPath: logPath.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath.path, contents: nil)
         service.standardError = try FileHandle(forWritingTo: logPath)
         try service.run()
         say("started: sagemaker-callback serve (pid \(service.processIdentifier))")

@@ -117,7 +117,7 @@ final class ServiceProcess {
         for key in merged.keys where key.hasPrefix("AWS_") || key.hasPrefix("SAGEMAKER_CALLBACK_") { merged[key] = nil }
         for (key, value) in environment { merged[key] = value }
         process.environment = merged
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         handle.seekToEndOfFile()
         process.standardError = handle

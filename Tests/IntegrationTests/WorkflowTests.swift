@@ -27,7 +27,8 @@ struct WorkflowTests {
 
         let ok = try await d.waitForExecution(try #require(executions["Completed"]))
         #expect(ok["status"] == "SUCCEEDED")
-        let output = try #require(try JSONValue.parse(try #require(ok["output"]?.stringValue)).objectValue)
+        let outputText = try #require(ok["output"]?.stringValue)
+        let output = try #require(try JSONValue.parse(outputText).objectValue)
         #expect(output["ProcessingJob"]?["ProcessingJobName"] == "job-ok")
         #expect(output["ProcessingJob"]?["ProcessingJobStatus"] == "Completed")
         #expect(output["ProcessingJob"]?["Tags"]?["team"] == "ml-platform")
@@ -94,7 +95,9 @@ struct WorkflowTests {
         try await d.publishProcessingJob("job-after-noise", status: "Completed")
         #expect(try await d.waitForExecution(arn)["status"] == "SUCCEEDED")
         try await emulator.eventually("both queues drain") {
-            try await d.queueDepth(d.eventsQueueURL) == 0 && d.queueDepth(d.requestsQueueURL) == 0
+            let events = try await d.queueDepth(d.eventsQueueURL)
+            let requests = try await d.queueDepth(d.requestsQueueURL)
+            return events == 0 && requests == 0
         }
         #expect(try emulator.counts().rejected == 6)
         try await relay.stop()

@@ -67,7 +67,7 @@ struct IntakeTests {
             [Self.registration("tok-c", job: "made-here", create: true)], role: .requests, source: "requests"
         )
         #expect(decisions.map(\.verdict) == [.registeredCreating])
-        let (pending, outbox) = try await temporary.store.read { ($0.listPending(limit: 5), $0.listOutbox(limit: 5)) }
+        let (pending, outbox) = try await temporary.store.read { (try $0.listPending(limit: 5), try $0.listOutbox(limit: 5)) }
         #expect(pending.first?.createdByService == true)
         #expect(outbox.map(\.action) == [.createJob])
         #expect(try JSONValue.parse(outbox[0].payload)["ProcessingJobName"] == "made-here")
@@ -97,7 +97,7 @@ struct IntakeTests {
             Issue.record("a registration with a token fails the task")
             return
         }
-        let (rejected, outbox) = try await temporary.store.read { ($0.listRejected(limit: 10), $0.listOutbox(limit: 10)) }
+        let (rejected, outbox) = try await temporary.store.read { (try $0.listRejected(limit: 10), try $0.listOutbox(limit: 10)) }
         #expect(rejected.count == 4)
         #expect(outbox.map(\.errorName) == [Correlator.invalidRegistrationError])
     }
