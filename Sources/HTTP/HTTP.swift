@@ -1,1 +1,0 @@
-// The HTTP module. (Placeholder until the module lands.)
