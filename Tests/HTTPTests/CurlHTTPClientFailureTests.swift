@@ -88,6 +88,17 @@ struct CurlHTTPClientFailureTests {
         try await waitUntil("the connection is closed") { server.openConnections == 0 }
     }
 
+    @Test func shutdownClosesIdleKeepAliveConnections() async throws {
+        let server = try LoopbackServer()
+        defer { server.stop() }
+        let client = try CurlHTTPClient()
+        let response = try await client.execute(HTTPRequest(method: "GET", url: server.url("/status/200")))
+        #expect(response.status == 200)
+        #expect(server.openConnections == 1)
+        client.shutdown()
+        try await waitUntil("the idle connection is closed") { server.openConnections == 0 }
+    }
+
     @Test func httpsToAPlainHTTPPortFailsWithoutHanging() async throws {
         try await withClientAndServer { client, server in
             let start = ContinuousClock.now
