@@ -10,7 +10,8 @@ import Glibc
 /// One dedicated thread owns the multi handle and drives every transfer, so blocking never touches
 /// Swift's cooperative thread pool; callers wait on continuations. Connections are kept alive and
 /// reused across requests when the server allows; TLS is always verified; redirects are never
-/// followed; only `http` and `https` URLs are accepted.
+/// followed; only `http` and `https` URLs are accepted. Proxies come from the usual environment
+/// variables (`https_proxy`, `no_proxy`, …), as curl reads them.
 public final class CurlHTTPClient: HTTPClient {
     /// Limits and identity for a client; the defaults suit one service talking to a few AWS endpoints.
     public struct Configuration: Sendable {
@@ -79,8 +80,9 @@ public final class CurlHTTPClient: HTTPClient {
         }
     }
 
-    /// Stops the transfer thread and waits for it: in-flight and later requests fail with
-    /// ``HTTPError/Kind/shutdown``. Idempotent; also done when the client is released.
+    /// Stops the transfer thread and waits for it (it stops at once): in-flight and later requests
+    /// fail with ``HTTPError/Kind/shutdown`` and every connection is closed. Idempotent; also done
+    /// when the client is released.
     public func shutdown() {
         _ = queue.shutdown()
         let joinable = thread.withLock { thread -> pthread_t? in

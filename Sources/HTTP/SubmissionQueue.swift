@@ -81,14 +81,14 @@ final class SubmissionQueue: Sendable {
     /// Marks the queue shut down and fails every request still waiting for a slot.
     /// Returns false if it was already shut down.
     func shutdown() -> Bool {
-        let (waiting, first) = state.withLock { state -> ([Submission], Bool) in
-            if state.isShutdown { return ([], false) }
+        let (waiting, first, wake) = state.withLock { state -> ([Submission], Bool, Bool) in
+            if state.isShutdown { return ([], false, false) }
             state.isShutdown = true
-            state.wakeupPending = false
             defer { state.waiting = [] }
-            return (state.waiting, claimWakeup(&state))
+            // A wakeup already pending will do: the thread has yet to look at the queue.
+            return (state.waiting, true, claimWakeup(&state))
         }
-        sendWakeup(if: first)
+        sendWakeup(if: wake)
         for submission in waiting {
             submission.continuation.resume(throwing: HTTPError.shutdown)
         }
