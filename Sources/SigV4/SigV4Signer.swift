@@ -6,8 +6,9 @@ import Foundation
 
 /// Signs HTTP requests with AWS Signature Version 4 in the `Authorization` header.
 ///
-/// A pure value: it takes a request, credentials and a date and returns the headers to add,
-/// touching no clock, network or shared state. The same inputs always give the same signature.
+/// It takes a request, credentials and a date and returns the headers to add, touching no clock
+/// or network; the same inputs always give the same signature. The only state it keeps is its
+/// last derived signing key (per secret and day), which spares four HMACs on most requests.
 ///
 /// Every request header is signed except those proxies and HTTP stacks are known to rewrite
 /// (`user-agent`, `expect`, `transfer-encoding`, `x-amzn-trace-id`, as the AWS SDKs do), and
@@ -34,6 +35,9 @@ public struct SigV4Signer: Sendable {
 
     private let regionBytes: [UInt8]
     private let serviceBytes: [UInt8]
+    /// `/<region>/<service>/aws4_request`, the credential scope after its date.
+    private let scopeSuffix: [UInt8]
+    private let keyCache = SigningKeyCache()
     private static let terminator = Array("aws4_request".utf8)
     private static let algorithm = "AWS4-HMAC-SHA256"
 
@@ -49,6 +53,7 @@ public struct SigV4Signer: Sendable {
         self.addContentSHA256Header = addContentSHA256Header
         regionBytes = Array(region.utf8)
         serviceBytes = Array(service.utf8)
+        scopeSuffix = Array("/\(region)/\(service)/aws4_request".utf8)
     }
 
     /// Signs `request` as of `date` (whole seconds, UTC) and returns the headers to add with every
@@ -95,12 +100,9 @@ public struct SigV4Signer: Sendable {
         canonical.append(contentsOf: payloadHash.utf8)
 
         var scope: [UInt8] = []
-        scope.reserveCapacity(32 + regionBytes.count + serviceBytes.count)
+        scope.reserveCapacity(8 + scopeSuffix.count)
         scope.append(contentsOf: amzDate.date)
-        for part in [regionBytes, serviceBytes, Self.terminator] {
-            scope.append(UInt8(ascii: "/"))
-            scope.append(contentsOf: part)
-        }
+        scope.append(contentsOf: scopeSuffix)
 
         var stringToSign: [UInt8] = []
         stringToSign.reserveCapacity(128 + scope.count)
@@ -112,7 +114,9 @@ public struct SigV4Signer: Sendable {
         stringToSign.append(UInt8(ascii: "\n"))
         Digest.appendHex(Digest.sha256(canonical), to: &stringToSign)
 
-        let key = signingKey(secret: credentials.secretAccessKey, date: amzDate.date)
+        let key = keyCache.key(secret: credentials.secretAccessKey, date: amzDate.date) {
+            signingKey(secret: credentials.secretAccessKey, date: amzDate.date)
+        }
         let signature = Digest.hex(Digest.hmacSHA256(key: key, data: stringToSign))
         let signedHeadersText = String(decoding: signedHeaders, as: UTF8.self)
         let authorization =

@@ -148,4 +148,39 @@ import Testing
         #expect(result.canonicalRequest.contains("\nx-amz-content-sha256:\(hash)\n"))
         #expect(result.headers.contains { $0.name == "X-Amz-Content-SHA256" && $0.value == hash })
     }
+
+    /// A signer reuses its last signing key; changing the secret or the day must not reuse it,
+    /// even with copies of one signer signing from many tasks at once.
+    @Test(.timeLimit(.minutes(1))) func signingKeyReuseNeverCrossesSecretsOrDays() async {
+        let other = Credentials(accessKeyID: "AKIDOTHER", secretAccessKey: "another secret")
+        let inputs = (0..<64).map { index in
+            // 2024-02-29T23:59:59Z, a second later (next day), and the day after that.
+            (index % 2 == 0 ? Self.credentials : other, Self.date + [0, 1, 86_401][index / 2 % 3])
+        }
+        let expected = inputs.map { credentials, date in
+            SigV4Signer(service: "states", region: "us-east-1")
+                .sign(Self.sendTaskSuccess(), credentials: credentials, date: date).signature
+        }
+        let shared = SigV4Signer(service: "states", region: "us-east-1")
+        let actual = await withTaskGroup(of: (Int, String).self) { group in
+            for (index, (credentials, date)) in inputs.enumerated() {
+                group.addTask {
+                    (index, shared.sign(Self.sendTaskSuccess(), credentials: credentials, date: date).signature)
+                }
+            }
+            var signatures = [String](repeating: "", count: inputs.count)
+            for await (index, signature) in group { signatures[index] = signature }
+            return signatures
+        }
+        #expect(actual == expected)
+        #expect(Set(expected).count == 6)  // two secrets by three days
+        // And in known orders: first the secret changes within a day, then (even indices first)
+        // the day changes under one secret.
+        let order = Array(inputs.indices) + inputs.indices.filter { $0 % 2 == 0 }
+            + inputs.indices.filter { $0 % 2 == 1 }
+        let sequential = order.map { index in
+            shared.sign(Self.sendTaskSuccess(), credentials: inputs[index].0, date: inputs[index].1).signature
+        }
+        #expect(sequential == order.map { expected[$0] })
+    }
 }
