@@ -55,45 +55,79 @@ struct CanonicalHeaders {
             || byte == UInt8(ascii: "\r")
     }
 
+    private static func isUppercase(_ byte: UInt8) -> Bool {
+        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z")
+    }
+
     /// `name` in lowercase; header names are ASCII tokens, so byte-wise lowering is exact.
     static func lowercasedASCII(_ name: String) -> String {
-        func isUpper(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") }
-        guard name.utf8.contains(where: isUpper) else { return name }
-        return String(unsafeUninitializedCapacity: name.utf8.count) { buffer in
-            for (index, byte) in name.utf8.enumerated() {
-                buffer[index] = isUpper(byte) ? byte | 0x20 : byte
+        withBytes(of: name) { bytes in
+            guard bytes.contains(where: isUppercase) else { return name }
+            return String(unsafeUninitializedCapacity: bytes.count) { output in
+                for index in bytes.indices {
+                    output[index] = isUppercase(bytes[index]) ? bytes[index] | 0x20 : bytes[index]
+                }
+                return bytes.count
             }
-            return name.utf8.count
         }
     }
 
     /// `value` without leading or trailing whitespace and with each inner run of whitespace
     /// (spaces, tabs, line breaks of folded lines) made one space.
     static func trimmed(_ value: String) -> String {
-        let bytes = value.utf8
-        var previousWasSpace = true  // so leading whitespace counts as a run to drop
-        var clean = true
-        for byte in bytes {
-            if isWhitespace(byte) {
-                if previousWasSpace || byte != UInt8(ascii: " ") { clean = false; break }
-                previousWasSpace = true
-            } else {
-                previousWasSpace = false
+        withBytes(of: value) { bytes in
+            if isClean(bytes) { return value }
+            var output: [UInt8] = []
+            output.reserveCapacity(bytes.count)
+            var pendingSpace = false
+            for byte in bytes {
+                if isWhitespace(byte) {
+                    pendingSpace = !output.isEmpty
+                } else {
+                    if pendingSpace { output.append(UInt8(ascii: " ")) }
+                    pendingSpace = false
+                    output.append(byte)
+                }
             }
+            return String(decoding: output, as: UTF8.self)
         }
-        if clean && !previousWasSpace || bytes.isEmpty { return value }
-        var output: [UInt8] = []
-        output.reserveCapacity(bytes.count)
-        var pendingSpace = false
-        for byte in bytes {
-            if isWhitespace(byte) {
-                pendingSpace = !output.isEmpty
+    }
+
+    /// Whether `bytes` has nothing to trim: no whitespace but single spaces between other bytes.
+    /// The common case, so `trimmed` can return its argument without copying.
+    private static func isClean(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = bytes.baseAddress, let first = bytes.first, let last = bytes.last else {
+            return true
+        }
+        if first == UInt8(ascii: " ") || last == UInt8(ascii: " ") { return false }
+        var previous: UInt8 = 0
+        func isClean(_ byte: UInt8) -> Bool {
+            // Only bytes up to the space can be whitespace; other control bytes pass as they are.
+            defer { previous = byte }
+            guard byte <= UInt8(ascii: " ") else { return true }
+            return byte == UInt8(ascii: " ") ? previous != byte : !isWhitespace(byte)
+        }
+        // Eight bytes at a time while none is at or below the space: session tokens run to
+        // hundreds of bytes and have none. The test is exact for "some byte < 0x21".
+        var index = 0
+        while index + 8 <= bytes.count {
+            let word = UnsafeRawPointer(base).loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            if (word &- 0x2121_2121_2121_2121) & ~word & 0x8080_8080_8080_8080 == 0 {
+                previous = bytes[index + 7]
             } else {
-                if pendingSpace { output.append(UInt8(ascii: " ")) }
-                pendingSpace = false
-                output.append(byte)
+                for byte in bytes[index..<index + 8] where !isClean(byte) { return false }
             }
+            index += 8
         }
-        return String(decoding: output, as: UTF8.self)
+        for byte in bytes[index...] where !isClean(byte) { return false }
+        return true
+    }
+
+    /// Runs `body` over the UTF-8 bytes of `string` without copying them when it is native.
+    private static func withBytes<Result>(
+        of string: String, _ body: (UnsafeBufferPointer<UInt8>) -> Result
+    ) -> Result {
+        if let result = string.utf8.withContiguousStorageIfAvailable(body) { return result }
+        return Array(string.utf8).withUnsafeBufferPointer(body)
     }
 }

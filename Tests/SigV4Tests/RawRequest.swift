@@ -16,7 +16,10 @@ struct RawRequest {
         let newline = UInt8(ascii: "\n")
         var head = bytes[...]
         body = []
-        if let blank = bytes.indices.dropLast().first(where: { bytes[$0] == newline && bytes[$0 + 1] == newline }) {
+        let blankLine = bytes.indices.dropLast().first {
+            bytes[$0] == newline && bytes[$0 + 1] == newline
+        }
+        if let blank = blankLine {
             head = bytes[..<blank]
             body = Array(bytes[(blank + 2)...])
         }

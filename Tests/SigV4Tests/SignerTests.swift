@@ -30,6 +30,10 @@ import Testing
             .sign(request, credentials: credentials, date: date)
     }
 
+    static func lines(of result: SigningResult) -> [String] {
+        result.canonicalRequest.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    }
+
     /// A Step Functions call as the AWS client sends it. The expected value comes from an
     /// independent implementation, botocore 1.43.11 (`SigV4Auth(credentials, "states",
     /// "us-east-1").add_auth(request)` with the clock fixed), so it pins the wire result.
@@ -61,7 +65,8 @@ import Testing
         let extra = Self.sign(
             Self.sendTaskSuccess(extraHeaders: [
                 ("User-Agent", "sagemaker-callback/1.0"), ("Expect", "100-continue"),
-                ("Transfer-Encoding", "chunked"), ("X-Amzn-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793"),
+                ("Transfer-Encoding", "chunked"),
+                ("X-Amzn-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793"),
             ]))
         #expect(extra.signature == plain.signature)
     }
@@ -86,8 +91,9 @@ import Testing
         #expect(result.headers.contains { $0.name == "X-Amz-Security-Token" })
     }
 
-    @Test func noTokenHeaderWithoutASessionToken() {
-        let longTerm = Credentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "secret")
+    @Test(arguments: [nil, ""] as [String?])
+    func noTokenHeaderWithoutASessionToken(token: String?) {
+        let longTerm = Credentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "secret", sessionToken: token)
         let result = SigV4Signer(service: "states", region: "us-east-1")
             .sign(Self.sendTaskSuccess(), credentials: longTerm, date: Self.date)
         #expect(result.headers.map(\.name) == ["X-Amz-Date", "Authorization"])
@@ -109,7 +115,7 @@ import Testing
     func canonicalURI(service: String, normalizePath: Bool, path: String, expected: String) {
         let request = SignableRequest(method: "GET", path: path, headers: [("host", "example.com")])
         let result = Self.sign(request, service: service, normalizePath: normalizePath)
-        #expect(result.canonicalRequest.split(separator: "\n", omittingEmptySubsequences: false)[1] == expected[...])
+        #expect(Self.lines(of: result)[1] == expected)
     }
 
     @Test(arguments: [
@@ -120,9 +126,10 @@ import Testing
         ("p=2&p=10&P=1", "P=1&p=10&p=2"),  // byte order, not numeric or case-insensitive
     ])
     func canonicalQuery(query: String, expected: String) {
-        let request = SignableRequest(method: "GET", path: "/", query: query, headers: [("host", "example.com")])
+        let request = SignableRequest(
+            method: "GET", path: "/", query: query, headers: [("host", "example.com")])
         let result = Self.sign(request)
-        #expect(result.canonicalRequest.split(separator: "\n", omittingEmptySubsequences: false)[2] == expected[...])
+        #expect(Self.lines(of: result)[2] == expected)
     }
 
     @Test func headerValuesAreTrimmedCollapsedAndMerged() {
@@ -132,7 +139,7 @@ import Testing
                 ("Host", "example.com"), ("X-B", "  a\t\tb   c "), ("x-a", "2"), ("X-A", "1"),
                 ("X-Empty", ""), ("X-Folded", "one\r\n  two"),
             ])
-        let lines = Self.sign(request).canonicalRequest.split(separator: "\n", omittingEmptySubsequences: false)
+        let lines = Self.lines(of: Self.sign(request))
         #expect(Array(lines[3..<10]) == [
             "host:example.com", "x-a:2,1", "x-amz-date:20240229T235959Z",
             "x-amz-security-token:\(Self.credentials.sessionToken!)", "x-b:a b c", "x-empty:",
@@ -147,5 +154,41 @@ import Testing
         let hash = Digest.sha256Hex(Self.body)
         #expect(result.canonicalRequest.contains("\nx-amz-content-sha256:\(hash)\n"))
         #expect(result.headers.contains { $0.name == "X-Amz-Content-SHA256" && $0.value == hash })
+    }
+
+    /// A signer reuses its last signing key; changing the secret or the day must not reuse it,
+    /// even with copies of one signer signing from many tasks at once.
+    @Test(.timeLimit(.minutes(1))) func signingKeyReuseNeverCrossesSecretsOrDays() async {
+        let other = Credentials(accessKeyID: "AKIDOTHER", secretAccessKey: "another secret")
+        let inputs = (0..<64).map { index in
+            // 2024-02-29T23:59:59Z, a second later (next day), and the day after that.
+            (index % 2 == 0 ? Self.credentials : other, Self.date + [0, 1, 86_401][index / 2 % 3])
+        }
+        let expected = inputs.map { credentials, date in
+            SigV4Signer(service: "states", region: "us-east-1")
+                .sign(Self.sendTaskSuccess(), credentials: credentials, date: date).signature
+        }
+        let shared = SigV4Signer(service: "states", region: "us-east-1")
+        let actual = await withTaskGroup(of: (Int, String).self) { group in
+            for (index, (credentials, date)) in inputs.enumerated() {
+                group.addTask {
+                    let result = shared.sign(Self.sendTaskSuccess(), credentials: credentials, date: date)
+                    return (index, result.signature)
+                }
+            }
+            var signatures = [String](repeating: "", count: inputs.count)
+            for await (index, signature) in group { signatures[index] = signature }
+            return signatures
+        }
+        #expect(actual == expected)
+        #expect(Set(expected).count == 6)  // two secrets by three days
+        // And in known orders: first the secret changes within a day, then (even indices first)
+        // the day changes under one secret.
+        let order = Array(inputs.indices) + inputs.indices.filter { $0 % 2 == 0 }
+            + inputs.indices.filter { $0 % 2 == 1 }
+        let sequential = order.map { index in
+            shared.sign(Self.sendTaskSuccess(), credentials: inputs[index].0, date: inputs[index].1).signature
+        }
+        #expect(sequential == order.map { expected[$0] })
     }
 }

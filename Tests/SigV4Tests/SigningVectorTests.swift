@@ -12,12 +12,14 @@ import Testing
 
     @Test(arguments: try SigningVector.all())
     func canonicalRequest(_ vector: SigningVector) throws {
-        #expect(try vector.sign().canonicalRequest == vector.text(.canonicalRequest))
+        let (actual, expected) = (try vector.sign().canonicalRequest, try vector.text(.canonicalRequest))
+        #expect(actual == expected)
     }
 
     @Test(arguments: try SigningVector.all())
     func stringToSign(_ vector: SigningVector) throws {
-        #expect(try vector.sign().stringToSign == vector.text(.stringToSign))
+        let (actual, expected) = (try vector.sign().stringToSign, try vector.text(.stringToSign))
+        #expect(actual == expected)
     }
 
     @Test(arguments: try SigningVector.all())
@@ -31,7 +33,8 @@ import Testing
 
     @Test(arguments: try SigningVector.cases(in: .awsCAuth))
     func signature(_ vector: SigningVector) throws {
-        #expect(try vector.sign().signature == vector.text(.signature))
+        let (actual, expected) = (try vector.sign().signature, try vector.text(.signature))
+        #expect(actual == expected)
     }
 
     /// The request plus the signer's headers is the published signed request (header order
