@@ -54,11 +54,14 @@ public final class MotoServer: Sendable {
         for _ in 0..<3 {
             let port = try freeLoopbackPort()
             let process = Process()
-            // A parent-death signal set just before exec: moto never outlives the test process.
+            // Just before exec: unblock the signals a Swift process's threads keep blocked (the
+            // child inherits that mask, and would ignore SIGTERM), and ask for SIGTERM when the
+            // parent dies, so moto never outlives the test process.
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = [
                 "python3", "-c",
-                "import ctypes, os, sys; ctypes.CDLL(None).prctl(1, 15); os.execv(sys.argv[1], sys.argv[1:])",
+                "import ctypes, os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); "
+                    + "ctypes.CDLL(None).prctl(1, 15); os.execv(sys.argv[1], sys.argv[1:])",
                 executable, "-H", "127.0.0.1", "-p", "\(port)",
             ]
             var env = ProcessInfo.processInfo.environment
@@ -88,10 +91,12 @@ public final class MotoServer: Sendable {
     }
 
     private func stopProcess() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning, Date() < deadline { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
     }
 
     /// POSTs `/moto-api/config`.
@@ -100,7 +105,7 @@ public final class MotoServer: Sendable {
             method: "POST", url: endpoint + "/moto-api/config",
             headers: [("content-type", "application/json")], body: JSONValue.object(settings).serializedBytes()
         ))
-        guard response.status == 200 else { throw MotoUnavailable(message: "moto-api/config answered HTTP \(response.status)") }
+        guard (200..<300).contains(response.status) else { throw MotoUnavailable(message: "moto-api/config answered HTTP \(response.status)") }
     }
 
     private func waitUntilReady(timeout: Duration) async throws {

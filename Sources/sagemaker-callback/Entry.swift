@@ -7,6 +7,10 @@ import Relay
 @main
 struct Entry {
     static func main() async {
+        // A parent may hand down a blocked signal mask; SIGTERM and SIGINT must reach us.
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        pthread_sigmask(SIG_SETMASK, &empty, nil)
         do {
             var command = try SageMakerCallback.parseAsRoot()
             if var command = command as? AsyncParsableCommand {
