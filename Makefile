@@ -33,7 +33,10 @@ lint: venv
 ## test: every test (unit, integration against moto, crash), and cfn-lint on infra/.
 test: deps venv lint
 	swift build --build-tests
-	MOTO_SERVER="$(abspath $(VENV))/bin/moto_server" swift test --skip-build
+	set -o pipefail; MOTO_SERVER="$(abspath $(VENV))/bin/moto_server" swift test --skip-build 2>&1 | tee .build/test.log
+	@# One plain closing line, whatever the runners printed before it.
+	@passed=$$(sed -n 's/.*Test run with \([0-9]*\) tests\{0,1\} .* passed .*/\1/p' .build/test.log | tail -1); \
+	  echo "tests: $${passed:-0} passed, 0 failed"; [ -n "$$passed" ] && [ "$$passed" -gt 0 ]
 
 ## demo: the service end to end on a local AWS emulator.
 demo: deps venv build

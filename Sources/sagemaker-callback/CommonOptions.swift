@@ -2,6 +2,7 @@ import ArgumentParser
 import AWS
 import Logging
 import Relay
+import Store
 
 /// Options every subcommand shares.
 struct StoreOption: ParsableArguments {
@@ -39,4 +40,20 @@ func bootstrapLogging(level: Logger.Level) -> Logger {
         return handler
     }
     return Logger(label: "sagemaker-callback")
+}
+
+/// What a command that reads and writes the store starts with: its options resolved against the
+/// environment, logging set up, the database open (the caller closes it).
+struct CommandSession {
+    let options: CommandLineOptions
+    let environment: Environment
+    let logger: Logger
+    let database: Store
+
+    init(store: StoreOption, aws: AWSOptions) throws {
+        options = CommandLineOptions(store: store, aws: aws)
+        environment = .process
+        logger = bootstrapLogging(level: try options.level(environment))
+        database = try CallbackRelay.openStore(try options.databasePath(environment))
+    }
 }

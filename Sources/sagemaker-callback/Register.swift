@@ -70,11 +70,9 @@ struct Register: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let options = CommandLineOptions(store: store, aws: aws)
-        let environment = Environment.process
-        let logger = bootstrapLogging(level: try options.level(environment))
-        let database = try CallbackRelay.openStore(try options.databasePath(environment))
-        defer { database.close() }
+        let session = try CommandSession(store: store, aws: aws)
+        defer { session.database.close() }
+        let (options, environment, logger, database) = (session.options, session.environment, session.logger, session.database)
 
         let decisions = try await MessageIntake(store: database).process(
             [IncomingMessage(messageID: nil, body: try body())], role: .requests, source: "register"

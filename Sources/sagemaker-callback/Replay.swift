@@ -29,11 +29,9 @@ struct Replay: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let options = CommandLineOptions(store: store, aws: aws)
-        let environment = Environment.process
-        let logger = bootstrapLogging(level: try options.level(environment))
-        let database = try CallbackRelay.openStore(try options.databasePath(environment))
-        defer { database.close() }
+        let session = try CommandSession(store: store, aws: aws)
+        defer { session.database.close() }
+        let (options, environment, logger, database) = (session.options, session.environment, session.logger, session.database)
 
         var sources: [(origin: String, bodies: [String])] = []
         for file in files {

@@ -13,7 +13,8 @@ struct CurlHTTPClientFailureTests {
             #expect(error.kind == .timeout)
             #expect(error.curlCode == 28)
             #expect(elapsed >= .milliseconds(290))
-            #expect(elapsed < .milliseconds(1500))
+            // Generous: a loaded CI machine is slow, and without the timeout this would never end.
+            #expect(elapsed < .seconds(10))
         }
     }
 
@@ -37,7 +38,7 @@ struct CurlHTTPClientFailureTests {
             let start = ContinuousClock.now
             task.cancel()
             let result = await task.result
-            #expect(ContinuousClock.now - start < .seconds(1))
+            #expect(ContinuousClock.now - start < .seconds(10), "the transfer had 30 s to run: this proves cancellation aborted it")
             #expect(throws: CancellationError.self) { try result.get() }
             // The aborted connection is closed, and the client carries on.
             try await waitUntil("the aborted connection is closed") { server.openConnections == 0 }

@@ -113,10 +113,7 @@ final class ServiceProcess {
         self.log = log
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = arguments
-        var merged = ProcessInfo.processInfo.environment
-        for key in merged.keys where key.hasPrefix("AWS_") || key.hasPrefix("SAGEMAKER_CALLBACK_") { merged[key] = nil }
-        for (key, value) in environment { merged[key] = value }
-        process.environment = merged
+        process.environment = Self.environment(environment)
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         handle.seekToEndOfFile()
@@ -125,15 +122,20 @@ final class ServiceProcess {
         try process.run()
     }
 
+    /// This process's environment without AWS or service settings, plus `overrides`.
+    static func environment(_ overrides: [String: String]) -> [String: String] {
+        var merged = ProcessInfo.processInfo.environment
+        for key in merged.keys where key.hasPrefix("AWS_") || key.hasPrefix("SAGEMAKER_CALLBACK_") { merged[key] = nil }
+        for (key, value) in overrides { merged[key] = value }
+        return merged
+    }
+
     /// Runs to completion; returns exit status, stdout and stderr.
     static func run(_ arguments: [String], environment: [String: String]) throws -> (status: Int32, out: String, err: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
-        var merged = ProcessInfo.processInfo.environment
-        for key in merged.keys where key.hasPrefix("AWS_") || key.hasPrefix("SAGEMAKER_CALLBACK_") { merged[key] = nil }
-        for (key, value) in environment { merged[key] = value }
-        process.environment = merged
+        process.environment = Self.environment(environment)
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
