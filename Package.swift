@@ -48,7 +48,7 @@ let package = Package(
         .target(
             name: "Relay",
             dependencies: [
-                "AWS", "Store", "JSON", "SigV4",
+                "AWS", "Store", "JSON", "SigV4", "HTTP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

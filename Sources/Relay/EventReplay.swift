@@ -6,9 +6,11 @@ import Store
 /// they queued. With `dryRun`, only the decisions, and nothing changes or is called.
 public struct EventReplay: Sendable {
     /// One event's decision, named after where it came from (`file#3`).
+    /// Only the verdict is kept, not the effects: a replay of many events stays small.
     public struct Line: Sendable {
         public var origin: String
-        public var decision: Decision
+        public var verdict: Verdict
+        public var queuedWork: Bool
     }
 
     /// What a replay did.
@@ -16,8 +18,8 @@ public struct EventReplay: Sendable {
         public var lines: [Line] = []
         public var delivery: OutboxDispatcher.Pass?
         /// Events that were malformed: the command exits 65 (EX_DATAERR) when there are any.
-        public var rejected: Int { lines.filter { $0.decision.verdict.isRejection }.count }
-        public var queuedWork: Bool { lines.contains { $0.decision.queuesWork } }
+        public var rejected: Int { lines.filter { $0.verdict.isRejection }.count }
+        public var queuedWork: Bool { lines.contains { $0.queuedWork } }
     }
 
     /// Events per transaction: large enough to amortise the commit, small enough to stay brief.
@@ -41,7 +43,7 @@ public struct EventReplay: Sendable {
                     : try await intake.process(batch, role: .events, source: label)
                 for (offset, decision) in decisions.enumerated() {
                     let origin = source.bodies.count == 1 ? source.origin : "\(source.origin)#\(index + offset + 1)"
-                    report.lines.append(Line(origin: origin, decision: decision))
+                    report.lines.append(Line(origin: origin, verdict: decision.verdict, queuedWork: decision.queuesWork))
                 }
                 index = end
             }

@@ -38,8 +38,8 @@ struct Replay: AsyncParsableCommand {
             sources.append((file == "-" ? "stdin" : file, try RecordedEvents.load(file)))
         }
         let report = try await EventReplay(store: database).run(sources, dryRun: dryRun)
-        for line in report.lines where dryRun || verbose || line.decision.verdict.isRejection {
-            print("\(line.origin): \(line.decision.verdict)")
+        for line in report.lines where dryRun || verbose || line.verdict.isRejection {
+            print("\(line.origin): \(line.verdict)")
         }
         print("\(report.lines.count) event\(report.lines.count == 1 ? "" : "s"), \(report.rejected) rejected\(dryRun ? " (dry run: nothing changed)" : "")")
 
