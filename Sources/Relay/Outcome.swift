@@ -36,7 +36,7 @@ extension Outcome {
     /// A failure that did not come from the job itself (an invalid registration, a Create call
     /// SageMaker refused), with bounded error and cause.
     public static func failure(error: String, fields: JSONObject) -> Outcome {
-        .failure(error: String(error.utf8.prefix(errorLimit)) ?? String(error.prefix(errorLimit)), cause: boundedCause(fields))
+        .failure(error: String(error.prefix(errorLimit)), cause: boundedCause(fields))
     }
 
     /// Serializes `detail`; when that exceeds `limit` bytes, drops the largest fields (never the

@@ -107,4 +107,35 @@ struct ProcessTests {
         let attributes = try FileManager.default.attributesOfItem(atPath: database)
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
     }
+
+    @Test("register by hand, then replay a recorded event: the execution completes, with no serve running")
+    func registerAndReplay() async throws {
+        let emulator = try await Emulator.start("by-hand")
+        defer { emulator.stop() }
+        let d = emulator.deployment
+        let arn = try await d.startExecution(Self.wait, name: "run-by-hand", input: ["ProcessingJobName": "job-by-hand"])
+        var registration: SQSMessage?
+        try await emulator.eventually("the registration reaches the requests queue") {
+            registration = try await SQS(client: d.client).receiveMessages(queueURL: d.requestsQueueURL, waitSeconds: 1).first
+            return registration != nil
+        }
+        var environment = emulator.moto.processEnvironment()
+        environment["SAGEMAKER_CALLBACK_DATABASE"] = emulator.databasePath
+
+        let registered = try ServiceProcess.run(["register", "--message", try #require(registration).body], environment: environment)
+        #expect(registered.status == 0, "\(registered.err)")
+        #expect(registered.out.hasPrefix("registered"), "\(registered.out)")
+        #expect(!registered.out.contains(try #require(registration).body), "the token is never printed")
+        let invalid = try ServiceProcess.run(["register", "--task-token", "t", "--processing-job-name", "bad_name"], environment: environment)
+        #expect(invalid.status == 65)
+
+        let event = emulator.directory.appendingPathComponent("event.json")
+        let detail = LocalDeployment.processingDetail("job-by-hand", status: "Completed")
+        let body: JSONObject = ["detail-type": "SageMaker Processing Job State Change", "source": "aws.sagemaker", "detail": .object(detail)]
+        try JSONValue.object(body).serialized().write(to: event, atomically: true, encoding: .utf8)
+        let replayed = try ServiceProcess.run(["replay", event.path], environment: environment)
+        #expect(replayed.status == 0, "\(replayed.err)")
+        #expect(replayed.out.contains("outcomes delivered: 1"), "\(replayed.out)")
+        #expect(try await d.waitForExecution(arn)["status"] == "SUCCEEDED")
+    }
 }

@@ -98,7 +98,7 @@ def idle_memory():
             serve = subprocess.Popen([BINARY, "serve"], env=env, stderr=subprocess.DEVNULL)
             time.sleep(5)
             idle = rss_mib(serve.pid)
-            n = int(os.environ.get("BENCH_CALLBACKS", "10000"))
+            n = int(os.environ.get("BENCH_CALLBACKS", "2000"))
             for start in range(0, n, 10):
                 sqs.send_message_batch(QueueUrl=requests, Entries=[
                     {"Id": str(k), "MessageBody": json.dumps({"TaskToken": f"bench-token-{start + k}", "ProcessingJobName": f"pending-{start + k}"})}
