@@ -3,6 +3,7 @@ import Foundation
 import JSON
 import Moto
 import Relay
+import Store
 import Testing
 
 /// The real binary: signals, restarts, kill -9, and its command line.
@@ -19,6 +20,12 @@ struct ProcessTests {
         let first = try ServiceProcess(["serve"], environment: emulator.serviceEnvironment, log: log)
         let arn = try await d.startExecution(Self.wait, name: "run-restart", input: ["ProcessingJobName": "job-restart"])
         try await emulator.eventually("the callback is pending") { try emulator.counts().pending == 1 }
+        let token = try {
+            let store = try Store.open(path: emulator.databasePath)
+            defer { store.close() }
+            return try store.readSync { try $0.listPending(limit: 1) }.first?.taskToken ?? ""
+        }()
+        #expect(!token.isEmpty)
         let (status, took) = try await first.terminate()
         #expect(status == 0, "exit status \(status): \(first.output.suffix(2000))")
         #expect(took < .seconds(10), "SIGTERM took \(took)")
@@ -28,7 +35,8 @@ struct ProcessTests {
         #expect(try await d.waitForExecution(arn)["status"] == "SUCCEEDED")
         let (again, _) = try await second.terminate()
         #expect(again == 0)
-        #expect(!second.output.contains("AAAA"), "no token in the logs")
+        #expect(second.output.contains("callback.delivered"), "the delivery is logged")
+        #expect(!second.output.contains(token), "no task token in the logs")
     }
 
     @Test("kill -9 in the middle of a burst of completions loses nothing and completes each task once")
