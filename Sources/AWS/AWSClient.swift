@@ -18,6 +18,8 @@ public final class AWSClient: Sendable {
     private let http: any HTTPClient
     private let credentials: CredentialSource
     private let endpoints: [AWSService: Endpoint]
+    /// One signer per service, kept so its derived signing key is reused from call to call.
+    private let signers: [AWSService: SigV4Signer]
     private let retryPolicy: RetryPolicy
     private let logger: Logger
 
@@ -34,6 +36,7 @@ public final class AWSClient: Sendable {
         self.credentials = credentials
         self.region = region
         self.endpoints = endpoints
+        self.signers = Dictionary(uniqueKeysWithValues: endpoints.keys.map { ($0, SigV4Signer(service: $0.signingName, region: region)) })
         self.retryPolicy = retryPolicy
         self.logger = logger
     }
@@ -58,14 +61,13 @@ public final class AWSClient: Sendable {
         retryPolicy: RetryPolicy? = nil,
         redacting secrets: [String] = []
     ) async throws -> JSONObject {
-        guard let endpoint = endpoints[service], let wire = service.jsonProtocol else {
+        guard let endpoint = endpoints[service], let signer = signers[service], let wire = service.jsonProtocol else {
             throw AWSResponseError(operation: operation, reason: "no JSON endpoint is configured for \(service.rawValue)")
         }
         let policy = retryPolicy ?? self.retryPolicy
         let payload = JSONValue.object(body).serializedBytes()
         let path = Self.path(of: endpoint.url)
         let url = endpoint.url.hasSuffix(path) ? endpoint.url : endpoint.url + path
-        let signer = SigV4Signer(service: service.signingName, region: region)
         let baseHeaders: [(name: String, value: String)] = [
             ("host", endpoint.host),
             ("content-type", wire.contentType),
