@@ -54,14 +54,26 @@ public final class MotoServer: Sendable {
         for _ in 0..<3 {
             let port = try freeLoopbackPort()
             let process = Process()
-            // Just before exec: unblock the signals a Swift process's threads keep blocked (the
-            // child inherits that mask, and would ignore SIGTERM), and ask for SIGTERM when the
-            // parent dies, so moto never outlives the test process.
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            // moto runs under a small launcher in its own interpreter: it unblocks the signals a
+            // Swift process's threads keep blocked (a child inherits that mask and would ignore
+            // SIGTERM), and exits when its parent is gone (reparented), so moto never outlives the
+            // test process. (PR_SET_PDEATHSIG is no use here: it follows the spawning thread, and
+            // the threads of a Swift process come and go.)
+            process.executableURL = URL(fileURLWithPath: try interpreter(of: executable))
             process.arguments = [
-                "python3", "-c",
-                "import ctypes, os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); "
-                    + "ctypes.CDLL(None).prctl(1, 15); os.execv(sys.argv[1], sys.argv[1:])",
+                "-c",
+                """
+                import os, runpy, signal, sys, threading, time
+                signal.pthread_sigmask(signal.SIG_SETMASK, [])
+                parent = os.getppid()
+                def watch():
+                    while os.getppid() == parent:
+                        time.sleep(0.5)
+                    os._exit(0)
+                threading.Thread(target=watch, daemon=True).start()
+                sys.argv = sys.argv[1:]
+                runpy.run_path(sys.argv[0], run_name="__main__")
+                """,
                 executable, "-H", "127.0.0.1", "-p", "\(port)",
             ]
             var env = ProcessInfo.processInfo.environment
@@ -82,6 +94,23 @@ public final class MotoServer: Sendable {
         }
         transport.shutdown()
         throw lastError ?? MotoUnavailable(message: "moto did not start")
+    }
+
+    /// The Python interpreter a console script runs with: its `#!` line.
+    static func interpreter(of script: String) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: script) else { throw MotoUnavailable(message: installHint) }
+        defer { try? handle.close() }
+        let head = String(decoding: handle.readData(ofLength: 512), as: UTF8.self)
+        guard head.hasPrefix("#!"), let line = head.dropFirst(2).split(separator: "\n").first else {
+            throw MotoUnavailable(message: "\(script) has no #! line: \(installHint)")
+        }
+        let words = line.split(separator: " ").map(String.init)
+        // `#!/usr/bin/env python3` names a program to look up; `#!/path/python` names the file.
+        if words.first == "/usr/bin/env", let program = words.dropFirst().first {
+            return ProcessInfo.processInfo.environment["PATH"]?.split(separator: ":")
+                .map { "\($0)/\(program)" }.first { FileManager.default.isExecutableFile(atPath: $0) } ?? program
+        }
+        return words.first ?? "python3"
     }
 
     /// Stops the server and waits for it to exit.

@@ -161,6 +161,14 @@ final class ServiceProcess {
         return (process.terminationStatus, ContinuousClock.now - start)
     }
 
+    deinit {
+        // A test that fails half-way must not leave a service behind.
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
     /// kill -9.
     func crash() {
         kill(process.processIdentifier, SIGKILL)
