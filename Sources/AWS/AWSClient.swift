@@ -3,6 +3,7 @@ import HTTP
 import JSON
 import Logging
 import SigV4
+import Synchronization
 
 /// A small AWS client for the JSON protocols (1.0 and 1.1): it signs every attempt afresh with
 /// SigV4, sends it over the injected HTTP transport, parses typed errors, and retries transient
@@ -22,6 +23,16 @@ public final class AWSClient: Sendable {
     private let signers: [AWSService: SigV4Signer]
     private let retryPolicy: RetryPolicy
     private let logger: Logger
+    /// Server time minus local time, in seconds, learned from a clock-skew answer.
+    private let clockOffset = Mutex(0.0)
+
+    /// Codes with which services refuse a request signed at the wrong time.
+    static let clockSkewCodes: Set<String> = [
+        "RequestTimeTooSkewed", "RequestExpired", "RequestInTheFuture", "InvalidSignatureException",
+        "SignatureDoesNotMatch", "AuthFailure",
+    ]
+    /// A `Date` header further than this from the local clock means the clock is skewed.
+    static let clockSkewThreshold = 60.0
 
     /// Builds a client. `endpoints` holds the resolved endpoint of each service this client may call.
     public init(
@@ -75,6 +86,7 @@ public final class AWSClient: Sendable {
         ]
 
         var attempt = 0
+        var correctedSkew = false
         while true {
             attempt += 1
             let failure: RetryableFailure
@@ -86,7 +98,7 @@ public final class AWSClient: Sendable {
                 let signed = signer.sign(
                     SignableRequest(method: "POST", path: path, headers: baseHeaders, body: payload),
                     credentials: try await credentials(),
-                    date: Date()
+                    date: Date().addingTimeInterval(clockOffset.withLock { $0 })
                 )
                 let request = HTTPRequest(
                     method: "POST",
@@ -100,6 +112,17 @@ public final class AWSClient: Sendable {
                     return try Self.decodeSuccess(response, operation: operation)
                 }
                 let error = Self.decodeError(response, operation: operation, redacting: secrets)
+                if !correctedSkew, Self.clockSkewCodes.contains(error.code),
+                   let serverTime = response.header("date").flatMap(Self.httpDate) {
+                    let skew = serverTime.timeIntervalSinceNow
+                    if abs(skew) > Self.clockSkewThreshold {
+                        // Adopt the server's clock and retry once, as the SDKs do.
+                        correctedSkew = true
+                        clockOffset.withLock { $0 = skew }
+                        logger.warning("aws.clock_skew", metadata: ["aws.operation": "\(operation)", "aws.skew_seconds": "\(Int(skew))"])
+                        continue
+                    }
+                }
                 failure = RetryableFailure.classify(code: error.code, httpStatus: error.httpStatus)
                 retryAfter = Self.retryAfter(response)
                 thrown = error
@@ -170,6 +193,24 @@ public final class AWSClient: Sendable {
             requestID: requestID,
             operation: operation
         )
+    }
+
+    /// An HTTP `Date` header (RFC 7231 IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`).
+    static func httpDate(_ text: String) -> Date? {
+        let parts = text.split(separator: " ")
+        guard parts.count == 6, parts[5] == "GMT", let day = Int(parts[1]), let year = Int(parts[3]) else { return nil }
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        guard let monthIndex = months.firstIndex(of: String(parts[2])) else { return nil }
+        let time = parts[4].split(separator: ":").compactMap { Int($0) }
+        guard time.count == 3 else { return nil }
+        // Days since the epoch by the civil-from-days inverse (Howard Hinnant).
+        let month = monthIndex + 1
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let days = era * 146_097 + yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear - 719_468
+        return Date(timeIntervalSince1970: TimeInterval(days * 86_400 + time[0] * 3600 + time[1] * 60 + time[2]))
     }
 
     static func retryAfter(_ response: HTTPResponse) -> Duration? {

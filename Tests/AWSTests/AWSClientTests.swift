@@ -1,4 +1,5 @@
-import AWS
+@testable import AWS
+import Foundation
 import HTTP
 import JSON
 import Logging
@@ -129,5 +130,59 @@ struct AWSClientTests {
         let client = Self.client(transport)
         #expect(try await client.call(.stepFunctions, "SendTaskHeartbeat", [:]).isEmpty)
         await #expect(throws: AWSResponseError.self) { _ = try await client.call(.stepFunctions, "SendTaskHeartbeat", [:]) }
+    }
+}
+
+@Suite("Clock skew")
+struct ClockSkewTests {
+    static func imfDate(_ date: Date) -> String {
+        var seconds = time_t(date.timeIntervalSince1970)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        var buffer = [Int8](repeating: 0, count: 64)
+        let count = strftime(&buffer, buffer.count, "%a, %d %b %Y %H:%M:%S GMT", &parts)
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    static func amzDate(_ request: HTTPRequest) -> String? {
+        request.headers.first { $0.name.lowercased() == "x-amz-date" }?.value
+    }
+
+    @Test("a skew answer with the server's Date is adopted, and the request retried once")
+    func adoptsServerClock() async throws {
+        let server = Date().addingTimeInterval(3600)
+        let transport = ScriptedTransport([
+            AWSClientTests.error(400, #"{"__type":"InvalidSignatureException","message":"Signature expired"}"#, headers: [("Date", Self.imfDate(server))]),
+            .success(HTTPResponse(status: 200, body: Array("{}".utf8))),
+            .success(HTTPResponse(status: 200, body: Array("{}".utf8))),
+        ])
+        let client = AWSClientTests.client(transport)
+        _ = try await client.call(.stepFunctions, "SendTaskHeartbeat", ["taskToken": "t"])
+        _ = try await client.call(.stepFunctions, "SendTaskHeartbeat", ["taskToken": "t"])
+        let dates = transport.sent.compactMap(Self.amzDate)
+        #expect(dates.count == 3)
+        let expected = String(Self.imfDate(server).split(separator: " ")[4].prefix(2))
+        #expect(dates[1].dropFirst(9).prefix(2) == expected, "the retry is signed with the server's hour: \(dates)")
+        #expect(dates[2].dropFirst(9).prefix(2) == expected, "later calls keep the offset")
+    }
+
+    @Test("a signature error without skew is not retried")
+    func noSkewNoRetry() async throws {
+        let transport = ScriptedTransport([
+            AWSClientTests.error(403, #"{"__type":"SignatureDoesNotMatch","message":"bad secret"}"#, headers: [("Date", Self.imfDate(Date()))]),
+        ])
+        await #expect(throws: AWSError.self) {
+            _ = try await AWSClientTests.client(transport).call(.stepFunctions, "SendTaskHeartbeat", [:])
+        }
+        #expect(transport.sent.count == 1)
+    }
+
+    @Test("HTTP dates", arguments: [
+        ("Sun, 06 Nov 1994 08:49:37 GMT", 784_111_777.0),
+        ("Sat, 21 Nov 2026 07:42:44 GMT", 1_795_246_964.0),
+        ("Tue, 29 Feb 2000 00:00:00 GMT", 951_782_400.0),
+    ])
+    func httpDates(text: String, epoch: Double) {
+        #expect(AWSClient.httpDate(text)?.timeIntervalSince1970 == epoch)
     }
 }
