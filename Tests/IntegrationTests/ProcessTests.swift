@@ -146,4 +146,40 @@ struct ProcessTests {
         #expect(replayed.out.contains("outcomes delivered: 1"), "\(replayed.out)")
         #expect(try await d.waitForExecution(arn)["status"] == "SUCCEEDED")
     }
+
+    @Test("doctor: a healthy set-up passes every check; each broken part fails with one line")
+    func doctor() async throws {
+        let emulator = try await Emulator.start("doctor")
+        defer { emulator.stop() }
+        let healthy = try ServiceProcess.run(["doctor"], environment: emulator.serviceEnvironment)
+        #expect(healthy.status == 0, "\(healthy.out)\(healthy.err)")
+        for name in ["region", "credentials", "events queue", "requests queue", "states:SendTaskHeartbeat", "sagemaker:DescribeProcessingJob", "database"] {
+            #expect(healthy.out.contains("ok   \(name)"), "\(name): \(healthy.out)")
+        }
+
+        var missingQueue = emulator.serviceEnvironment
+        missingQueue["SAGEMAKER_CALLBACK_REQUESTS_QUEUE_URL"] = emulator.deployment.requestsQueueURL + "-gone"
+        let queue = try ServiceProcess.run(["doctor"], environment: missingQueue)
+        #expect(queue.status != 0)
+        #expect(queue.out.split(separator: "\n").filter { $0.hasPrefix("FAIL") }.map(String.init) .contains { $0.hasPrefix("FAIL requests queue: ") }, "\(queue.out)")
+
+        var noCredentials = emulator.serviceEnvironment
+        noCredentials["AWS_ACCESS_KEY_ID"] = nil
+        noCredentials["AWS_SECRET_ACCESS_KEY"] = nil
+        noCredentials["AWS_SHARED_CREDENTIALS_FILE"] = "/nonexistent/credentials"
+        noCredentials["AWS_CONFIG_FILE"] = "/nonexistent/config"
+        let credentials = try ServiceProcess.run(["doctor"], environment: noCredentials)
+        #expect(credentials.status != 0)
+        #expect(credentials.out.contains("FAIL credentials:"), "\(credentials.out)")
+
+        var unreachable = emulator.serviceEnvironment
+        unreachable["AWS_ENDPOINT_URL"] = "http://127.0.0.1:1"
+        let down = try ServiceProcess.run(["doctor"], environment: unreachable)
+        #expect(down.status != 0)
+        #expect(down.out.contains("FAIL events queue: unreachable"), "\(down.out)")
+
+        let unconfigured = try ServiceProcess.run(["doctor"], environment: [:])
+        #expect(unconfigured.status != 0)
+        #expect(unconfigured.out.contains("FAIL configuration: --events-queue-url"), "\(unconfigured.out)")
+    }
 }

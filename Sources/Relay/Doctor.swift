@@ -1,0 +1,108 @@
+import AWS
+import Foundation
+import HTTP
+import JSON
+import SigV4
+import Store
+
+/// `doctor`: checks, one by one, what `serve` needs — configuration, credentials, each queue,
+/// the Step Functions and SageMaker permissions — and says in one line what is wrong with each.
+public struct Doctor: Sendable {
+    /// One check's verdict.
+    public struct Check: Sendable, Equatable, CustomStringConvertible {
+        public var name: String
+        public var passed: Bool
+        public var detail: String
+        public init(name: String, passed: Bool, detail: String) {
+            self.name = name
+            self.passed = passed
+            self.detail = detail
+        }
+        public var description: String { "\(passed ? "ok  " : "FAIL") \(name): \(detail)" }
+    }
+
+    /// A task token that is well formed but belongs to no task: Step Functions answers
+    /// `TaskDoesNotExist` (or `InvalidToken`) when the caller may call it, `AccessDenied…` when not.
+    static let probeToken = "AAAAKgAAAAIAAAAAAAAAA" + String(repeating: "Q", count: 120) + "sagemaker-callback-doctor-probe"
+
+    /// A job name no one uses: SageMaker answers "not found" when the caller may describe jobs.
+    static let probeJob = "sagemaker-callback-doctor-probe-0000"
+
+    /// Checks what does not need AWS, then, with a client, each remote permission.
+    public static func checks(
+        queues: [(role: String, url: String)],
+        databasePath: String,
+        client: AWSClient,
+        credentialSource: String
+    ) async -> [Check] {
+        var checks: [Check] = [Check(name: "credentials", passed: true, detail: "from \(credentialSource)")]
+        for service in [AWSService.sqs, .stepFunctions, .sageMaker] {
+            if let endpoint = client.endpoint(for: service) {
+                checks.append(Check(name: "endpoint \(service.rawValue)", passed: true, detail: "\(endpoint.url) (\(endpoint.source))"))
+            }
+        }
+        checks.append(database(databasePath))
+        let sqs = SQS(client: client)
+        for queue in queues {
+            do {
+                let attributes = try await sqs.client.call(.sqs, "GetQueueAttributes", [
+                    "QueueUrl": .string(queue.url), "AttributeNames": ["ApproximateNumberOfMessages"],
+                ])
+                let depth = attributes["Attributes"]?["ApproximateNumberOfMessages"]?.stringValue ?? "?"
+                checks.append(Check(name: "\(queue.role) queue", passed: true, detail: "reachable, \(depth) messages waiting"))
+            } catch {
+                checks.append(Check(name: "\(queue.role) queue", passed: false, detail: reason(error)))
+            }
+        }
+        checks.append(await probe("states:SendTaskHeartbeat", accepted: StepFunctions.taskClosedCodes) {
+            try await StepFunctions(client: client).sendTaskHeartbeat(taskToken: probeToken, retryPolicy: RetryPolicy(maxAttempts: 2))
+        })
+        checks.append(await probe("sagemaker:DescribeProcessingJob", accepted: ["ValidationException", "ResourceNotFound"]) {
+            _ = try await SageMaker(client: client).describeProcessingJob(name: probeJob)
+        })
+        return checks
+    }
+
+    /// Calls an operation with a harmless argument: an answer that the argument is unknown
+    /// proves the permission; `AccessDenied` proves its absence.
+    static func probe(_ permission: String, accepted: Set<String>, _ call: () async throws -> Void) async -> Check {
+        do {
+            try await call()
+            return Check(name: permission, passed: true, detail: "allowed")
+        } catch let error as AWSError where accepted.contains(error.code) {
+            return Check(name: permission, passed: true, detail: "allowed (the probe was answered \(error.code))")
+        } catch let error as AWSError where error.code.hasPrefix("AccessDenied") || error.httpStatus == 403 && !error.code.contains("Signature") {
+            return Check(name: permission, passed: false, detail: "denied: \(error.code): the service role lacks \(permission)")
+        } catch {
+            return Check(name: permission, passed: false, detail: reason(error))
+        }
+    }
+
+    /// The database file: present and readable, or its folder writable.
+    static func database(_ path: String) -> Check {
+        if FileManager.default.fileExists(atPath: path) {
+            do {
+                let store = try Store.open(path: path)
+                defer { store.close() }
+                let counts = try store.readSync { try $0.counts() }
+                return Check(name: "database", passed: true, detail: "\(path): \(counts.pending) pending, \(counts.outbox) undelivered")
+            } catch {
+                return Check(name: "database", passed: false, detail: "\(path): \(error)")
+            }
+        }
+        let folder = (path as NSString).deletingLastPathComponent
+        let directory = folder.isEmpty ? "." : folder
+        return FileManager.default.isWritableFile(atPath: directory)
+            ? Check(name: "database", passed: true, detail: "\(path) will be created")
+            : Check(name: "database", passed: false, detail: "\(directory) is not writable: \(path) cannot be created")
+    }
+
+    static func reason(_ error: any Error) -> String {
+        switch error {
+        case let error as AWSError:
+            error.code.hasPrefix("AccessDenied") ? "denied: \(error.code): \(error.message)" : "\(error.code): \(error.message)"
+        case let error as HTTPError: "unreachable: \(error.message)"
+        default: "\(error)"
+        }
+    }
+}

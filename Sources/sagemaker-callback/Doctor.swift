@@ -1,0 +1,69 @@
+import ArgumentParser
+import AWS
+import Foundation
+import Logging
+import Relay
+import SigV4
+
+/// `doctor`: check the configuration, credentials, queues and permissions `serve` needs.
+struct Doctor: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check what serve needs: region, endpoints, credentials, queues, permissions.",
+        discussion: "Exit 0 when every check passes; 1 with one line per failed check otherwise."
+    )
+
+    @Option(name: .long, help: ArgumentHelp("Events queue to check (env SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL).", valueName: "url"))
+    var eventsQueueURL: String?
+
+    @Option(name: .long, help: ArgumentHelp("Requests queue to check (env SAGEMAKER_CALLBACK_REQUESTS_QUEUE_URL).", valueName: "url"))
+    var requestsQueueURL: String?
+
+    @OptionGroup var store: StoreOption
+    @OptionGroup var aws: AWSOptions
+
+    func run() async throws {
+        var options = CommandLineOptions(store: store, aws: aws)
+        options.eventsQueueURL = eventsQueueURL
+        options.requestsQueueURL = requestsQueueURL
+        let environment = Environment.process
+        var failed = false
+        func report(_ check: Relay.Doctor.Check) {
+            print(check)
+            if !check.passed { failed = true }
+        }
+        var logger = Logger(label: "sagemaker-callback")
+        logger.logLevel = .critical
+
+        let configuration: ServeConfiguration
+        do {
+            configuration = try options.serve(environment)
+            report(.init(name: "region", passed: true, detail: configuration.aws.region))
+        } catch {
+            report(.init(name: "configuration", passed: false, detail: "\(error)"))
+            throw ExitCode.failure
+        }
+        var source = "none"
+        for provider in CredentialChain.defaultProviders(environment: environment, profile: configuration.aws.profile) {
+            if (try? await provider.credentials()) != nil {
+                source = provider.name
+                break
+            }
+        }
+        let (client, transport) = try CallbackRelay.makeClient(configuration.aws, logger: logger)
+        defer { transport.shutdown() }
+        guard source != "none" else {
+            do {
+                _ = try await CredentialChain.default(environment: environment, profile: configuration.aws.profile, logger: logger).credentials()
+            } catch {
+                report(.init(name: "credentials", passed: false, detail: "\(error)"))
+            }
+            throw ExitCode.failure
+        }
+        var queues = [(role: "events", url: configuration.eventsQueueURL)]
+        if let requests = configuration.requestsQueueURL { queues.append((role: "requests", url: requests)) }
+        for check in await Relay.Doctor.checks(queues: queues, databasePath: configuration.databasePath, client: client, credentialSource: source) {
+            report(check)
+        }
+        if failed { throw ExitCode.failure }
+    }
+}
