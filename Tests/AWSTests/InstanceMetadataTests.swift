@@ -235,9 +235,15 @@ final class InstanceMetadataService: Sendable {
         #expect(error.description.contains("HTTP 404") && error.description.contains("session token"))
     }
 
-    @Test func endpointDefaultsToTheLinkLocalAddress() {
-        let provider = InstanceMetadataCredentialProvider(http: Self.http, environment: Environment([:]))
-        #expect(provider.endpoint == "http://169.254.169.254")
+    @Test(arguments: [
+        ([:], "http://169.254.169.254"),
+        (["AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE": "IPv6"], "http://[fd00:ec2::254]"),
+        (["AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE": "IPv4"], "http://169.254.169.254"),
+        (["AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://10.0.0.1:1338/", "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE": "IPv6"], "http://10.0.0.1:1338"),
+    ])
+    func endpointFollowsTheEnvironment(values: [String: String], expected: String) {
+        let provider = InstanceMetadataCredentialProvider(http: Self.http, environment: Environment(values))
+        #expect(provider.endpoint == expected)
         #expect(provider.name == "ec2-instance-metadata")
     }
 

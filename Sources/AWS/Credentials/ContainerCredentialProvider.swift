@@ -22,15 +22,19 @@ public struct ContainerCredentialProvider: CredentialProvider {
     private let http: any HTTPClient
     private let environment: Environment
     private let timeout: Duration
-    private let attempts: Int
+    private let retryPolicy: RetryPolicy
 
     /// A provider reading `environment` and fetching through `http`: each request may take
-    /// `timeout`, and a connection failure or 5xx is tried `attempts` times in all.
-    public init(http: any HTTPClient, environment: Environment, timeout: Duration = .seconds(2), attempts: Int = 3) {
+    /// `timeout`, and a connection failure or 5xx is retried as `retryPolicy` says (by default
+    /// three attempts in all, at most a second apart).
+    public init(
+        http: any HTTPClient, environment: Environment, timeout: Duration = .seconds(2),
+        retryPolicy: RetryPolicy = RetryPolicy(maxAttempts: 3, base: .milliseconds(50), cap: .seconds(1))
+    ) {
         self.http = http
         self.environment = environment
         self.timeout = timeout
-        self.attempts = max(1, attempts)
+        self.retryPolicy = retryPolicy
     }
 
     public var name: String { "ecs-container" }
@@ -48,7 +52,7 @@ public struct ContainerCredentialProvider: CredentialProvider {
         let endpoint = CredentialsEndpoint.redacted(url)
         let response = try await CredentialsEndpoint.send(
             HTTPRequest(method: "GET", url: url, headers: headers, timeout: timeout),
-            http: http, attempts: attempts, endpoint: endpoint)
+            http: http, retryPolicy: retryPolicy, endpoint: endpoint)
         guard response.status == 200 else {
             throw CredentialProviderError(
                 code: .credentialsEndpointFailed,
@@ -175,23 +179,35 @@ extension CredentialProviderError.Code {
 /// What the container and instance metadata providers share: retrying a request and reading the
 /// credentials document both endpoints answer with.
 enum CredentialsEndpoint {
-    /// Sends `request` up to `attempts` times while the transport fails or the status is 5xx;
-    /// returns the last response, or throws a log-safe error naming `endpoint` for the last
-    /// transport failure.
-    static func send(_ request: HTTPRequest, http: any HTTPClient, attempts: Int, endpoint: String) async throws -> HTTPResponse {
+    /// Sends `request`, again while the transport fails or the status is 5xx and `retryPolicy`
+    /// allows; returns the last response, or throws a log-safe error naming `endpoint` for the
+    /// last transport failure.
+    static func send(_ request: HTTPRequest, http: any HTTPClient, retryPolicy: RetryPolicy, endpoint: String) async throws -> HTTPResponse {
         var attempt = 1
         while true {
+            let outcome: Result<HTTPResponse, HTTPError>
             do {
-                let response = try await http.execute(request)
-                if response.status < 500 || attempt >= attempts { return response }
+                outcome = .success(try await http.execute(request))
             } catch let error as HTTPError {
-                let retryable = error.kind != .invalidRequest && error.kind != .shutdown
-                guard retryable, attempt < attempts else {
-                    throw CredentialProviderError(
+                outcome = .failure(error)
+            }
+            let failure: RetryableFailure
+            switch outcome {
+            case .success(let response) where response.status < 500:
+                return response
+            case .success(let response):
+                failure = .serverError(status: response.status)
+            case .failure(let error):
+                failure = error.kind == .invalidRequest || error.kind == .shutdown ? .permanent : .connection
+            }
+            guard case .retry(let wait) = retryPolicy.decide(failure, attempt: attempt, random: { .random(in: 0..<1) }) else {
+                return try outcome.mapError { error in
+                    CredentialProviderError(
                         code: .credentialsEndpointFailed,
                         message: "\(request.method) \(endpoint) failed after \(attempt) attempt(s): \(error)")
-                }
+                }.get()
             }
+            try await Task.sleep(for: wait)
             attempt += 1
         }
     }

@@ -15,11 +15,14 @@ import Synchronization
 /// When the token endpoint answers 403, 404 or 405 (IMDSv2 unavailable) the reads go without a
 /// token, unless `AWS_EC2_METADATA_V1_DISABLED` is `true`.
 ///
-/// The endpoint is `http://169.254.169.254`, or `AWS_EC2_METADATA_SERVICE_ENDPOINT`. Nothing to
+/// The endpoint is `AWS_EC2_METADATA_SERVICE_ENDPOINT`, else `http://[fd00:ec2::254]` when
+/// `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE` is `IPv6`, else `http://169.254.169.254`. Nothing to
 /// offer when `AWS_EC2_METADATA_DISABLED` is `true`. Errors never hold a token, key or body.
 public final class InstanceMetadataCredentialProvider: CredentialProvider {
     /// The instance metadata service's address when the environment names none.
     public static let defaultEndpoint = "http://169.254.169.254"
+    /// The service's address when `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE` is `IPv6`.
+    public static let ipv6Endpoint = "http://[fd00:ec2::254]"
     /// The session token lifetime asked for, in seconds: six hours, the SDKs' choice.
     static let tokenLifetime = 21_600
 
@@ -29,21 +32,26 @@ public final class InstanceMetadataCredentialProvider: CredentialProvider {
     private let isDisabled: Bool
     private let isV1Disabled: Bool
     private let timeout: Duration
-    private let attempts: Int
+    private let retryPolicy: RetryPolicy
     /// The current session token and when to stop using it; nil until fetched, or for IMDSv1.
     private let session = Mutex<(token: String, renewAt: ContinuousClock.Instant)?>(nil)
 
     /// A provider reading `environment` and fetching through `http`: each request may take
-    /// `timeout`, and a connection failure or 5xx is tried `attempts` times in all.
-    public init(http: any HTTPClient, environment: Environment, timeout: Duration = .seconds(1), attempts: Int = 2) {
+    /// `timeout`, and a connection failure or 5xx is retried as `retryPolicy` says (by default
+    /// once, at most a second later).
+    public init(
+        http: any HTTPClient, environment: Environment, timeout: Duration = .seconds(1),
+        retryPolicy: RetryPolicy = RetryPolicy(maxAttempts: 2, base: .milliseconds(50), cap: .seconds(1))
+    ) {
         self.http = http
-        var endpoint = environment["AWS_EC2_METADATA_SERVICE_ENDPOINT"] ?? Self.defaultEndpoint
+        let ipv6 = environment["AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE"]?.lowercased() == "ipv6"
+        var endpoint = environment["AWS_EC2_METADATA_SERVICE_ENDPOINT"] ?? (ipv6 ? Self.ipv6Endpoint : Self.defaultEndpoint)
         while endpoint.hasSuffix("/") { endpoint.removeLast() }
         self.endpoint = endpoint
         self.isDisabled = environment["AWS_EC2_METADATA_DISABLED"]?.lowercased() == "true"
         self.isV1Disabled = environment["AWS_EC2_METADATA_V1_DISABLED"]?.lowercased() == "true"
         self.timeout = timeout
-        self.attempts = max(1, attempts)
+        self.retryPolicy = retryPolicy
     }
 
     public var name: String { "ec2-instance-metadata" }
@@ -97,7 +105,7 @@ public final class InstanceMetadataCredentialProvider: CredentialProvider {
             if let token { headers.append(("X-aws-ec2-metadata-token", token)) }
             let response = try await CredentialsEndpoint.send(
                 HTTPRequest(method: "GET", url: endpoint + path, headers: headers, timeout: timeout),
-                http: http, attempts: attempts, endpoint: endpoint + path)
+                http: http, retryPolicy: retryPolicy, endpoint: endpoint + path)
             guard response.status == 401, token != nil, !refreshed else { return response }
             refreshed = true
         }
@@ -123,7 +131,7 @@ public final class InstanceMetadataCredentialProvider: CredentialProvider {
             HTTPRequest(
                 method: "PUT", url: url, headers: [("X-aws-ec2-metadata-token-ttl-seconds", String(Self.tokenLifetime))],
                 timeout: timeout),
-            http: http, attempts: attempts, endpoint: url)
+            http: http, retryPolicy: retryPolicy, endpoint: url)
         switch response.status {
         case 200:
             let token = String(decoding: response.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
