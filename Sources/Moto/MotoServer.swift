@@ -137,6 +137,15 @@ public final class MotoServer: Sendable {
         guard (200..<300).contains(response.status) else { throw MotoUnavailable(message: "moto-api/config answered HTTP \(response.status)") }
     }
 
+    /// Switches request authentication on (moto checks SigV4 for real and IAM policies) after
+    /// `unauthenticatedRequests` more requests.
+    public func resetAuthentication(unauthenticatedRequests: Int) async throws {
+        let response = try await transport.execute(HTTPRequest(
+            method: "POST", url: endpoint + "/moto-api/reset-auth", body: Array("\(unauthenticatedRequests)".utf8)
+        ))
+        guard (200..<300).contains(response.status) else { throw MotoUnavailable(message: "moto-api/reset-auth answered HTTP \(response.status)") }
+    }
+
     private func waitUntilReady(timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
