@@ -74,56 +74,30 @@ public final class AWSClient: Sendable {
             ("x-amz-target", "\(wire.targetPrefix).\(operation)"),
         ]
 
-        var attempt = 0
-        while true {
-            attempt += 1
-            let failure: RetryableFailure
-            let thrown: any Error
-            var retryAfter: Duration?
-            do {
-                // Credentials and the signature are fetched and computed afresh for every attempt:
-                // a retry after a refresh, or after minutes of backoff, must carry a valid signature.
-                let signed = signer.sign(
-                    SignableRequest(method: "POST", path: path, headers: baseHeaders, body: payload),
-                    credentials: try await credentials(),
-                    date: Date()
-                )
-                let request = HTTPRequest(
-                    method: "POST",
-                    url: url,
-                    headers: baseHeaders + signed.headers,
-                    body: payload,
-                    timeout: timeout
-                )
-                let response = try await http.execute(request)
-                if (200..<300).contains(response.status) {
-                    return try Self.decodeSuccess(response, operation: operation)
-                }
-                let error = Self.decodeError(response, operation: operation, redacting: secrets)
-                failure = RetryableFailure.classify(code: error.code, httpStatus: error.httpStatus)
-                retryAfter = Self.retryAfter(response)
-                thrown = error
-            } catch let error as HTTPError {
-                switch error.kind {
-                case .connect, .timeout, .send, .receive: failure = .connection
-                default: failure = .permanent
-                }
-                thrown = error
+        return try await policy.run(service: service.rawValue, operation: operation, logger: logger) {
+            // Credentials and the signature are fetched and computed afresh for every attempt:
+            // a retry after a refresh, or after minutes of backoff, must carry a valid signature.
+            let signed = signer.sign(
+                SignableRequest(method: "POST", path: path, headers: baseHeaders, body: payload),
+                credentials: try await credentials(),
+                date: Date()
+            )
+            let request = HTTPRequest(
+                method: "POST",
+                url: url,
+                headers: baseHeaders + signed.headers,
+                body: payload,
+                timeout: timeout
+            )
+            let response = try await http.execute(request)
+            if (200..<300).contains(response.status) {
+                return .success(try Self.decodeSuccess(response, operation: operation))
             }
-            switch policy.decide(failure, attempt: attempt, retryAfter: retryAfter, random: { Double.random(in: 0..<1) }) {
-            case .giveUp:
-                throw thrown
-            case .retry(let wait):
-                logger.debug(
-                    "aws.retry",
-                    metadata: [
-                        "aws.service": "\(service.rawValue)", "aws.operation": "\(operation)",
-                        "aws.attempt": "\(attempt)", "aws.error": "\(thrown)",
-                        "aws.wait_ms": "\(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)",
-                    ]
-                )
-                try await Task.sleep(for: wait)
-            }
+            let error = Self.decodeError(response, operation: operation, redacting: secrets)
+            return .failure(
+                error, RetryableFailure.classify(code: error.code, httpStatus: error.httpStatus),
+                retryAfter: Self.retryAfter(response)
+            )
         }
     }
 
