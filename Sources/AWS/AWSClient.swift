@@ -134,16 +134,7 @@ public final class AWSClient: Sendable {
         if code == nil, let queryError = response.header("x-amzn-query-error") {
             code = String(queryError.prefix { $0 != ";" })
         }
-        for secret in secrets where !secret.isEmpty {
-            message = message.replacingOccurrences(of: secret, with: "<redacted>")
-        }
-        return AWSError(
-            code: code.map(AWSError.normalizedCode) ?? "HTTP\(response.status)",
-            message: message,
-            httpStatus: response.status,
-            requestID: requestID,
-            operation: operation
-        )
+        return AWSError(response: response, code: code, message: message, requestID: requestID, operation: operation, redacting: secrets)
     }
 
     static func retryAfter(_ response: HTTPResponse) -> Duration? {
