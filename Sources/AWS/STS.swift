@@ -166,3 +166,18 @@ public struct STSClient: Sendable {
         }
     }
 }
+
+extension STSClient {
+    /// The client a credential provider uses: the region as the SDKs find it (`AWS_REGION`,
+    /// `AWS_DEFAULT_REGION`, the profile's `region`), else `us-east-1`, whose endpoint answers for
+    /// every commercial account; the endpoint from the environment or that region.
+    static func forCredentials(http: any HTTPClient, environment: Environment, profile: String?) throws -> STSClient {
+        let region = (try? RegionResolver.resolve(explicit: nil, environment: environment, profile: profile, queueURL: nil)) ?? "us-east-1"
+        return try STSClient(http: http, region: region, environment: environment)
+    }
+
+    /// The session name the SDKs would invent: a fixed prefix and the time in seconds.
+    static func defaultSessionName(at date: Date) -> String {
+        "sagemaker-callback-\(Int64(date.timeIntervalSince1970))"
+    }
+}
