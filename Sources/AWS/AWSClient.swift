@@ -85,14 +85,9 @@ public final class AWSClient: Sendable {
             ("x-amz-target", "\(wire.targetPrefix).\(operation)"),
         ]
 
-        var attempt = 0
         var correctedSkew = false
-        while true {
-            attempt += 1
-            let failure: RetryableFailure
-            let thrown: any Error
-            var retryAfter: Duration?
-            do {
+        return try await policy.run(service: service.rawValue, operation: operation, logger: logger) {
+            while true {
                 // Credentials and the signature are fetched and computed afresh for every attempt:
                 // a retry after a refresh, or after minutes of backoff, must carry a valid signature.
                 let signed = signer.sign(
@@ -109,45 +104,30 @@ public final class AWSClient: Sendable {
                 )
                 let response = try await http.execute(request)
                 if (200..<300).contains(response.status) {
-                    return try Self.decodeSuccess(response, operation: operation)
+                    return .success(try Self.decodeSuccess(response, operation: operation))
                 }
                 let error = Self.decodeError(response, operation: operation, redacting: secrets)
-                if !correctedSkew, Self.clockSkewCodes.contains(error.code),
-                   let serverTime = response.header("date").flatMap(Self.httpDate) {
-                    let skew = serverTime.timeIntervalSinceNow
-                    if abs(skew) > Self.clockSkewThreshold {
-                        // Adopt the server's clock and retry once, as the SDKs do.
-                        correctedSkew = true
-                        clockOffset.withLock { $0 = skew }
-                        logger.warning("aws.clock_skew", metadata: ["aws.operation": "\(operation)", "aws.skew_seconds": "\(Int(skew))"])
-                        continue
-                    }
+                if !correctedSkew, let skew = Self.clockSkew(error, response) {
+                    // Adopt the server's clock and sign again at once, as the SDKs do.
+                    correctedSkew = true
+                    clockOffset.withLock { $0 = skew }
+                    logger.warning("aws.clock_skew", metadata: ["aws.operation": "\(operation)", "aws.skew_seconds": "\(Int(skew))"])
+                    continue
                 }
-                failure = RetryableFailure.classify(code: error.code, httpStatus: error.httpStatus)
-                retryAfter = Self.retryAfter(response)
-                thrown = error
-            } catch let error as HTTPError {
-                switch error.kind {
-                case .connect, .timeout, .send, .receive: failure = .connection
-                default: failure = .permanent
-                }
-                thrown = error
-            }
-            switch policy.decide(failure, attempt: attempt, retryAfter: retryAfter, random: { Double.random(in: 0..<1) }) {
-            case .giveUp:
-                throw thrown
-            case .retry(let wait):
-                logger.debug(
-                    "aws.retry",
-                    metadata: [
-                        "aws.service": "\(service.rawValue)", "aws.operation": "\(operation)",
-                        "aws.attempt": "\(attempt)", "aws.error": "\(thrown)",
-                        "aws.wait_ms": "\(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)",
-                    ]
+                return .failure(
+                    error, RetryableFailure.classify(code: error.code, httpStatus: error.httpStatus),
+                    retryAfter: Self.retryAfter(response)
                 )
-                try await Task.sleep(for: wait)
             }
         }
+    }
+
+    /// Server time minus local time, when `error` refuses a request for its time and the
+    /// response's `Date` is further off than the threshold.
+    static func clockSkew(_ error: AWSError, _ response: HTTPResponse) -> Double? {
+        guard clockSkewCodes.contains(error.code), let serverTime = response.header("date").flatMap(httpDate) else { return nil }
+        let skew = serverTime.timeIntervalSinceNow
+        return abs(skew) > clockSkewThreshold ? skew : nil
     }
 
     /// The path part of an endpoint URL, `/` when it has none.
@@ -179,20 +159,17 @@ public final class AWSClient: Sendable {
             code = (object["__type"] ?? object["code"] ?? object["Code"])?.stringValue
             message = (object["message"] ?? object["Message"] ?? object["errorMessage"])?.stringValue ?? ""
         }
+        // Some answers come as query-protocol XML (authentication failures from some endpoints).
+        if code == nil, response.body.first == UInt8(ascii: "<") {
+            let xml = QueryXML(response.body)
+            code = (try? xml.text("Code")) ?? nil
+            message = ((try? xml.text("Message")) ?? nil) ?? message
+        }
         // SQS in JSON mode also names the legacy query error code in a header.
         if code == nil, let queryError = response.header("x-amzn-query-error") {
             code = String(queryError.prefix { $0 != ";" })
         }
-        for secret in secrets where !secret.isEmpty {
-            message = message.replacingOccurrences(of: secret, with: "<redacted>")
-        }
-        return AWSError(
-            code: code.map(AWSError.normalizedCode) ?? "HTTP\(response.status)",
-            message: message,
-            httpStatus: response.status,
-            requestID: requestID,
-            operation: operation
-        )
+        return AWSError(response: response, code: code, message: message, requestID: requestID, operation: operation, redacting: secrets)
     }
 
     /// An HTTP `Date` header (RFC 7231 IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`).

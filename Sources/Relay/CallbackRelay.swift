@@ -12,7 +12,7 @@ public enum CallbackRelay {
     /// when the client is no longer needed.
     public static func makeClient(_ aws: AWSConfiguration, logger: Logger) throws -> (client: AWSClient, transport: CurlHTTPClient) {
         let transport = try CurlHTTPClient()
-        let chain = CredentialChain.default(environment: aws.environment, profile: aws.profile, logger: logger)
+        let chain = CredentialChain.default(environment: aws.environment, profile: aws.profile, http: transport, logger: logger)
         let client = AWSClient(
             http: transport,
             credentials: { try await chain.credentials() },

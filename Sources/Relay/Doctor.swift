@@ -97,7 +97,8 @@ public struct Doctor: Sendable {
             : Check(name: "database", passed: false, detail: "\(directory) is not writable: \(path) cannot be created")
     }
 
-    static func reason(_ error: any Error) -> String {
+    /// One line saying why a call failed, telling a denial and an unreachable endpoint apart.
+    public static func reason(_ error: any Error) -> String {
         switch error {
         case let error as AWSError:
             error.code.hasPrefix("AccessDenied") ? "denied: \(error.code): \(error.message)" : "\(error.code): \(error.message)"

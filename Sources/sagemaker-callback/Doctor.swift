@@ -42,22 +42,34 @@ struct Doctor: AsyncParsableCommand {
             report(.init(name: "configuration", passed: false, detail: "\(error)"))
             throw ExitCode.failure
         }
-        var source = "none"
-        for provider in CredentialChain.defaultProviders(environment: environment, profile: configuration.aws.profile) {
-            if (try? await provider.credentials()) != nil {
-                source = provider.name
+        let (client, transport) = try CallbackRelay.makeClient(configuration.aws, logger: logger)
+        defer { transport.shutdown() }
+        // The providers asked one by one, as the chain would, to tell which one answers.
+        var source: String?
+        var found: Credentials?
+        for provider in CredentialChain.defaultProviders(environment: environment, profile: configuration.aws.profile, http: transport) {
+            if let credentials = try? await provider.credentials() {
+                (source, found) = (provider.name, credentials)
                 break
             }
         }
-        let (client, transport) = try CallbackRelay.makeClient(configuration.aws, logger: logger)
-        defer { transport.shutdown() }
-        guard source != "none" else {
+        guard let source, let found else {
             do {
-                _ = try await CredentialChain.default(environment: environment, profile: configuration.aws.profile, logger: logger).credentials()
+                _ = try await CredentialChain.default(
+                    environment: environment, profile: configuration.aws.profile, http: transport, logger: logger
+                ).credentials()
             } catch {
                 report(.init(name: "credentials", passed: false, detail: "\(error)"))
             }
             throw ExitCode.failure
+        }
+        if let sts = try? STSClient(http: transport, region: configuration.aws.region, environment: environment, logger: logger) {
+            do {
+                let identity = try await sts.getCallerIdentity(credentials: found)
+                report(.init(name: "account", passed: true, detail: "\(identity.account) (\(identity.arn))"))
+            } catch {
+                report(.init(name: "account", passed: true, detail: "unknown: STS GetCallerIdentity answered \(Relay.Doctor.reason(error))"))
+            }
         }
         var queues = [(role: "events", url: configuration.eventsQueueURL)]
         if let requests = configuration.requestsQueueURL { queues.append((role: "requests", url: requests)) }

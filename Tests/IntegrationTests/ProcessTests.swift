@@ -153,7 +153,7 @@ struct ProcessTests {
         defer { emulator.stop() }
         let healthy = try ServiceProcess.run(["doctor"], environment: emulator.serviceEnvironment)
         #expect(healthy.status == 0, "\(healthy.out)\(healthy.err)")
-        for name in ["region", "credentials", "events queue", "requests queue", "states:SendTaskHeartbeat", "sagemaker:DescribeProcessingJob", "database"] {
+        for name in ["region", "credentials", "account", "events queue", "requests queue", "states:SendTaskHeartbeat", "sagemaker:DescribeProcessingJob", "database"] {
             #expect(healthy.out.contains("ok   \(name)"), "\(name): \(healthy.out)")
         }
 
@@ -168,6 +168,8 @@ struct ProcessTests {
         noCredentials["AWS_SECRET_ACCESS_KEY"] = nil
         noCredentials["AWS_SHARED_CREDENTIALS_FILE"] = "/nonexistent/credentials"
         noCredentials["AWS_CONFIG_FILE"] = "/nonexistent/config"
+        // Only loopback traffic in tests: the instance metadata service is not asked.
+        noCredentials["AWS_EC2_METADATA_DISABLED"] = "true"
         let credentials = try ServiceProcess.run(["doctor"], environment: noCredentials)
         #expect(credentials.status != 0)
         #expect(credentials.out.contains("FAIL credentials:"), "\(credentials.out)")

@@ -51,7 +51,13 @@ public struct SharedFilesCredentialProvider: CredentialProvider {
             }
             return nil
         }
-        // The first file (credentials before config) that holds any key supplies all of them.
+        return try Self.staticCredentials(profile: profile, in: files, pathsDescription: pathsDescription)
+    }
+
+    /// The key pair (and token) of `profile` in `files`: nil when no file gives the profile a key,
+    /// an error when a file gives one half of the pair only. The first file (credentials before
+    /// config) that holds any key supplies all of them.
+    static func staticCredentials(profile: String, in files: [ProfileFile], pathsDescription: String) throws(CredentialProviderError) -> Credentials? {
         guard let keys = files.lazy.compactMap({ $0.profiles[profile] })
             .first(where: { settings in Self.keyNames.contains { settings[$0] != nil } })
         else { return nil }
@@ -69,15 +75,20 @@ public struct SharedFilesCredentialProvider: CredentialProvider {
         )
     }
 
+    /// The value of `key` in `profile`, the credentials file winning over the config file.
+    static func setting(_ key: String, profile: String, in files: [ProfileFile]) -> String? {
+        files.lazy.compactMap { $0.profiles[profile]?[key] }.first
+    }
+
     /// The `region` setting of `profile` (else this provider's profile), the credentials file
     /// winning over the config file; nil when no file sets it.
     public func region(profile: String? = nil) throws -> String? {
         let name = profile ?? self.profile
-        return try loadFiles().lazy.compactMap { $0.profiles[name]?["region"] }.first
+        return Self.setting("region", profile: name, in: try loadFiles())
     }
 
     /// The files that exist, credentials file first.
-    private func loadFiles() throws(CredentialProviderError) -> [ProfileFile] {
+    func loadFiles() throws(CredentialProviderError) -> [ProfileFile] {
         var files: [ProfileFile] = []
         if let credentialsPath, let file = try ProfileFile.load(path: credentialsPath, kind: .credentials) {
             files.append(file)
@@ -88,7 +99,8 @@ public struct SharedFilesCredentialProvider: CredentialProvider {
         return files
     }
 
-    private var pathsDescription: String {
+    /// Both paths, for messages.
+    var pathsDescription: String {
         "\(credentialsPath ?? "(no credentials file: HOME unset)") or \(configPath ?? "(no config file: HOME unset)")"
     }
 
