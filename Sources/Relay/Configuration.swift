@@ -1,4 +1,5 @@
 import AWS
+import HTTP
 import Logging
 import Store
 
@@ -88,6 +89,20 @@ extension CommandLineOptions {
             }
         }
         return AWSConfiguration(region: region, endpoints: endpoints, profile: profile, environment: environment)
+    }
+
+    /// The last step of the region chain, as the SDKs take it: when nothing else names a region,
+    /// the EC2 instance metadata service is asked (unless `AWS_EC2_METADATA_DISABLED`), and a
+    /// region it gives becomes the explicit one.
+    public func withInstanceRegion(_ environment: Environment) async -> CommandLineOptions {
+        guard region == nil,
+              (try? RegionResolver.resolve(explicit: nil, environment: environment, profile: profile ?? environment["AWS_PROFILE"], queueURL: eventsQueueURL ?? environment["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL"])) == nil,
+              let transport = try? CurlHTTPClient()
+        else { return self }
+        defer { transport.shutdown() }
+        var options = self
+        options.region = try? await InstanceMetadataCredentialProvider(http: transport, environment: environment).region()
+        return options
     }
 
     /// Resolves and validates everything `serve` needs.

@@ -36,7 +36,7 @@ struct Doctor: AsyncParsableCommand {
 
         let configuration: ServeConfiguration
         do {
-            configuration = try options.serve(environment)
+            configuration = try await options.withInstanceRegion(environment).serve(environment)
             report(.init(name: "region", passed: true, detail: configuration.aws.region))
         } catch {
             report(.init(name: "configuration", passed: false, detail: "\(error)"))

@@ -21,7 +21,7 @@ struct Serve: AsyncParsableCommand {
         var options = CommandLineOptions(store: store, aws: aws)
         options.eventsQueueURL = eventsQueueURL
         options.requestsQueueURL = requestsQueueURL
-        let configuration = try options.serve(.process)
+        let configuration = try await options.withInstanceRegion(.process).serve(.process)
         let logger = bootstrapLogging(level: configuration.logLevel)
         try await CallbackRelay.serve(configuration, logger: logger)
     }

@@ -79,7 +79,7 @@ struct ProcessTests {
         (["--events-queue-url", "nope"], [:], "--events-queue-url"),
         (["--log-level", "loud"], ["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/q"], "--log-level"),
         (["--bogus-flag"], [:], "--bogus-flag"),
-        (["--events-queue-url", "http://127.0.0.1:1/1/q"], [:], "--region"),
+        (["--events-queue-url", "http://127.0.0.1:1/1/q"], ["AWS_EC2_METADATA_DISABLED": "true"], "--region"),
     ])
     func badConfiguration(arguments: [String], environment: [String: String], option: String) throws {
         let result = try ServiceProcess.run(["serve"] + arguments, environment: environment)
@@ -183,5 +183,42 @@ struct ProcessTests {
         let unconfigured = try ServiceProcess.run(["doctor"], environment: [:])
         #expect(unconfigured.status != 0)
         #expect(unconfigured.out.contains("FAIL configuration: --events-queue-url"), "\(unconfigured.out)")
+    }
+
+    @Test("the region chain ends at the instance metadata service (IMDSv2), here a loopback stand-in")
+    func instanceRegion() async throws {
+        let script = """
+            import http.server, sys
+            class IMDS(http.server.BaseHTTPRequestHandler):
+                def log_message(self, *args): pass
+                def answer(self, status, body):
+                    self.send_response(status); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+                def do_PUT(self):
+                    ok = self.path == "/latest/api/token" and self.headers.get("X-aws-ec2-metadata-token-ttl-seconds")
+                    self.answer(200 if ok else 400, b"imds-token" if ok else b"")
+                def do_GET(self):
+                    if self.headers.get("X-aws-ec2-metadata-token") != "imds-token": return self.answer(401, b"")
+                    self.answer(200, b"eu-north-1") if self.path == "/latest/meta-data/placement/region" else self.answer(404, b"")
+            server = http.server.HTTPServer(("127.0.0.1", 0), IMDS)
+            print(server.server_address[1], flush=True)
+            server.serve_forever()
+            """
+        let imds = Process()
+        imds.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        imds.arguments = ["python3", "-c", script]
+        let pipe = Pipe()
+        imds.standardOutput = pipe
+        try imds.run()
+        // SIGKILL: a child of a Swift process inherits its blocked signals, SIGTERM among them.
+        defer { kill(imds.processIdentifier, SIGKILL); imds.waitUntilExit() }
+        let port = String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(Int(port) != nil)
+        let result = try ServiceProcess.run(["doctor", "--events-queue-url", "http://127.0.0.1:1/123456789012/events"], environment: [
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:\(port)", "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
+            "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y",
+            "AWS_CONFIG_FILE": "/nonexistent/config", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials",
+        ])
+        #expect(result.out.hasPrefix("ok   region: eu-north-1"), "\(result.out)\(result.err)")
+        #expect(result.status != 0, "the queue is unreachable")
     }
 }
