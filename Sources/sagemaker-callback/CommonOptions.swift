@@ -10,6 +10,15 @@ struct StoreOption: ParsableArguments {
     var database: String?
 }
 
+/// The two queues `serve` consumes (and `doctor` checks).
+struct QueueOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("SQS queue of SageMaker job state change events (required; env SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL).", valueName: "url"))
+    var eventsQueueURL: String?
+
+    @Option(name: .long, help: ArgumentHelp("SQS queue of registrations from workflows (env SAGEMAKER_CALLBACK_REQUESTS_QUEUE_URL).", valueName: "url"))
+    var requestsQueueURL: String?
+}
+
 /// Options of commands that call AWS.
 struct AWSOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("AWS region (else AWS_REGION, AWS_DEFAULT_REGION, the profile's region).", valueName: "region"))
@@ -23,8 +32,10 @@ struct AWSOptions: ParsableArguments {
 }
 
 extension CommandLineOptions {
-    init(store: StoreOption, aws: AWSOptions?) {
+    init(store: StoreOption, aws: AWSOptions?, queues: QueueOptions? = nil) {
         self.init()
+        eventsQueueURL = queues?.eventsQueueURL
+        requestsQueueURL = queues?.requestsQueueURL
         database = store.database
         region = aws?.region
         endpointURL = aws?.endpointURL

@@ -12,19 +12,13 @@ struct Doctor: AsyncParsableCommand {
         discussion: "Exit 0 when every check passes; 1 with one line per failed check otherwise."
     )
 
-    @Option(name: .long, help: ArgumentHelp("Events queue to check (env SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL).", valueName: "url"))
-    var eventsQueueURL: String?
-
-    @Option(name: .long, help: ArgumentHelp("Requests queue to check (env SAGEMAKER_CALLBACK_REQUESTS_QUEUE_URL).", valueName: "url"))
-    var requestsQueueURL: String?
+    @OptionGroup var queues: QueueOptions
 
     @OptionGroup var store: StoreOption
     @OptionGroup var aws: AWSOptions
 
     func run() async throws {
-        var options = CommandLineOptions(store: store, aws: aws)
-        options.eventsQueueURL = eventsQueueURL
-        options.requestsQueueURL = requestsQueueURL
+        let options = CommandLineOptions(store: store, aws: aws, queues: queues)
         let environment = Environment.process
         var failed = false
         func report(_ check: Relay.Doctor.Check) {
@@ -71,9 +65,9 @@ struct Doctor: AsyncParsableCommand {
                 report(.init(name: "account", passed: true, detail: "unknown: STS GetCallerIdentity answered \(Relay.Doctor.reason(error))"))
             }
         }
-        var queues = [(role: "events", url: configuration.eventsQueueURL)]
-        if let requests = configuration.requestsQueueURL { queues.append((role: "requests", url: requests)) }
-        for check in await Relay.Doctor.checks(queues: queues, databasePath: configuration.databasePath, client: client, credentialSource: source) {
+        var reachable = [(role: "events", url: configuration.eventsQueueURL)]
+        if let requests = configuration.requestsQueueURL { reachable.append((role: "requests", url: requests)) }
+        for check in await Relay.Doctor.checks(queues: reachable, databasePath: configuration.databasePath, client: client, credentialSource: source) {
             report(check)
         }
         if failed { throw ExitCode.failure }

@@ -8,6 +8,16 @@ import ServiceLifecycle
 import Store
 import Testing
 
+/// Starts moto for a test; when it is missing the test fails with how to install it (never skipped).
+func startMoto() async throws -> MotoServer {
+    do {
+        return try await MotoServer.start()
+    } catch let error as MotoUnavailable {
+        Issue.record("\(error.message)")
+        throw error
+    }
+}
+
 /// A moto server with the `infra/` deployment on it, for one test.
 struct Emulator {
     let moto: MotoServer
@@ -15,13 +25,7 @@ struct Emulator {
     let directory: URL
 
     static func start(_ name: String) async throws -> Emulator {
-        let moto: MotoServer
-        do {
-            moto = try await MotoServer.start()
-        } catch let error as MotoUnavailable {
-            Issue.record("\(error.message)")
-            throw error
-        }
+        let moto = try await startMoto()
         let deployment = try await LocalDeployment.create(on: try moto.client(), prefix: name)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("it-\(name)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

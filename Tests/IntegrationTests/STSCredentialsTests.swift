@@ -17,13 +17,7 @@ struct STSCredentialsTests {
         let directory: String
 
         static func start() async throws -> Fixture {
-            let moto: MotoServer
-            do {
-                moto = try await MotoServer.start()
-            } catch let error as MotoUnavailable {
-                Issue.record("\(error.message)")
-                throw error
-            }
+            let moto = try await startMoto()
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sts-\(UUID().uuidString.prefix(8))").path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             return Fixture(moto: moto, http: try CurlHTTPClient(), directory: directory)
