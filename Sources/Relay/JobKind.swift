@@ -35,8 +35,41 @@ public struct JobKind: Sendable, Hashable, CustomStringConvertible {
         describeOperation: "DescribeProcessingJob"
     )
 
+    /// SageMaker Training jobs (events also carry `SecondaryStatus` and `ModelArtifacts`).
+    public static let training = JobKind(
+        name: "TrainingJob",
+        detailType: "SageMaker Training Job State Change",
+        nameField: "TrainingJobName",
+        arnField: "TrainingJobArn",
+        statusField: "TrainingJobStatus",
+        createOperation: "CreateTrainingJob",
+        describeOperation: "DescribeTrainingJob"
+    )
+
+    /// SageMaker Batch Transform jobs.
+    public static let transform = JobKind(
+        name: "TransformJob",
+        detailType: "SageMaker Transform Job State Change",
+        nameField: "TransformJobName",
+        arnField: "TransformJobArn",
+        statusField: "TransformJobStatus",
+        createOperation: "CreateTransformJob",
+        describeOperation: "DescribeTransformJob"
+    )
+
+    /// SageMaker Hyperparameter Tuning jobs (events also carry the best training job).
+    public static let tuning = JobKind(
+        name: "HyperParameterTuningJob",
+        detailType: "SageMaker HyperParameter Tuning Job State Change",
+        nameField: "HyperParameterTuningJobName",
+        arnField: "HyperParameterTuningJobArn",
+        statusField: "HyperParameterTuningJobStatus",
+        createOperation: "CreateHyperParameterTuningJob",
+        describeOperation: "DescribeHyperParameterTuningJob"
+    )
+
     /// Every kind this build handles.
-    public static let all: [JobKind] = [.processing]
+    public static let all: [JobKind] = [.processing, .training, .transform, .tuning]
 
     /// The kind whose events carry `detailType`, if we handle it.
     public static func forDetailType(_ detailType: String) -> JobKind? {

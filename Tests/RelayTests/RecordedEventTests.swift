@@ -38,6 +38,10 @@ struct RecordedEventTests {
         "malformed-wrong-types.json": .rejected("without a ProcessingJobName string"),
         "malformed-sns-bad-message.json": .rejected("SNS notification whose Message is not JSON"),
         "other-detail-type.json": .unsupported,
+        "training-completed.json": .success(truncated: false),
+        "training-failed.json": .failure("SageMaker.TrainingJobFailed"),
+        "transform-stopped.json": .failure("SageMaker.TransformJobStopped"),
+        "tuning-completed.json": .success(truncated: false),
     ]
 
     static var eventFiles: [String] {
@@ -48,7 +52,7 @@ struct RecordedEventTests {
     func everyFileIsCovered() {
         let missing = Self.eventFiles.filter { Self.expectations[$0] == nil }
         #expect(missing.isEmpty, "event files without an expectation: \(missing)")
-        #expect(Self.eventFiles.count >= 21)
+        #expect(Self.eventFiles.count >= 25)
     }
 
     @Test("an event with a waiting callback", arguments: eventFiles)
@@ -81,12 +85,12 @@ struct RecordedEventTests {
             }
             return
         }
-        #expect(change.kind == .processing)
+        #expect(JobKind.all.contains(change.kind))
         #expect(!change.jobName.isEmpty)
         #expect(change.changedAt.map { $0 > 1_400_000_000_000 && $0 < 4_000_000_000_000 } == true, "\(file): timestamp \(String(describing: change.changedAt))")
 
         let callback = PendingCallback(
-            tokenHash: TaskTokens.hash("token-\(file)"), taskToken: "token-\(file)", jobKind: "ProcessingJob",
+            tokenHash: TaskTokens.hash("token-\(file)"), taskToken: "token-\(file)", jobKind: change.kind.name,
             jobName: change.jobName, registeredAt: 1, executionArn: nil, heartbeat: true,
             createdByService: false, lastStatus: nil, lastEventAt: nil
         )
@@ -102,7 +106,9 @@ struct RecordedEventTests {
             #expect(entry.payload.utf8.count <= 262_144)
             let output = try #require(try JSONValue.parse(entry.payload).objectValue)
             #expect((output["Truncated"]?.boolValue ?? false) == truncated)
-            #expect(output["ProcessingJobName"]?.stringValue == change.jobName)
+            #expect(output[change.kind.nameField]?.stringValue == change.jobName)
+            if change.kind == .training { #expect(output["ModelArtifacts"]?["S3ModelArtifacts"] != nil) }
+            if change.kind == .tuning { #expect(output["BestTrainingJob"]?["TrainingJobName"] != nil) }
             if !truncated { #expect(output == change.detail) }
             #expect(decision.effects.contains(.removePending(tokenHash: callback.tokenHash)))
         case .failure(let error):
@@ -111,8 +117,8 @@ struct RecordedEventTests {
             #expect(entry.errorName == error)
             #expect(entry.payload.utf8.count <= 32_768)
             let cause = try #require(try JSONValue.parse(entry.payload).objectValue)
-            #expect(cause["ProcessingJobName"]?.stringValue == change.jobName)
-            #expect(cause["ProcessingJobStatus"]?.stringValue == change.status.rawValue)
+            #expect(cause[change.kind.nameField]?.stringValue == change.jobName)
+            #expect(cause[change.kind.statusField]?.stringValue == change.status.rawValue)
         case .running:
             #expect(decision.verdict == .heartbeat(callbacks: 1))
             #expect(queued.map(\.action) == [.heartbeat])

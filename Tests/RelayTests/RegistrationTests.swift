@@ -53,7 +53,7 @@ struct RegistrationTests {
         (#"{"TaskToken": "t", "ProcessingJobName": 7}"#, "is not a string"),
         (#"{"TaskToken": "t", "CreateProcessingJob": {"RoleArn": "x"}}"#, "has no ProcessingJobName"),
         (#"{"TaskToken": "t", "CreateProcessingJob": "job"}"#, "is not an object"),
-        (#"{"TaskToken": "t", "TrainingJobName": "job"}"#, "does not handle"),
+        (#"{"TaskToken": "t", "QuantumJobName": "job"}"#, "does not handle"),
         (#"{"TaskToken": "t", "ProcessingJobName": "job", "Heartbeat": "yes"}"#, "Heartbeat"),
         (#"{"TaskToken": "t", "ProcessingJobName": "job", "ExecutionArn": 3}"#, "ExecutionArn"),
         ("not json", "not JSON"),
@@ -64,6 +64,22 @@ struct RegistrationTests {
             return
         }
         #expect(why.contains(reason), "\(why)")
+    }
+
+    @Test("every job kind registers in both forms", arguments: JobKind.all)
+    func everyKind(kind: JobKind) {
+        guard case .valid(let waiting) = RegistrationMessage.parse(#"{"TaskToken": "t", "\#(kind.nameField)": "job-1"}"#) else {
+            Issue.record("\(kind) wait form must be valid")
+            return
+        }
+        #expect(waiting.kind == kind)
+        guard case .valid(let creating) = RegistrationMessage.parse(#"{"TaskToken": "t", "\#(kind.createOperation)": {"\#(kind.nameField)": "job-2"}}"#) else {
+            Issue.record("\(kind) create form must be valid")
+            return
+        }
+        #expect(creating.kind == kind)
+        #expect(creating.jobName == "job-2")
+        #expect(creating.createRequest != nil)
     }
 
     @Test("a token longer than Step Functions allows is refused without being echoed")
