@@ -249,11 +249,7 @@ enum CredentialsEndpoint {
     }
 
     /// An ISO-8601 time such as `2026-11-21T14:00:00Z`, with or without fractional seconds.
-    /// Credentials are fetched rarely, so a formatter made per call costs nothing that matters.
     static func parseDate(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions.insert(.withFractionalSeconds)
-        return formatter.date(from: text)
+        ISO8601Timestamp.secondsSince1970(text).map(Date.init(timeIntervalSince1970:))
     }
 }
