@@ -41,7 +41,7 @@ public enum CallbackRelay {
         let intake = MessageIntake(store: store)
         let sqs = SQS(client: client)
         var services: [any Service] = [
-            StoreService(store: store, options: configuration.storeOptions, logger: logger),
+            StoreService(store: store, logger: logger),
             dispatcher,
         ]
         if let requests = configuration.requestsQueueURL {

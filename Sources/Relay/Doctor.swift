@@ -71,7 +71,7 @@ public struct Doctor: Sendable {
             return Check(name: permission, passed: true, detail: "allowed")
         } catch let error as AWSError where accepted.contains(error.code) {
             return Check(name: permission, passed: true, detail: "allowed (the probe was answered \(error.code))")
-        } catch let error as AWSError where error.code.hasPrefix("AccessDenied") || error.httpStatus == 403 && !error.code.contains("Signature") {
+        } catch let error as AWSError where error.code.hasPrefix("AccessDenied") || (error.httpStatus == 403 && !error.code.contains("Signature")) {
             return Check(name: permission, passed: false, detail: "denied: \(error.code): the service role lacks \(permission)")
         } catch {
             return Check(name: permission, passed: false, detail: reason(error))

@@ -7,13 +7,11 @@ import Store
 /// Meanwhile it prunes what has outlived its time (early events, closed tokens) on a timer.
 public final class StoreService: Service, Sendable {
     public let store: Store
-    private let options: StoreOptions
     private let pruneInterval: Duration
     private let logger: Logger
 
-    public init(store: Store, options: StoreOptions, pruneInterval: Duration = .seconds(600), logger: Logger) {
+    public init(store: Store, pruneInterval: Duration = .seconds(600), logger: Logger) {
         self.store = store
-        self.options = options
         self.pruneInterval = pruneInterval
         self.logger = logger
     }
@@ -34,21 +32,14 @@ public final class StoreService: Service, Sendable {
     /// Removes early events and closed-token records older than their time to live.
     func prune() async {
         let now = WallClock.millisecondsNow()
-        let earlyCutoff = now - Self.milliseconds(options.earlyEventTTL)
-        let closedCutoff = now - Self.milliseconds(options.closedTokenTTL)
         do {
-            let (early, closed) = try await store.write { transaction in
-                (try transaction.pruneEarlyEvents(olderThan: earlyCutoff), try transaction.pruneClosed(olderThan: closedCutoff))
-            }
+            // The time-to-live values are the store's own options, as it was opened.
+            let (early, closed) = try await store.write { try $0.pruneExpired(now: now) }
             if early + closed > 0 {
                 logger.info("store.pruned", metadata: ["store.early_events": "\(early)", "store.closed_tokens": "\(closed)"])
             }
         } catch {
             logger.error("store.prune_failed", metadata: ["error": "\(error)"])
         }
-    }
-
-    static func milliseconds(_ duration: Duration) -> Int64 {
-        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
     }
 }
