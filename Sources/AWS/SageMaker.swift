@@ -13,9 +13,26 @@ public struct SageMaker: Sendable {
         return response.first { $0.key.hasSuffix("JobArn") }?.value.stringValue
     }
 
+    /// Error codes SageMaker answers for a job that does not exist (`ResourceNotFound` for tuning
+    /// jobs; a `ValidationException` saying so for the other kinds).
+    public static func isNoSuchJob(code: String, message: String) -> Bool {
+        if code == "ResourceNotFound" { return true }
+        guard code == "ValidationException" else { return false }
+        let text = message.lowercased()
+        return text.contains("not found") || text.contains("could not find") || text.contains("does not exist")
+    }
+
+    /// Error codes of a `Stop…Job` on a job that is no longer running or never existed.
+    public static let noSuchRunningJobCodes: Set<String> = ["ValidationException", "ResourceNotFound"]
+
     /// Calls `Describe<Kind>` (e.g. `DescribeProcessingJob`) for the job named `name` under `nameField`.
-    public func describeJob(operation: String, nameField: String, name: String) async throws -> JSONObject {
-        try await client.call(.sageMaker, operation, [nameField: .string(name)])
+    public func describeJob(operation: String, nameField: String, name: String, retryPolicy: RetryPolicy? = nil) async throws -> JSONObject {
+        try await client.call(.sageMaker, operation, [nameField: .string(name)], retryPolicy: retryPolicy)
+    }
+
+    /// Calls `Stop<Kind>` (e.g. `StopProcessingJob`) for the job named `name` under `nameField`.
+    public func stopJob(operation: String, nameField: String, name: String, retryPolicy: RetryPolicy? = nil) async throws {
+        _ = try await client.call(.sageMaker, operation, [nameField: .string(name)], retryPolicy: retryPolicy)
     }
 
     /// Creates a processing job from a full CreateProcessingJob request.

@@ -34,8 +34,8 @@ public enum CallbackRelay {
     }
 
     /// The service group of `serve`. Order matters: services stop in reverse order, so the
-    /// consumers stop receiving first, the dispatcher finishes what is in flight, and the store
-    /// closes last.
+    /// consumers stop receiving first, then the sweep and the heartbeat schedule, the dispatcher
+    /// finishes what is in flight, and the store closes last.
     public static func serviceGroup(_ configuration: ServeConfiguration, store: Store, client: AWSClient, logger: Logger) -> ServiceGroup {
         let dispatcher = OutboxDispatcher(store: store, client: client, concurrency: configuration.dispatchConcurrency, logger: logger)
         let intake = MessageIntake(store: store)
@@ -43,6 +43,8 @@ public enum CallbackRelay {
         var services: [any Service] = [
             StoreService(store: store, logger: logger),
             dispatcher,
+            HeartbeatSchedule(store: store, interval: configuration.heartbeatInterval, dispatcher: dispatcher, logger: logger),
+            SafetySweep(store: store, client: client, settings: configuration.sweep, dispatcher: dispatcher, logger: logger),
         ]
         if let requests = configuration.requestsQueueURL {
             services.append(QueueConsumer(
@@ -75,6 +77,9 @@ public enum CallbackRelay {
             "sqs.events_queue_url": "\(configuration.eventsQueueURL)",
             "sqs.requests_queue_url": "\(configuration.requestsQueueURL ?? "none")",
             "store.path": "\(configuration.databasePath)",
+            "heartbeat.interval": "\(configuration.heartbeatInterval)",
+            "sweep.after": "\(configuration.sweep.after)", "sweep.grace": "\(configuration.sweep.grace)",
+            "sweep.rate": "\(configuration.sweep.rate)",
         ])
         try await serviceGroup(configuration, store: store, client: client, logger: logger).run()
         logger.info("relay.stopped")

@@ -24,6 +24,14 @@ public struct CommandLineOptions: Sendable {
     public var endpointURL: String?
     public var logLevel: String?
     public var profile: String?
+    /// Seconds between periodic heartbeats (`--heartbeat-interval`).
+    public var heartbeatInterval: String?
+    /// Seconds a callback waits without a terminal event before the sweep checks (`--sweep-after`).
+    public var sweepAfter: String?
+    /// Seconds a job found missing may take to appear (`--sweep-grace`).
+    public var sweepGrace: String?
+    /// Most sweep calls per second (`--sweep-rate`).
+    public var sweepRate: String?
     public init() {}
 }
 
@@ -47,6 +55,10 @@ public struct ServeConfiguration: Sendable {
     /// Long-poll wait, seconds (SQS allows 0–20).
     public var receiveWaitSeconds = SQS.maxWait
     public var storeOptions = StoreOptions()
+    /// Time between periodic heartbeats for registrations that ask for them.
+    public var heartbeatInterval: Duration = .seconds(60)
+    /// How the safety sweep is tuned.
+    public var sweep = SafetySweep.Settings()
 }
 
 /// The default database file, relative to the working directory.
@@ -119,13 +131,49 @@ extension CommandLineOptions {
                 throw ConfigurationError(option: "--requests-queue-url", message: "must be a different queue from the events queue")
             }
         }
-        return ServeConfiguration(
+        var configuration = ServeConfiguration(
             eventsQueueURL: events,
             requestsQueueURL: requests,
             databasePath: try databasePath(environment),
             logLevel: try level(environment),
             aws: try aws(environment, services: [.sqs, .stepFunctions, .sageMaker], queueURL: events)
         )
+        let day = 86_400.0
+        configuration.heartbeatInterval = .seconds(try Self.number(
+            heartbeatInterval, option: "--heartbeat-interval", variable: "SAGEMAKER_CALLBACK_HEARTBEAT_INTERVAL",
+            environment, default: 60, range: 1...day, unit: "seconds"
+        ))
+        configuration.sweep = SafetySweep.Settings(
+            after: .seconds(try Self.number(
+                sweepAfter, option: "--sweep-after", variable: "SAGEMAKER_CALLBACK_SWEEP_AFTER",
+                environment, default: 3_600, range: 1...(30 * day), unit: "seconds"
+            )),
+            grace: .seconds(try Self.number(
+                sweepGrace, option: "--sweep-grace", variable: "SAGEMAKER_CALLBACK_SWEEP_GRACE",
+                environment, default: 600, range: 0...day, unit: "seconds"
+            )),
+            rate: try Self.number(
+                sweepRate, option: "--sweep-rate", variable: "SAGEMAKER_CALLBACK_SWEEP_RATE",
+                environment, default: 1, range: 0.01...100, unit: "calls per second"
+            )
+        )
+        return configuration
+    }
+
+    /// A number from its option, else its environment variable, else `fallback`, within `range`.
+    static func number(
+        _ given: String?, option: String, variable: String, _ environment: Environment,
+        default fallback: Double, range: ClosedRange<Double>, unit: String
+    ) throws(ConfigurationError) -> Double {
+        guard let text = given ?? environment[variable] else { return fallback }
+        let name = given != nil ? option : variable
+        guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite else {
+            throw ConfigurationError(option: name, message: "'\(text.prefix(64))' is not a number of \(unit)")
+        }
+        guard range.contains(value) else {
+            throw ConfigurationError(option: name, message: "\(text) is outside \(range.lowerBound.formatted)–\(range.upperBound.formatted) \(unit)")
+        }
+        return value
     }
 
     static func checkQueueURL(_ url: String, option: String) throws(ConfigurationError) {
@@ -140,4 +188,9 @@ extension CommandLineOptions {
             throw ConfigurationError(option: option, message: "'\(url.prefix(200))' has no host and queue path")
         }
     }
+}
+
+extension Double {
+    /// Without a trailing `.0` for whole numbers: `60`, `0.5`.
+    fileprivate var formatted: String { self == rounded() && abs(self) < 1e15 ? String(Int64(self)) : String(self) }
 }

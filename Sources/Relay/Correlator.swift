@@ -54,8 +54,7 @@ public struct Correlator: Sendable {
             executionArn: registration.executionArn,
             heartbeat: registration.heartbeat,
             createdByService: registration.createRequest != nil,
-            lastStatus: nil,
-            lastEventAt: nil
+            stopJobOnAbort: registration.stopJobOnAbort
         ))]
         if let request = registration.createRequest {
             effects.append(.enqueue(NewOutboxEntry(
@@ -104,14 +103,16 @@ public struct Correlator: Sendable {
             var beats = 0
             for callback in pending {
                 effects.append(.updateStatus(tokenHash: callback.tokenHash, status: change.status.rawValue, at: now))
+                if callback.sweep.missingSince != nil {
+                    // The job exists after all: its grace period no longer runs.
+                    var sweep = callback.sweep
+                    sweep.missingSince = nil
+                    sweep.status = change.status.rawValue
+                    effects.append(.recordSweep(tokenHash: callback.tokenHash, sweep))
+                }
                 if callback.heartbeat {
                     beats += 1
-                    effects.append(.dropHeartbeats(tokenHash: callback.tokenHash))
-                    effects.append(.enqueue(NewOutboxEntry(
-                        tokenHash: callback.tokenHash, taskToken: callback.taskToken,
-                        jobKind: callback.jobKind, jobName: callback.jobName,
-                        action: .heartbeat, payload: "", errorName: nil, notBefore: now
-                    )))
+                    effects += heartbeatEffects(callback)
                 }
             }
             return decision(beats > 0 ? .heartbeat(callbacks: beats) : .statusNoted(change.status, callbacks: pending.count), effects)
@@ -119,10 +120,7 @@ public struct Correlator: Sendable {
 
         var effects: [Effect] = []
         for callback in pending {
-            effects.append(.dropHeartbeats(tokenHash: callback.tokenHash))
-            effects.append(.enqueue(entry(outcome, token: callback.taskToken, tokenHash: callback.tokenHash, kind: callback.jobKind, jobName: callback.jobName)))
-            effects.append(.removePending(tokenHash: callback.tokenHash))
-            effects.append(.markClosed(tokenHash: callback.tokenHash, result: "queued", at: now))
+            effects += complete(callback, with: outcome)
         }
         effects.append(.rememberTerminal(EarlyEvent(
             jobKind: change.kind.name, jobName: change.jobName, status: change.status.rawValue, event: event, receivedAt: now
@@ -178,12 +176,16 @@ public struct Correlator: Sendable {
                     .deleteOutbox(id: entry.id),
                     .markClosed(tokenHash: entry.tokenHash, result: entry.action == .success ? "succeeded" : "failed", at: now),
                 ])
-            case .heartbeat, .createJob:
+            case .heartbeat, .createJob, .stopJob:
                 return decision(.delivered(entry.action), [.deleteOutbox(id: entry.id)])
             }
 
         case .failed(let code, let message, let transient):
-            if entry.action != .createJob, StepFunctions.taskClosedCodes.contains(code) {
+            if entry.action == .stopJob, SageMaker.noSuchRunningJobCodes.contains(code) {
+                // Already finished, or never created: either way there is nothing left to stop.
+                return decision(.nothingToStop(code), [.deleteOutbox(id: entry.id)])
+            }
+            if entry.action.callsStepFunctions, StepFunctions.taskClosedCodes.contains(code) {
                 var effects: [Effect] = [.deleteOutbox(id: entry.id), .markClosed(tokenHash: entry.tokenHash, result: "already closed: \(code)", at: now)]
                 if entry.action == .heartbeat {
                     // The task is gone: nothing will ever complete it, so stop waiting for its job.
@@ -224,6 +226,30 @@ public struct Correlator: Sendable {
     }
 
     // MARK: Helpers
+
+    /// Queues `outcome` for a callback and closes it, superseding its queued heartbeats and any
+    /// Create call not yet made (the job plainly exists, or the task is over).
+    func complete(_ callback: PendingCallback, with outcome: Outcome) -> [Effect] {
+        [
+            .dropQueued(tokenHash: callback.tokenHash, actions: [.heartbeat, .createJob]),
+            .enqueue(entry(outcome, token: callback.taskToken, tokenHash: callback.tokenHash, kind: callback.jobKind, jobName: callback.jobName)),
+            .removePending(tokenHash: callback.tokenHash),
+            .markClosed(tokenHash: callback.tokenHash, result: "queued", at: now),
+        ]
+    }
+
+    /// Queues one heartbeat for a callback, replacing one still queued, and notes when.
+    func heartbeatEffects(_ callback: PendingCallback) -> [Effect] {
+        [
+            .dropQueued(tokenHash: callback.tokenHash, actions: [.heartbeat]),
+            .enqueue(NewOutboxEntry(
+                tokenHash: callback.tokenHash, taskToken: callback.taskToken,
+                jobKind: callback.jobKind, jobName: callback.jobName,
+                action: .heartbeat, payload: "", errorName: nil, notBefore: now
+            )),
+            .noteHeartbeat(tokenHash: callback.tokenHash, at: now),
+        ]
+    }
 
     func entry(_ outcome: Outcome, token: String, tokenHash: String, kind: String, jobName: String) -> NewOutboxEntry {
         switch outcome {

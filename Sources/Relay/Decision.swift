@@ -8,8 +8,11 @@ public enum Effect: Sendable, Equatable {
     case removePending(tokenHash: String)
     case updateStatus(tokenHash: String, status: String, at: Int64)
     case enqueue(NewOutboxEntry)
-    /// Drops queued heartbeats of a token (an outcome supersedes them; a newer one replaces them).
-    case dropHeartbeats(tokenHash: String)
+    /// Drops a token's queued entries of these actions (an outcome supersedes its heartbeats; a
+    /// newer heartbeat replaces an older one; an ended execution cancels a Create not yet made).
+    case dropQueued(tokenHash: String, actions: [OutboxAction])
+    case noteHeartbeat(tokenHash: String, at: Int64)
+    case recordSweep(tokenHash: String, SweepState)
     case markClosed(tokenHash: String, result: String, at: Int64)
     case rememberTerminal(EarlyEvent)
     case recordRejected(RejectedMessage)
@@ -37,6 +40,14 @@ public enum Verdict: Sendable, Equatable, CustomStringConvertible {
     case alreadyClosed(String)
     case createRefused(String)
     case callbackDropped(String)
+    case nothingToStop(String)
+    case executionEnded(ExecutionStatus, callbacks: Int, stops: Int)
+    case executionNoted(ExecutionStatus)
+    case sweptCompleted(JobStatus, callbacks: Int)
+    case sweptRunning(JobStatus, callbacks: Int)
+    case sweptMissing(failed: Int, waiting: Int)
+    case sweepDeferred(String)
+    case expired(callbacks: Int)
 
     public var description: String {
         switch self {
@@ -58,6 +69,19 @@ public enum Verdict: Sendable, Equatable, CustomStringConvertible {
         case .alreadyClosed(let code): "task already closed (\(code)): recorded, not retried"
         case .createRefused(let code): "SageMaker refused to create the job (\(code)): task failed"
         case .callbackDropped(let reason): "callback dropped: \(reason)"
+        case .nothingToStop(let code): "job not stopped: it had already ended or never existed (\(code))"
+        case .executionEnded(let status, let count, let stops):
+            "execution \(status.rawValue): \(count) callback\(count == 1 ? "" : "s") dropped, \(stops) job\(stops == 1 ? "" : "s") to stop"
+        case .executionNoted(let status): "execution \(status.rawValue), no callback to drop: nothing to do"
+        case .sweptCompleted(let status, let count):
+            "sweep found the job \(status.rawValue): completes \(count) callback\(count == 1 ? "" : "s")"
+        case .sweptRunning(let status, let count):
+            "sweep found the job \(status.rawValue): \(count) callback\(count == 1 ? "" : "s") still wait"
+        case .sweptMissing(let failed, let waiting):
+            "sweep found no such job: \(failed) callback\(failed == 1 ? "" : "s") failed with SageMaker.JobNotFound, \(waiting) in their grace period"
+        case .sweepDeferred(let reason): "sweep check deferred: \(reason)"
+        case .expired(let count):
+            "\(count) callback\(count == 1 ? "" : "s") dropped: older than a Step Functions execution can live"
         }
     }
 
@@ -101,7 +125,9 @@ extension StoreTransaction {
             case .removePending(let tokenHash): try deletePending(tokenHash: tokenHash)
             case .updateStatus(let tokenHash, let status, let at): try updatePendingStatus(tokenHash: tokenHash, status: status, at: at)
             case .enqueue(let entry): _ = try enqueue(entry)
-            case .dropHeartbeats(let tokenHash): _ = try deleteOutbox(tokenHash: tokenHash, actions: [.heartbeat])
+            case .dropQueued(let tokenHash, let actions): _ = try deleteOutbox(tokenHash: tokenHash, actions: actions)
+            case .noteHeartbeat(let tokenHash, let at): try noteHeartbeat(tokenHash: tokenHash, at: at)
+            case .recordSweep(let tokenHash, let state): try recordSweep(tokenHash: tokenHash, state)
             case .markClosed(let tokenHash, let result, let at): try markClosed(tokenHash: tokenHash, at: at, result: result)
             case .rememberTerminal(let event): _ = try insertEarlyEvent(event)
             case .recordRejected(let message): try recordRejected(message)

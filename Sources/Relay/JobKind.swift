@@ -17,6 +17,9 @@ public struct JobKind: Sendable, Hashable, CustomStringConvertible {
     /// Operation that describes one job.
     public let describeOperation: String
 
+    /// Operation that stops one job, e.g. `StopProcessingJob`.
+    public var stopOperation: String { "Stop\(name)" }
+
     /// The error a workflow catches when the job failed, e.g. `SageMaker.ProcessingJobFailed`.
     public var failedError: String { "SageMaker.\(name)Failed" }
     /// The error a workflow catches when the job was stopped.

@@ -29,6 +29,8 @@ public struct JobStateChange: Sendable, Equatable {
 public enum EventMessage: Sendable, Equatable {
     /// A state change of a job kind we handle.
     case jobStateChange(JobStateChange)
+    /// A Step Functions execution's status change.
+    case executionStatusChange(ExecutionStatusChange)
     /// Valid JSON, but not an event we act on (another detail type or source).
     case unsupported(String)
 }
@@ -64,6 +66,9 @@ extension EventMessage {
         }
         guard let detailType = object["detail-type"]?.stringValue else {
             throw MessageRejection("no detail-type: not an EventBridge event")
+        }
+        if detailType == ExecutionStatusChange.detailType {
+            return try ExecutionStatusChange.parse(object)
         }
         guard let kind = JobKind.forDetailType(detailType) else {
             return .unsupported("detail-type '\(detailType.prefix(128))' is not a job state change this service handles")

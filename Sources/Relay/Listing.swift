@@ -39,8 +39,13 @@ public struct Listing: Sendable {
                     "job": .string(callback.jobName), "registeredAt": time(callback.registeredAt),
                     "ageSeconds": JSONValue((now - callback.registeredAt) / 1000),
                     "executionArn": text(callback.executionArn), "heartbeat": .bool(callback.heartbeat),
-                    "createdByService": .bool(callback.createdByService), "lastStatus": text(callback.lastStatus),
-                    "lastEventAt": time(callback.lastEventAt),
+                    "createdByService": .bool(callback.createdByService), "stopJobOnAbort": .bool(callback.stopJobOnAbort),
+                    "lastStatus": text(callback.lastStatus), "lastEventAt": time(callback.lastEventAt),
+                    "lastHeartbeatAt": time(callback.lastHeartbeatAt),
+                    "sweep": .object([
+                        "checks": JSONValue(callback.sweep.checks), "lastFound": text(callback.sweep.status),
+                        "nextCheckAt": time(callback.sweep.nextCheckAt), "missingSince": time(callback.sweep.missingSince),
+                    ]),
                 ])
             }),
             "earlyEvents": .array(earlyEvents.map { event in
@@ -75,8 +80,13 @@ public struct Listing: Sendable {
         for callback in pending {
             var row = "  \(TaskTokens.short(callback.tokenHash))  \(callback.jobKind)  \(callback.jobName)  age \(age(callback.registeredAt))"
             row += "  status \(callback.lastStatus ?? "-")"
-            if callback.heartbeat { row += "  heartbeat" }
+            if let seen = callback.lastEventAt { row += " (\(age(seen)) ago)" }
+            if callback.heartbeat {
+                row += callback.lastHeartbeatAt.map { "  heartbeat \(age($0)) ago" } ?? "  heartbeat none yet"
+            }
+            row += "  sweep " + Self.sweep(callback.sweep, now: now)
             if callback.createdByService { row += "  created-by-service" }
+            if callback.stopJobOnAbort { row += "  stop-on-abort" }
             if let arn = callback.executionArn { row += "  \(arn)" }
             lines.append(row)
         }
@@ -98,6 +108,20 @@ public struct Listing: Sendable {
             lines.append("  \(Self.iso8601(message.receivedAt))  \(message.source)  \(message.reason)")
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The sweep state in a few words: `not checked`, `2 checks, InProgress, next in 58m`,
+    /// `1 check, missing for 3m, next in 7m`.
+    static func sweep(_ state: SweepState, now: Int64) -> String {
+        guard state.checks > 0 || state.status != nil else { return "not checked" }
+        var words = ["\(state.checks) check\(state.checks == 1 ? "" : "s")"]
+        if let since = state.missingSince {
+            words.append("missing for \(age(now - since))")
+        } else if let status = state.status {
+            words.append(status)
+        }
+        if let next = state.nextCheckAt { words.append(next > now ? "next in \(age(next - now))" : "due now") }
+        return words.joined(separator: ", ")
     }
 
     static func age(_ millis: Int64) -> String {

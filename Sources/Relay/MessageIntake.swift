@@ -57,6 +57,7 @@ public struct MessageIntake: Sendable {
     /// A message after parsing.
     enum Parsed: Sendable {
         case change(JobStateChange, body: String, messageID: String?)
+        case execution(ExecutionStatusChange)
         case unsupportedEvent(reason: String, body: String, messageID: String?)
         case malformedEvent(reason: String, body: String, messageID: String?)
         case registration(RegistrationMessage)
@@ -71,6 +72,7 @@ public struct MessageIntake: Sendable {
                 do {
                     switch try EventMessage.parse(bytes) {
                     case .jobStateChange(let change): return .change(change, body: message.body, messageID: message.messageID)
+                    case .executionStatusChange(let change): return .execution(change)
                     case .unsupported(let reason): return .unsupportedEvent(reason: reason, body: message.body, messageID: message.messageID)
                     }
                 } catch let rejection as MessageRejection {
@@ -100,6 +102,9 @@ public struct MessageIntake: Sendable {
                     ? try transaction.earlyEvent(jobKind: change.kind.name, jobName: change.jobName) != nil
                     : false
                 decision = correlator.decide(change, event: body, pending: pending, terminalKnown: known)
+            case .execution(let change):
+                let pending = change.status.hasEnded ? try transaction.pendingCallbacks(executionArn: change.executionArn) : []
+                decision = correlator.decide(change, pending: pending)
             case .unsupportedEvent(let reason, let body, let messageID):
                 decision = correlator.decideRejectedEvent(reason: reason, unsupported: true, body: body, source: source, messageID: messageID)
             case .malformedEvent(let reason, let body, let messageID):

@@ -117,11 +117,17 @@ public final class OutboxDispatcher: Service, Sendable {
             case .delivered(let action):
                 pass.delivered += 1
                 metadata["outbox.age_ms"] = "\(now - entry.createdAt)"
-                if action == .heartbeat { logger.debug("callback.heartbeat", metadata: metadata) }
-                else { logger.info("callback.delivered", metadata: metadata) }
+                switch action {
+                case .heartbeat: logger.debug("callback.heartbeat", metadata: metadata)
+                case .stopJob: logger.info("job.stop_requested", metadata: metadata)
+                default: logger.info("callback.delivered", metadata: metadata)
+                }
             case .alreadyClosed, .callbackDropped:
                 pass.closed += 1
                 logger.notice("callback.closed", metadata: metadata)
+            case .nothingToStop:
+                pass.delivered += 1
+                logger.info("job.stop_not_needed", metadata: metadata)
             case .createRefused:
                 pass.delivered += 1
                 logger.warning("job.create_refused", metadata: metadata)
@@ -155,6 +161,11 @@ public final class OutboxDispatcher: Service, Sendable {
                     return .failed(code: "ValidationException", message: "the stored Create request is unusable", transient: false)
                 }
                 try await sageMaker.createJob(operation: kind.createOperation, request: request)
+            case .stopJob:
+                guard let kind = JobKind.named(entry.jobKind) else {
+                    return .failed(code: "ValidationException", message: "unknown job kind \(entry.jobKind)", transient: false)
+                }
+                try await sageMaker.stopJob(operation: kind.stopOperation, nameField: kind.nameField, name: entry.jobName, retryPolicy: Self.callRetryPolicy)
             }
             return .delivered
         } catch let error as AWSError {

@@ -13,6 +13,12 @@ public struct RegistrationMessage: Sendable, Equatable {
     public var createRequest: JSONObject?
     public var executionArn: String?
     public var heartbeat: Bool
+    /// `"StopJobOnAbort"` as given; nil when absent.
+    public var stopJobOnAbortField: Bool?
+
+    /// Whether the job is stopped when the execution ends aborted, timed out or failed: as the
+    /// registration says, else yes exactly when the service creates the job.
+    public var stopJobOnAbort: Bool { stopJobOnAbortField ?? (createRequest != nil) }
 }
 
 /// What a requests-queue message turned out to be.
@@ -89,6 +95,15 @@ extension RegistrationMessage {
             guard let value = flag.boolValue else { return invalid("Heartbeat is not true or false") }
             heartbeat = value
         }
+        var stopJobOnAbort: Bool?
+        if let flag = object["StopJobOnAbort"] {
+            guard let value = flag.boolValue else { return invalid("StopJobOnAbort is not true or false") }
+            // Without the execution, its end can never be matched: a silent no-op is worse than an error.
+            guard !value || executionArn != nil else {
+                return invalid("StopJobOnAbort needs ExecutionArn (pass \"ExecutionArn.$\": \"$$.Execution.Id\")")
+            }
+            stopJobOnAbort = value
+        }
         return .valid(RegistrationMessage(
             taskToken: token,
             tokenHash: TaskTokens.hash(token),
@@ -96,7 +111,8 @@ extension RegistrationMessage {
             jobName: jobName,
             createRequest: createRequest,
             executionArn: executionArn,
-            heartbeat: heartbeat
+            heartbeat: heartbeat,
+            stopJobOnAbortField: stopJobOnAbort
         ))
     }
 

@@ -8,6 +8,16 @@ public enum OutboxAction: String, Sendable, CaseIterable {
     case heartbeat
     /// SageMaker `Create…Job` with `payload` as the request.
     case createJob
+    /// SageMaker `Stop…Job` for `jobName` (its workflow ended; `taskToken` is empty).
+    case stopJob
+
+    /// Whether the action is a Step Functions call on the entry's task token.
+    public var callsStepFunctions: Bool {
+        switch self {
+        case .success, .failure, .heartbeat: true
+        case .createJob, .stopJob: false
+        }
+    }
 }
 
 /// An outcome to deliver, written in the same transaction as the state change that decided it.
@@ -22,7 +32,7 @@ public struct NewOutboxEntry: Sendable, Equatable {
     public var jobName: String
     /// What to do.
     public var action: OutboxAction
-    /// success: output JSON; failure: cause; heartbeat: `""`; createJob: request JSON.
+    /// success: output JSON; failure: cause; heartbeat and stopJob: `""`; createJob: request JSON.
     public var payload: String
     /// The Step Functions error name; failure only.
     public var errorName: String?

@@ -5,6 +5,9 @@ enum Query: Int, CaseIterable {
     case beginImmediate, beginDeferred, commit, rollback
 
     case insertPending, pendingByToken, pendingByJob, deletePending, updatePendingStatus, listPending
+    case pendingByExecution, dueHeartbeats, nextHeartbeatBase, noteHeartbeat
+    case unsweptDue, sweepDue, nextSweepTimes, recordSweep, pendingOlderThan
+    case outboxHasAction
     case isClosed, closedByToken, markClosed, pruneClosed
     case insertEarlyEvent, earlyEventByJob, listEarlyEvents, pruneEarlyEvents, deleteEarlyEvent, evictEarlyEvents
     case enqueue, outboxFromDue, outboxDueTimes, outboxByID, deleteOutbox, deleteOutboxByTokenAction
@@ -14,8 +17,11 @@ enum Query: Int, CaseIterable {
 
     static let pendingColumns = """
         token_hash, task_token, job_kind, job_name, registered_at, execution_arn, heartbeat, \
-        created_by_service, last_status, last_event_at
+        created_by_service, last_status, last_event_at, stop_job_on_abort, last_heartbeat_at, \
+        sweep_checks, sweep_status, next_sweep_at, missing_since
         """
+    /// When a heartbeat callback last had a heartbeat (or registered); `pending_heartbeat_due` indexes it.
+    static let heartbeatBase = "coalesce(last_heartbeat_at, registered_at)"
     static let earlyEventColumns = "job_kind, job_name, status, event, received_at"
     static let outboxColumns = """
         id, token_hash, task_token, job_kind, job_name, action, payload, error_name, attempts, \
@@ -31,7 +37,7 @@ enum Query: Int, CaseIterable {
         case .rollback: "ROLLBACK"
 
         case .insertPending:
-            "INSERT INTO pending (\(Self.pendingColumns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+            "INSERT INTO pending (\(Self.pendingColumns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) "
                 + "ON CONFLICT (token_hash) DO NOTHING"
         case .pendingByToken: "SELECT \(Self.pendingColumns) FROM pending WHERE token_hash = ?1"
         case .pendingByJob:
@@ -39,6 +45,25 @@ enum Query: Int, CaseIterable {
         case .deletePending: "DELETE FROM pending WHERE token_hash = ?1"
         case .updatePendingStatus: "UPDATE pending SET last_status = ?2, last_event_at = ?3 WHERE token_hash = ?1"
         case .listPending: "SELECT \(Self.pendingColumns) FROM pending ORDER BY registered_at, rowid LIMIT ?1"
+        case .pendingByExecution: "SELECT \(Self.pendingColumns) FROM pending WHERE execution_arn = ?1 ORDER BY registered_at"
+        case .dueHeartbeats:
+            "SELECT \(Self.pendingColumns) FROM pending WHERE heartbeat = 1 AND \(Self.heartbeatBase) <= ?1 "
+                + "ORDER BY \(Self.heartbeatBase) LIMIT ?2"
+        case .nextHeartbeatBase: "SELECT min(\(Self.heartbeatBase)) FROM pending WHERE heartbeat = 1"
+        case .noteHeartbeat: "UPDATE pending SET last_heartbeat_at = ?2 WHERE token_hash = ?1"
+        case .unsweptDue:
+            "SELECT \(Self.pendingColumns) FROM pending WHERE next_sweep_at IS NULL AND registered_at <= ?1 "
+                + "ORDER BY registered_at LIMIT ?2"
+        case .sweepDue:
+            "SELECT \(Self.pendingColumns) FROM pending WHERE next_sweep_at IS NOT NULL AND next_sweep_at <= ?1 "
+                + "ORDER BY next_sweep_at LIMIT ?2"
+        case .nextSweepTimes:
+            "SELECT (SELECT min(registered_at) FROM pending WHERE next_sweep_at IS NULL), "
+                + "(SELECT min(next_sweep_at) FROM pending WHERE next_sweep_at IS NOT NULL)"
+        case .recordSweep:
+            "UPDATE pending SET sweep_checks = ?2, sweep_status = ?3, next_sweep_at = ?4, missing_since = ?5 WHERE token_hash = ?1"
+        case .pendingOlderThan:
+            "SELECT \(Self.pendingColumns) FROM pending WHERE registered_at < ?1 ORDER BY registered_at LIMIT ?2"
 
         case .isClosed: "SELECT 1 FROM closed WHERE token_hash = ?1"
         case .closedByToken: "SELECT token_hash, closed_at, result FROM closed WHERE token_hash = ?1"
@@ -69,6 +94,7 @@ enum Query: Int, CaseIterable {
         case .outboxByID: "SELECT \(Self.outboxColumns) FROM outbox WHERE id = ?1"
         case .deleteOutbox: "DELETE FROM outbox WHERE id = ?1"
         case .deleteOutboxByTokenAction: "DELETE FROM outbox WHERE token_hash = ?1 AND action = ?2"
+        case .outboxHasAction: "SELECT 1 FROM outbox WHERE token_hash = ?1 AND action = ?2 LIMIT 1"
         case .rescheduleOutbox:
             "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3, last_error = ?4 WHERE id = ?1"
         case .listOutbox: "SELECT \(Self.outboxColumns) FROM outbox ORDER BY next_attempt_at, id LIMIT ?1"

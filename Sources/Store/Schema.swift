@@ -81,6 +81,43 @@ enum Schema {
         CREATE TRIGGER rejected_counted_out AFTER DELETE ON rejected
             BEGIN UPDATE row_counts SET n = n - 1 WHERE name = 'rejected'; END;
         """,
+        // 2: stop on abort, periodic heartbeats, the safety sweep. The outbox is rebuilt because
+        // SQLite cannot widen a CHECK constraint in place.
+        """
+        ALTER TABLE pending ADD COLUMN stop_job_on_abort INTEGER NOT NULL DEFAULT 0;
+        UPDATE pending SET stop_job_on_abort = created_by_service;
+        ALTER TABLE pending ADD COLUMN last_heartbeat_at INTEGER;
+        ALTER TABLE pending ADD COLUMN sweep_checks INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE pending ADD COLUMN sweep_status TEXT;
+        ALTER TABLE pending ADD COLUMN next_sweep_at INTEGER;
+        ALTER TABLE pending ADD COLUMN missing_since INTEGER;
+        CREATE INDEX pending_by_execution ON pending (execution_arn) WHERE execution_arn IS NOT NULL;
+        -- The expression and WHERE clause must match the heartbeat queries' exactly.
+        CREATE INDEX pending_heartbeat_due ON pending (coalesce(last_heartbeat_at, registered_at)) WHERE heartbeat = 1;
+        CREATE INDEX pending_unswept ON pending (registered_at) WHERE next_sweep_at IS NULL;
+        CREATE INDEX pending_sweep_due ON pending (next_sweep_at) WHERE next_sweep_at IS NOT NULL;
+
+        CREATE TABLE outbox_v2 (
+            id INTEGER PRIMARY KEY,
+            token_hash TEXT NOT NULL,
+            task_token TEXT NOT NULL,
+            job_kind TEXT NOT NULL,
+            job_name TEXT NOT NULL,
+            action TEXT NOT NULL CHECK (action IN ('success', 'failure', 'heartbeat', 'createJob', 'stopJob')),
+            payload TEXT NOT NULL,
+            error_name TEXT,
+            attempts INTEGER NOT NULL,
+            next_attempt_at INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            last_error TEXT
+        );
+        INSERT INTO outbox_v2 SELECT id, token_hash, task_token, job_kind, job_name, action, payload, error_name,
+            attempts, next_attempt_at, created_at, last_error FROM outbox;
+        DROP TABLE outbox;
+        ALTER TABLE outbox_v2 RENAME TO outbox;
+        CREATE INDEX outbox_by_due ON outbox (next_attempt_at);
+        CREATE INDEX outbox_by_token ON outbox (token_hash);
+        """,
     ]
 
     /// The schema version this build writes and understands.

@@ -35,7 +35,7 @@ public struct StoreOptions: Sendable {
 
 extension Duration {
     /// Whole milliseconds, rounded toward zero; the unit every stored time uses.
-    var milliseconds: Int64 {
+    public var milliseconds: Int64 {
         let (seconds, attoseconds) = components
         return seconds * 1_000 + attoseconds / 1_000_000_000_000_000
     }

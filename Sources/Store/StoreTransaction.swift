@@ -75,6 +75,12 @@ public final class StoreTransaction {
             try s.bind(p.createdByService, at: 8)
             try s.bind(p.lastStatus, at: 9)
             try s.bind(p.lastEventAt, at: 10)
+            try s.bind(p.stopJobOnAbort, at: 11)
+            try s.bind(p.lastHeartbeatAt, at: 12)
+            try s.bind(p.sweep.checks, at: 13)
+            try s.bind(p.sweep.status, at: 14)
+            try s.bind(p.sweep.nextCheckAt, at: 15)
+            try s.bind(p.sweep.missingSince, at: 16)
         } == 1
     }
 
@@ -110,12 +116,88 @@ public final class StoreTransaction {
         try rows(.listPending, { try $0.bind(max(0, limit), at: 1) }, Self.pendingCallback)
     }
 
+    /// Every callback of one Step Functions execution, oldest registration first (served by an index).
+    public func pendingCallbacks(executionArn: String) throws -> [PendingCallback] {
+        try rows(.pendingByExecution, { try $0.bind(executionArn, at: 1) }, Self.pendingCallback)
+    }
+
+    /// Up to `limit` callbacks registered before `olderThan`, oldest first.
+    public func pendingCallbacks(registeredBefore olderThan: Int64, limit: Int) throws -> [PendingCallback] {
+        try rows(.pendingOlderThan, { s in
+            try s.bind(olderThan, at: 1)
+            try s.bind(max(0, limit), at: 2)
+        }, Self.pendingCallback)
+    }
+
+    // MARK: heartbeats
+
+    /// Up to `limit` callbacks that asked for heartbeats and have had none (nor their
+    /// registration) since `since`, longest-waiting first.
+    public func heartbeatsDue(since: Int64, limit: Int) throws -> [PendingCallback] {
+        try rows(.dueHeartbeats, { s in
+            try s.bind(since, at: 1)
+            try s.bind(max(0, limit), at: 2)
+        }, Self.pendingCallback)
+    }
+
+    /// The oldest last-heartbeat time (or registration time, before a first heartbeat) among
+    /// callbacks that asked for heartbeats; nil when none did.
+    public func oldestHeartbeat() throws -> Int64? {
+        try first(.nextHeartbeatBase, { _ in }) { $0.optionalInt64(at: 0) } ?? nil
+    }
+
+    /// Records that a heartbeat was queued for a callback; no error when it is gone.
+    public func noteHeartbeat(tokenHash: String, at: Int64) throws {
+        _ = try change(.noteHeartbeat) { s in
+            try s.bind(tokenHash, at: 1)
+            try s.bind(at, at: 2)
+        }
+    }
+
+    // MARK: the safety sweep
+
+    /// Up to `limit` callbacks due for a sweep check at `now`: those never checked that registered
+    /// before `firstCheckBefore`, then those whose next check is due, each group oldest first.
+    public func sweepDue(now: Int64, firstCheckBefore: Int64, limit: Int) throws -> [PendingCallback] {
+        let unswept = try rows(.unsweptDue, { s in
+            try s.bind(firstCheckBefore, at: 1)
+            try s.bind(max(0, limit), at: 2)
+        }, Self.pendingCallback)
+        let rechecks = try rows(.sweepDue, { s in
+            try s.bind(now, at: 1)
+            try s.bind(max(0, limit - unswept.count), at: 2)
+        }, Self.pendingCallback)
+        return unswept + rechecks
+    }
+
+    /// When the sweep next has work: the earliest registration among callbacks never checked, and
+    /// the earliest scheduled re-check (each nil when there is none).
+    public func nextSweep() throws -> (oldestUnswept: Int64?, nextCheck: Int64?) {
+        try first(.nextSweepTimes, { _ in }) { ($0.optionalInt64(at: 0), $0.optionalInt64(at: 1)) } ?? (nil, nil)
+    }
+
+    /// Stores the sweep state of a callback; no error when it is gone.
+    public func recordSweep(tokenHash: String, _ state: SweepState) throws {
+        _ = try change(.recordSweep) { s in
+            try s.bind(tokenHash, at: 1)
+            try s.bind(state.checks, at: 2)
+            try s.bind(state.status, at: 3)
+            try s.bind(state.nextCheckAt, at: 4)
+            try s.bind(state.missingSince, at: 5)
+        }
+    }
+
     private static func pendingCallback(_ s: Statement) -> PendingCallback {
         PendingCallback(
             tokenHash: s.string(at: 0), taskToken: s.string(at: 1), jobKind: s.string(at: 2),
             jobName: s.string(at: 3), registeredAt: s.int64(at: 4), executionArn: s.optionalString(at: 5),
-            heartbeat: s.bool(at: 6), createdByService: s.bool(at: 7), lastStatus: s.optionalString(at: 8),
-            lastEventAt: s.optionalInt64(at: 9)
+            heartbeat: s.bool(at: 6), createdByService: s.bool(at: 7), stopJobOnAbort: s.bool(at: 10),
+            lastStatus: s.optionalString(at: 8), lastEventAt: s.optionalInt64(at: 9),
+            lastHeartbeatAt: s.optionalInt64(at: 11),
+            sweep: SweepState(
+                checks: s.int(at: 12), status: s.optionalString(at: 13), nextCheckAt: s.optionalInt64(at: 14),
+                missingSince: s.optionalInt64(at: 15)
+            )
         )
     }
 
@@ -277,6 +359,14 @@ public final class StoreTransaction {
             }
         }
         return deleted
+    }
+
+    /// Whether a token has an entry of `action` in the outbox (e.g. a job still being created).
+    public func hasOutbox(tokenHash: String, action: OutboxAction) throws -> Bool {
+        try first(.outboxHasAction, { s in
+            try s.bind(tokenHash, at: 1)
+            try s.bind(action.rawValue, at: 2)
+        }, { _ in true }) ?? false
     }
 
     /// Records a failed attempt: the attempt count, when to try next, and a short, safe error.

@@ -1,0 +1,179 @@
+import AWS
+import HTTP
+import Logging
+import ServiceLifecycle
+import Store
+
+/// The safety net for lost events: SageMaker's delivery to EventBridge is best effort, so a
+/// callback that has waited `after` without a terminal event gets one `Describe…Job`.
+///
+/// - A terminal job completes its callbacks exactly as its event would have.
+/// - A running job is checked again `after` later.
+/// - A job SageMaker does not know gets `grace` to appear; then its callbacks fail with
+///   `SageMaker.JobNotFound`.
+///
+/// Calls are paced by ``SweepPacer`` (at most `rate` per second, jittered, slower after
+/// throttling). What each check found is stored with the callback, so a restart resumes the
+/// schedule and the grace periods where they were.
+public final class SafetySweep: Service, Sendable {
+    /// How the sweep is tuned.
+    public struct Settings: Sendable, Equatable {
+        /// How long a callback waits without a terminal event before its job is described, and
+        /// between checks of a job that still runs.
+        public var after: Duration
+        /// How long a job found missing may take to appear.
+        public var grace: Duration
+        /// Most `Describe…Job` calls per second.
+        public var rate: Double
+
+        public init(after: Duration = .seconds(3_600), grace: Duration = .seconds(600), rate: Double = 1) {
+            self.after = after
+            self.grace = grace
+            self.rate = rate
+        }
+    }
+
+    private let store: Store
+    private let sageMaker: SageMaker
+    private let settings: Settings
+    private let dispatcher: OutboxDispatcher
+    private let logger: Logger
+
+    /// Callbacks read per pass.
+    static let batch = 64
+    /// One attempt per check: a retry would break the pacing; the next pass is the retry.
+    static let describePolicy = RetryPolicy(maxAttempts: 1)
+
+    public init(store: Store, client: AWSClient, settings: Settings, dispatcher: OutboxDispatcher, logger: Logger) {
+        self.store = store
+        self.sageMaker = SageMaker(client: client)
+        self.settings = settings
+        self.dispatcher = dispatcher
+        self.logger = logger
+    }
+
+    var timing: Correlator.SweepTiming {
+        let after = settings.after.milliseconds
+        // A failed check is retried sooner than a running job is re-checked, but not in a tight loop.
+        return Correlator.SweepTiming(recheckAfter: after, grace: settings.grace.milliseconds, retryAfter: min(after, 60_000))
+    }
+
+    public func run() async throws {
+        var pacer = SweepPacer(rate: settings.rate)
+        await TimerLoop.run(failureEvent: "sweep.store_failed", logger: logger) {
+            try await pass(pacer: &pacer)
+        }
+    }
+
+    /// Checks the jobs of callbacks due now, paced; returns how long to sleep until more are due.
+    func pass(pacer: inout SweepPacer) async throws -> Duration {
+        let after = settings.after.milliseconds
+        let now = WallClock.millisecondsNow()
+        let due = try await store.read { try $0.sweepDue(now: now, firstCheckBefore: now - after, limit: Self.batch) }
+        if due.isEmpty {
+            let (oldestUnswept, nextCheck) = try await store.read { try $0.nextSweep() }
+            let next = [oldestUnswept.map { $0 + after }, nextCheck].compactMap { $0 }.min() ?? now + after
+            return .milliseconds(min(max(next - now, 0), after))
+        }
+        var seen = Set<JobKey>()
+        for callback in due where seen.insert(JobKey(kind: callback.jobKind, name: callback.jobName)).inserted {
+            try await check(kind: callback.jobKind, name: callback.jobName, pacer: &pacer)
+        }
+        return .zero
+    }
+
+    private struct JobKey: Hashable {
+        var kind: String
+        var name: String
+    }
+
+    /// One job: describe it (paced), then decide for every callback waiting for it.
+    func check(kind kindName: String, name: String, pacer: inout SweepPacer) async throws {
+        guard let kind = JobKind.named(kindName) else { return }
+        let creating = try await store.read { transaction in
+            try transaction.pendingCallbacks(jobKind: kindName, jobName: name).contains {
+                try transaction.hasOutbox(tokenHash: $0.tokenHash, action: .createJob)
+            }
+        }
+        let finding: Correlator.SweepFinding
+        if creating {
+            finding = .creating
+        } else {
+            try await pacer.waitTurn()
+            finding = await describe(kind, name: name)
+            if case .failed(_, let throttled) = finding { pacer.record(throttled: throttled) } else { pacer.record(throttled: false) }
+        }
+        let now = WallClock.millisecondsNow()
+        let decision = try await store.write { transaction -> Decision in
+            let callbacks = try transaction.pendingCallbacks(jobKind: kindName, jobName: name)
+            guard !callbacks.isEmpty else { return Decision(.sweepDeferred("no callback waits any more"), jobName: name) }
+            let known = try transaction.earlyEvent(jobKind: kindName, jobName: name) != nil
+            let decision = Correlator(now: now).decideSweep(callbacks, finding: finding, timing: self.timing, terminalKnown: known)
+            try transaction.apply(decision.effects)
+            return decision
+        }
+        if decision.queuesWork { dispatcher.ring() }
+        let metadata: Logger.Metadata = ["job.kind": "\(kindName)", "job.name": "\(name)", "outcome": "\(decision.verdict)"]
+        switch decision.verdict {
+        case .sweptCompleted, .sweptMissing: logger.notice("sweep.resolved", metadata: metadata)
+        case .sweepDeferred: logger.info("sweep.deferred", metadata: metadata)
+        default: logger.info("sweep.checked", metadata: metadata)
+        }
+    }
+
+    func describe(_ kind: JobKind, name: String) async -> Correlator.SweepFinding {
+        do {
+            let description = try await sageMaker.describeJob(
+                operation: kind.describeOperation, nameField: kind.nameField, name: name, retryPolicy: Self.describePolicy
+            )
+            guard let (change, event) = JobStateChange.described(kind, name: name, description: description) else {
+                return .failed(code: "UnknownStatus", throttled: false)
+            }
+            return .found(change, event: event)
+        } catch let error as AWSError {
+            if SageMaker.isNoSuchJob(code: error.code, message: error.message) { return .missing }
+            let throttled = RetryableFailure.classify(code: error.code, httpStatus: error.httpStatus) == .throttling
+            return .failed(code: error.code, throttled: throttled)
+        } catch is HTTPError {
+            return .failed(code: "Connection", throttled: false)
+        } catch {
+            return .failed(code: "Error", throttled: false)
+        }
+    }
+}
+
+/// Paces the sweep's calls: at most `rate` per second, each gap stretched by a random 0–50 %
+/// so that several services do not fall into step, and doubled after each throttled answer (up
+/// to 64 times) and halved again after each accepted one.
+struct SweepPacer: Sendable {
+    let rate: Double
+    private(set) var slowdown: Double = 1
+    private var lastCall: ContinuousClock.Instant?
+    private var generator = SystemRandomNumberGenerator()
+
+    static let maxSlowdown: Double = 64
+
+    init(rate: Double) { self.rate = max(rate, 0.001) }
+
+    /// The gap to keep after the last call, for a jitter in [0, 1).
+    func gap(jitter: Double) -> Duration {
+        .seconds(slowdown / rate * (1 + 0.5 * jitter))
+    }
+
+    /// Sleeps until the next call may go.
+    mutating func waitTurn() async throws {
+        let jitter = Double.random(in: 0..<1, using: &generator)
+        if let lastCall {
+            let wait = lastCall + gap(jitter: jitter) - .now
+            if wait > .zero {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
+            }
+        }
+        lastCall = .now
+    }
+
+    /// Adapts to the answer of the call just made.
+    mutating func record(throttled: Bool) {
+        slowdown = throttled ? min(slowdown * 2, Self.maxSlowdown) : max(1, slowdown / 2)
+    }
+}
