@@ -77,8 +77,11 @@ final class InProcessRelay: Sendable {
     let group: ServiceGroup
     let task: Task<Void, any Error>
 
-    init(_ emulator: Emulator, waitSeconds: Int = 1) throws {
-        var configuration = try CommandLineOptions().serve(Environment(emulator.serviceEnvironment))
+    /// `environment` adds to (or overrides) the emulator's: a stand-in's endpoint, a heartbeat
+    /// interval or sweep settings, read exactly as `serve` reads them.
+    init(_ emulator: Emulator, waitSeconds: Int = 1, environment: [String: String] = [:]) throws {
+        let merged = emulator.serviceEnvironment.merging(environment) { _, override in override }
+        var configuration = try CommandLineOptions().serve(Environment(merged))
         configuration.receiveWaitSeconds = waitSeconds
         var logger = Logger(label: "relay-under-test")
         logger.logLevel = .warning

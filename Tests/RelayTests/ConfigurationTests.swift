@@ -20,6 +20,30 @@ struct ConfigurationTests {
         #expect(configuration.aws.endpoints[.stepFunctions]?.url == "https://states.eu-west-1.amazonaws.com")
     }
 
+    @Test("heartbeat and sweep settings: defaults, the environment, and the command line over it")
+    func timers() throws {
+        let defaults = try CommandLineOptions().serve(Environment(["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": Self.queue]))
+        #expect(defaults.heartbeatInterval == .seconds(60))
+        #expect(defaults.sweep == SafetySweep.Settings(after: .seconds(3_600), grace: .seconds(600), rate: 1))
+
+        var options = CommandLineOptions()
+        options.heartbeatInterval = "2.5"
+        options.sweepRate = "0.5"
+        let configured = try options.serve(Environment([
+            "SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": Self.queue, "SAGEMAKER_CALLBACK_HEARTBEAT_INTERVAL": "30",
+            "SAGEMAKER_CALLBACK_SWEEP_AFTER": "900", "SAGEMAKER_CALLBACK_SWEEP_GRACE": "0", "SAGEMAKER_CALLBACK_SWEEP_RATE": "3",
+        ]))
+        #expect(configured.heartbeatInterval == .milliseconds(2_500))
+        #expect(configured.sweep == SafetySweep.Settings(after: .seconds(900), grace: .zero, rate: 0.5))
+
+        options.sweepAfter = "0"
+        #expect {
+            _ = try options.serve(Environment(["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": Self.queue]))
+        } throws: { error in
+            (error as? ConfigurationError)?.description == "--sweep-after: 0 is outside 1–2592000 seconds"
+        }
+    }
+
     @Test("the command line wins over the environment")
     func commandLineWins() throws {
         var options = CommandLineOptions()
@@ -41,6 +65,11 @@ struct ConfigurationTests {
         (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": queue, "SAGEMAKER_CALLBACK_REQUESTS_QUEUE_URL": queue], "--requests-queue-url"),
         (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": "http://127.0.0.1:5000/123456789012/events"], "--region"),
         (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": queue, "AWS_ENDPOINT_URL_SFN": "not a url"], "AWS_ENDPOINT_URL_SFN"),
+        (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": queue, "SAGEMAKER_CALLBACK_HEARTBEAT_INTERVAL": "0"], "SAGEMAKER_CALLBACK_HEARTBEAT_INTERVAL"),
+        (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": queue, "SAGEMAKER_CALLBACK_HEARTBEAT_INTERVAL": "soon"], "SAGEMAKER_CALLBACK_HEARTBEAT_INTERVAL"),
+        (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": queue, "SAGEMAKER_CALLBACK_SWEEP_AFTER": "-5"], "SAGEMAKER_CALLBACK_SWEEP_AFTER"),
+        (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": queue, "SAGEMAKER_CALLBACK_SWEEP_GRACE": "nan"], "SAGEMAKER_CALLBACK_SWEEP_GRACE"),
+        (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": queue, "SAGEMAKER_CALLBACK_SWEEP_RATE": "0"], "SAGEMAKER_CALLBACK_SWEEP_RATE"),
     ])
     func bad(environment: [String: String], option: String) {
         #expect {
