@@ -26,6 +26,9 @@ struct Register: AsyncParsableCommand {
     @Flag(name: .long, help: "Send heartbeats while the job runs.")
     var heartbeat = false
 
+    @Flag(name: .long, inversion: .prefixedNo, help: "Stop the job if the execution is aborted, times out or fails (needs --execution-arn; default: only for --create-processing-job).")
+    var stopJobOnAbort: Bool?
+
     @Option(name: .long, help: ArgumentHelp("A whole registration message as JSON (- for stdin), instead of the options above.", valueName: "json"))
     var message: String?
 
@@ -66,6 +69,7 @@ struct Register: AsyncParsableCommand {
         }
         if let executionArn { object["ExecutionArn"] = .string(executionArn) }
         if heartbeat { object["Heartbeat"] = true }
+        if let stopJobOnAbort { object["StopJobOnAbort"] = .bool(stopJobOnAbort) }
         return JSONValue.object(object).serialized()
     }
 
