@@ -33,18 +33,35 @@ public enum Infra {
 
     /// The event pattern of the template's rule for SageMaker job state changes.
     public static func jobEventPattern() throws -> JSONValue {
+        try eventPattern(source: "aws.sagemaker")
+    }
+
+    /// The event pattern of the template's rule for Step Functions execution status changes, with
+    /// its `{"Ref": ...}` list of the stack's state machines replaced by `stateMachineArns`.
+    public static func executionEventPattern(stateMachineArns: [String]) throws -> JSONValue {
+        guard case .object(var pattern) = try eventPattern(source: "aws.states"), case .object(var detail)? = pattern["detail"] else {
+            throw MotoUnavailable(message: "the template's aws.states rule has no detail pattern")
+        }
+        detail["stateMachineArn"] = .array(stateMachineArns.map(JSONValue.string))
+        pattern["detail"] = .object(detail)
+        return .object(pattern)
+    }
+
+    /// The event pattern of the template's EventBridge rule for events from `source`, as written.
+    public static func eventPattern(source: String) throws -> JSONValue {
         let resources = try template()["Resources"]?.objectValue ?? [:]
         for (_, resource) in resources where resource["Type"]?.stringValue == "AWS::Events::Rule" {
-            if let pattern = resource["Properties"]?["EventPattern"], pattern["source"]?.serialized().contains("aws.sagemaker") == true {
+            if let pattern = resource["Properties"]?["EventPattern"], pattern["source"]?.arrayValue?.contains(.string(source)) == true {
                 return pattern
             }
         }
-        throw MotoUnavailable(message: "the template has no EventBridge rule for aws.sagemaker")
+        throw MotoUnavailable(message: "the template has no EventBridge rule for \(source)")
     }
 }
 
-/// What `infra/` deploys, created on the emulator: the two queues, the EventBridge rule feeding
-/// the events queue, and the example state machines.
+/// What `infra/` deploys, created on the emulator: the two queues, the EventBridge rules feeding
+/// the events queue (SageMaker job state changes, and the ends of the deployment's executions),
+/// and the example state machines.
 public struct LocalDeployment: Sendable {
     public let client: AWSClient
     public let eventsQueueURL: String
@@ -53,7 +70,7 @@ public struct LocalDeployment: Sendable {
     public let stateMachines: [String: String]
 
     /// The example state machines of `infra/state-machines/`.
-    public static let stateMachineNames = ["wait-for-processing-job", "start-and-wait-processing-job"]
+    public static let stateMachineNames = ["wait-for-processing-job", "start-and-wait-processing-job", "train-with-heartbeats"]
 
     /// Creates everything with names that start with `prefix`, so deployments never collide.
     public static func create(on client: AWSClient, prefix: String) async throws -> LocalDeployment {
@@ -62,13 +79,7 @@ public struct LocalDeployment: Sendable {
         let attributes = try await client.call(.sqs, "GetQueueAttributes", ["QueueUrl": .string(events), "AttributeNames": ["QueueArn"]])
         let eventsArn = attributes["Attributes"]?["QueueArn"]?.stringValue ?? ""
 
-        let rule = "\(prefix)-sagemaker-job-state-changes"
-        _ = try await client.call(.eventBridge, "PutRule", [
-            "Name": .string(rule), "EventPattern": .string(try Infra.jobEventPattern().serialized()), "State": "ENABLED",
-        ])
-        _ = try await client.call(.eventBridge, "PutTargets", [
-            "Rule": .string(rule), "Targets": [["Id": "events-queue", "Arn": .string(eventsArn)]],
-        ])
+        try await putRule("\(prefix)-sagemaker-job-state-changes", pattern: try Infra.jobEventPattern(), target: eventsArn, on: client)
 
         var machines: [String: String] = [:]
         for name in stateMachineNames {
@@ -80,7 +91,16 @@ public struct LocalDeployment: Sendable {
             ])
             machines[name] = response["stateMachineArn"]?.stringValue
         }
+        // Only this deployment's machines, as in the template: executions of other stacks never reach its queue.
+        let executions = try Infra.executionEventPattern(stateMachineArns: stateMachineNames.compactMap { machines[$0] })
+        try await putRule("\(prefix)-executions", pattern: executions, target: eventsArn, on: client)
         return LocalDeployment(client: client, eventsQueueURL: events, requestsQueueURL: requests, stateMachines: machines)
+    }
+
+    /// Creates (or replaces) an enabled rule with one target.
+    private static func putRule(_ name: String, pattern: JSONValue, target: String, on client: AWSClient) async throws {
+        _ = try await client.call(.eventBridge, "PutRule", ["Name": .string(name), "EventPattern": .string(pattern.serialized()), "State": "ENABLED"])
+        _ = try await client.call(.eventBridge, "PutTargets", ["Rule": .string(name), "Targets": [["Id": "events-queue", "Arn": .string(target)]]])
     }
 
     /// Starts an execution (always named: moto needs it) and returns its ARN.
@@ -120,12 +140,41 @@ public struct LocalDeployment: Sendable {
     /// Publishes a SageMaker job state change through EventBridge, as SageMaker would; the rule
     /// routes it to the events queue.
     public func publishJobEvent(detailType: String, detail: JSONObject) async throws {
+        let resources = detail.first { $0.key.hasSuffix("JobArn") }.map { [$0.value] } ?? []
+        try await putEvent(source: "aws.sagemaker", detailType: detailType, detail: detail, resources: resources)
+    }
+
+    /// Publishes a Step Functions execution status change through EventBridge, as Step Functions
+    /// would (name from the ARN, epoch-millis dates, `stopDate` null while RUNNING); the execution
+    /// rule routes it to the events queue only for this deployment's state machines.
+    public func publishExecutionStatus(executionArn: String, stateMachineArn: String, status: String) async throws {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let errors: [String: String] = ["TIMED_OUT": "States.Timeout", "FAILED": "States.TaskFailed"]
+        let detail: JSONObject = [
+            "executionArn": .string(executionArn),
+            "stateMachineArn": .string(stateMachineArn),
+            "name": .string(executionArn.split(separator: ":").last.map(String.init) ?? executionArn),
+            "status": .string(status),
+            "startDate": JSONValue(now - 60_000),
+            "stopDate": status == "RUNNING" ? .null : JSONValue(now),
+            "input": "{}",
+            "inputDetails": ["included": true],
+            "output": status == "SUCCEEDED" ? "{}" : .null,
+            "outputDetails": status == "SUCCEEDED" ? ["included": true] : .null,
+            "error": errors[status].map(JSONValue.string) ?? .null,
+            "cause": .null,
+        ]
+        try await putEvent(source: "aws.states", detailType: "Step Functions Execution Status Change", detail: detail, resources: [.string(executionArn)])
+    }
+
+    /// One PutEvents entry; a failed entry is an error.
+    private func putEvent(source: String, detailType: String, detail: JSONObject, resources: [JSONValue]) async throws {
         let response = try await client.call(.eventBridge, "PutEvents", [
             "Entries": [[
-                "Source": "aws.sagemaker",
+                "Source": .string(source),
                 "DetailType": .string(detailType),
                 "Detail": .string(JSONValue.object(detail).serialized()),
-                "Resources": .array(detail.first { $0.key.hasSuffix("JobArn") }.map { [$0.value] } ?? []),
+                "Resources": .array(resources),
             ]],
         ])
         if let failed = response["FailedEntryCount"]?.int64Value, failed > 0 {
