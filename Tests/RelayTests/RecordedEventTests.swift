@@ -14,6 +14,9 @@ struct RecordedEventTests {
         case running
         case rejected(String)
         case unsupported
+        /// A Step Functions execution status change; `stops` when it stops the job of a callback
+        /// that asked for it.
+        case execution(ExecutionStatus, stops: Bool)
     }
 
     static let expectations: [String: Expected] = [
@@ -42,6 +45,13 @@ struct RecordedEventTests {
         "training-failed.json": .failure("SageMaker.TrainingJobFailed"),
         "transform-stopped.json": .failure("SageMaker.TransformJobStopped"),
         "tuning-completed.json": .success(truncated: false),
+        "execution-aborted.json": .execution(.aborted, stops: true),
+        "execution-aborted-sns-wrapped.json": .execution(.aborted, stops: true),
+        "execution-timed-out.json": .execution(.timedOut, stops: true),
+        "execution-failed.json": .execution(.failed, stops: true),
+        "execution-succeeded.json": .execution(.succeeded, stops: false),
+        "execution-running.json": .execution(.running, stops: false),
+        "malformed-execution-no-arn.json": .rejected("without an executionArn string"),
     ]
 
     static var eventFiles: [String] {
@@ -76,6 +86,23 @@ struct RecordedEventTests {
                 return
             }
             #expect(record.reason == error.reason)
+            return
+        }
+        if case .executionStatusChange(let execution) = parsed {
+            guard case .execution(let status, let stops) = expected else {
+                Issue.record("\(file) unexpectedly parsed as an execution status change")
+                return
+            }
+            #expect(execution.status == status)
+            #expect(execution.executionArn.hasPrefix("arn:aws:states:"))
+            let callback = PendingCallback(
+                tokenHash: "h", taskToken: "t", jobKind: "TrainingJob", jobName: "nightly", registeredAt: 1,
+                executionArn: execution.executionArn, createdByService: true, stopJobOnAbort: true
+            )
+            let decision = correlator.decide(execution, pending: status.hasEnded ? [callback] : [])
+            let stopped = decision.effects.contains { if case .enqueue(let entry) = $0 { entry.action == .stopJob } else { false } }
+            #expect(stopped == stops)
+            #expect(decision.effects.contains(.removePending(tokenHash: "h")) == status.hasEnded)
             return
         }
         guard case .jobStateChange(let change) = parsed else {
@@ -123,7 +150,7 @@ struct RecordedEventTests {
             #expect(decision.verdict == .heartbeat(callbacks: 1))
             #expect(queued.map(\.action) == [.heartbeat])
             #expect(!decision.effects.contains(.removePending(tokenHash: callback.tokenHash)))
-        case .rejected, .unsupported:
+        case .rejected, .unsupported, .execution:
             Issue.record("\(file) should not have parsed as a job state change")
         }
     }
