@@ -39,7 +39,11 @@ struct JobKindTests {
                 "TrainingJobDefinition": .object(training),
             ]
         default:
-            request = [:]
+            request = [
+                "ProcessingResources": ["ClusterConfig": resources],
+                "AppSpecification": ["ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/job:1"],
+                "RoleArn": .string(role), "StoppingCondition": ["MaxRuntimeInSeconds": 3600],
+            ]
         }
         request[kind.nameField] = .string(name)
         return request

@@ -109,13 +109,7 @@ struct WorkflowTests {
         defer { emulator.stop() }
         let relay = try InProcessRelay(emulator)
         let d = emulator.deployment
-        let request: JSONObject = [
-            "ProcessingJobName": "created-by-relay",
-            "ProcessingResources": ["ClusterConfig": ["InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 10]],
-            "AppSpecification": ["ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/job:1"],
-            "RoleArn": "arn:aws:iam::123456789012:role/SageMakerExecution",
-            "StoppingCondition": ["MaxRuntimeInSeconds": 3600],
-        ]
+        let request = JobKindTests.createRequest(.processing, name: "created-by-relay")
         let arn = try await d.startExecution("start-and-wait-processing-job", name: "run-create", input: ["CreateProcessingJob": .object(request)])
         let sageMaker = SageMaker(client: d.client)
         try await emulator.eventually("the job exists in SageMaker") {

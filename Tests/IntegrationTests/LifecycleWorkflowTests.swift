@@ -1,0 +1,194 @@
+import AWS
+import Foundation
+import JSON
+import Moto
+import Relay
+import Store
+import Testing
+
+/// Stop on abort, heartbeats and the safety sweep with real executions on the emulator. moto's
+/// Stop*Job answers 500 and moto never throttles, so those tests point SageMaker at a stand-in
+/// the test owns, while SQS and Step Functions stay on moto.
+@Suite("Stop on abort, heartbeats and the sweep", .timeLimit(.minutes(3)))
+struct LifecycleWorkflowTests {
+    static func processingRequest(_ name: String) -> JSONObject { JobKindTests.createRequest(.processing, name: name) }
+
+    /// The pending callbacks in the service's store, read beside it.
+    static func pending(_ emulator: Emulator) throws -> [PendingCallback] {
+        let store = try Store.open(path: emulator.databasePath)
+        defer { store.close() }
+        return try store.readSync { try $0.listPending(limit: 100) }
+    }
+
+    @Test("an aborted execution stops the job the service created, and only that one")
+    func stopOnAbort() async throws {
+        let emulator = try await Emulator.start("abort")
+        defer { emulator.stop() }
+        let sageMaker = try SageMakerStandIn()
+        defer { sageMaker.stop() }
+        let relay = try InProcessRelay(emulator, environment: ["AWS_ENDPOINT_URL_SAGEMAKER": sageMaker.endpoint])
+        let d = emulator.deployment
+
+        // One workflow has the service create its job; another waits for a job created elsewhere.
+        let created = try await d.startExecution("start-and-wait-processing-job", name: "abort-created", input: ["CreateProcessingJob": .object(Self.processingRequest("abort-me"))])
+        sageMaker.setJob(nameField: "ProcessingJobName", name: "not-mine", .running)
+        let waiting = try await d.startExecution("wait-for-processing-job", name: "abort-waiting", input: ["ProcessingJobName": "not-mine"])
+        try await emulator.eventually("both callbacks pending and the job created") {
+            try emulator.counts().pending == 2 && sageMaker.job(nameField: "ProcessingJobName", name: "abort-me") == .running
+        }
+
+        for (arn, machine) in [(created, "start-and-wait-processing-job"), (waiting, "wait-for-processing-job")] {
+            // moto accepts the stop but keeps a task that waits for a token RUNNING until the
+            // token is used, and it emits no events: the test sends the status change itself.
+            _ = try await d.client.call(.stepFunctions, "StopExecution", ["executionArn": .string(arn)])
+            try await d.publishExecutionStatus(executionArn: arn, stateMachineArn: try #require(d.stateMachines[machine]), status: "ABORTED")
+        }
+
+        try await emulator.eventually("the created job is stopped") {
+            sageMaker.job(nameField: "ProcessingJobName", name: "abort-me") == .stopped
+        }
+        try await emulator.eventually("both callbacks dropped, nothing left to deliver") {
+            let counts = try emulator.counts()
+            return counts.pending == 0 && counts.outbox == 0
+        }
+        let stops = sageMaker.calls("StopProcessingJob")
+        #expect(stops.map { $0.body["ProcessingJobName"]?.stringValue } == ["abort-me"])
+        #expect(sageMaker.job(nameField: "ProcessingJobName", name: "not-mine") == .running)
+        try await relay.stop()
+    }
+
+    /// The example `train-with-heartbeats` machine with a 3 s heartbeat timeout, and the
+    /// registration's `Heartbeat` flag as given.
+    static func heartbeatMachine(_ d: LocalDeployment, heartbeat: Bool) throws -> String {
+        var text = try Infra.stateMachineDefinition("train-with-heartbeats", requestsQueueURL: d.requestsQueueURL)
+        text = text.replacingOccurrences(of: #""HeartbeatSeconds":300"#, with: #""HeartbeatSeconds":3"#)
+        if !heartbeat { text = text.replacingOccurrences(of: #""Heartbeat":true"#, with: #""Heartbeat":false"#) }
+        #expect(text.contains(#""HeartbeatSeconds":3"#) && text.contains(#""Heartbeat":\#(heartbeat)"#))
+        return text
+    }
+
+    @Test("with heartbeats a 3 s HeartbeatSeconds survives a 10 s job; without them the task times out with States.Timeout")
+    func heartbeats() async throws {
+        let emulator = try await Emulator.start("beats")
+        defer { emulator.stop() }
+        let relay = try InProcessRelay(emulator, environment: ["SAGEMAKER_CALLBACK_HEARTBEAT_INTERVAL": "1"])
+        let d = emulator.deployment
+        var machines: [Bool: String] = [:]
+        for heartbeat in [true, false] {
+            let response = try await d.client.call(.stepFunctions, "CreateStateMachine", [
+                "name": .string("beats-\(heartbeat)"), "definition": .string(try Self.heartbeatMachine(d, heartbeat: heartbeat)),
+                "roleArn": .string(JobKindTests.role), "type": "STANDARD",
+            ])
+            machines[heartbeat] = response["stateMachineArn"]?.stringValue
+        }
+        let alive = try await d.startExecution(try #require(machines[true]), name: "with-beats", input: ["CreateTrainingJob": .object(JobKindTests.createRequest(.training, name: "train-beating"))])
+        let silent = try await d.startExecution(try #require(machines[false]), name: "without-beats", input: ["CreateTrainingJob": .object(JobKindTests.createRequest(.training, name: "train-silent"))])
+
+        let started = ContinuousClock.now
+        #expect(try await d.waitForExecution(silent, timeout: .seconds(30))["status"] == "FAILED")
+        let timedOut = try await d.history(silent).first { $0["type"] == "TaskTimedOut" }
+        #expect(timedOut?["taskTimedOutEventDetails"]?["error"] == "States.Timeout")
+        #expect(try await emulator.historyTypes(silent).contains("TaskTimedOut"))
+
+        // The job "runs" 10 s: the other execution must still be waiting then.
+        try await Task.sleep(until: started + .seconds(10))
+        #expect(try await d.describeExecution(alive)["status"] == "RUNNING")
+        try await d.publishJobEvent(detailType: JobKind.training.detailType, detail: [
+            "TrainingJobName": "train-beating", "TrainingJobStatus": "Completed", "SecondaryStatus": "Completed",
+            "TrainingJobArn": "arn:aws:sagemaker:us-east-1:123456789012:training-job/train-beating",
+        ])
+        let finished = try await d.waitForExecution(alive)
+        #expect(finished["status"] == "SUCCEEDED")
+        #expect(try await emulator.historyTypes(alive).contains("TaskTimedOut") == false)
+        try await relay.stop()
+    }
+
+    @Test("the sweep completes a callback whose event never came, and fails one whose job does not exist with SageMaker.JobNotFound")
+    func sweep() async throws {
+        let emulator = try await Emulator.start("sweep")
+        defer { emulator.stop() }
+        let relay = try InProcessRelay(emulator, environment: [
+            "SAGEMAKER_CALLBACK_SWEEP_AFTER": "2", "SAGEMAKER_CALLBACK_SWEEP_GRACE": "2", "SAGEMAKER_CALLBACK_SWEEP_RATE": "5",
+        ])
+        let d = emulator.deployment
+        // moto creates the job and marks it Completed at once, and never sends its event.
+        let quiet = try await d.startExecution("start-and-wait-processing-job", name: "quiet", input: ["CreateProcessingJob": .object(Self.processingRequest("quiet-job"))])
+        let phantom = try await d.startExecution("wait-for-processing-job", name: "phantom", input: ["ProcessingJobName": "no-such-job"])
+
+        let completed = try await d.waitForExecution(quiet, timeout: .seconds(30))
+        #expect(completed["status"] == "SUCCEEDED")
+        let output = try JSONValue.parse(completed["output"]?.stringValue ?? "")
+        #expect(output["ProcessingJob"]?["ProcessingJobStatus"] == "Completed")
+        #expect(output["ProcessingJob"]?["ProcessingJobName"] == "quiet-job")
+
+        let started = ContinuousClock.now
+        #expect(try await d.waitForExecution(phantom, timeout: .seconds(30))["status"] == "FAILED")
+        let failed = try await d.history(phantom).first { $0["type"] == "TaskFailed" }
+        #expect(failed?["taskFailedEventDetails"]?["error"] == "SageMaker.JobNotFound")
+        #expect(ContinuousClock.now - started < .seconds(30))
+        try await emulator.eventually("nothing pending") { try emulator.counts().pending == 0 }
+        try await relay.stop()
+    }
+
+    @Test("a still-running job is checked again later, and list shows what the sweep found")
+    func sweepRecheck() async throws {
+        let emulator = try await Emulator.start("recheck")
+        defer { emulator.stop() }
+        let sageMaker = try SageMakerStandIn()
+        defer { sageMaker.stop() }
+        sageMaker.setJob(nameField: "TrainingJobName", name: "long-train", .running)
+        let relay = try InProcessRelay(emulator, environment: [
+            "AWS_ENDPOINT_URL_SAGEMAKER": sageMaker.endpoint, "SAGEMAKER_CALLBACK_SWEEP_AFTER": "1", "SAGEMAKER_CALLBACK_SWEEP_RATE": "10",
+        ])
+        try await emulator.deployment.sendRegistration(["TaskToken": "recheck-token", "TrainingJobName": "long-train"])
+        try await emulator.eventually("two checks found it running") {
+            try Self.pending(emulator).first?.sweep.checks ?? 0 >= 2
+        }
+        let callback = try #require(try Self.pending(emulator).first)
+        #expect(callback.sweep.status == "InProgress" && callback.lastStatus == "InProgress")
+        let listing = try Listing.read(try CallbackRelay.openStore(emulator.databasePath), limit: 10).text(now: WallClock.millisecondsNow())
+        #expect(listing.contains("long-train") && listing.contains("checks, InProgress"))
+
+        sageMaker.setJob(nameField: "TrainingJobName", name: "long-train", .completed)
+        try await emulator.eventually("the next check completes it") { try emulator.counts().pending == 0 }
+        // moto does not know this token: the success is recorded as already closed.
+        try await emulator.eventually("nothing left to deliver") { try emulator.counts().outbox == 0 }
+        let describes = sageMaker.calls("DescribeTrainingJob")
+        #expect(describes.count >= 3)
+        // Each re-check waits the sweep threshold (1 s) after the previous one.
+        for (earlier, later) in zip(describes, describes.dropFirst()) {
+            #expect(later.at - earlier.at >= .milliseconds(900))
+        }
+        try await relay.stop()
+    }
+
+    @Test("under a throttling SageMaker the sweep stays within its rate and slows down, and still completes every callback")
+    func sweepThrottled() async throws {
+        let emulator = try await Emulator.start("throttle")
+        defer { emulator.stop() }
+        let sageMaker = try SageMakerStandIn(throttle: SageMakerStandIn.Throttle(ratePerSecond: 1, burst: 1))
+        defer { sageMaker.stop() }
+        let jobs = (1...6).map { "throttled-\($0)" }
+        for job in jobs { sageMaker.setJob(nameField: "ProcessingJobName", name: job, .completed) }
+        let rate = 4.0
+        let relay = try InProcessRelay(emulator, environment: [
+            "AWS_ENDPOINT_URL_SAGEMAKER": sageMaker.endpoint, "SAGEMAKER_CALLBACK_SWEEP_AFTER": "1",
+            "SAGEMAKER_CALLBACK_SWEEP_RATE": "\(rate)",
+        ])
+        for job in jobs { try await emulator.deployment.sendRegistration(["TaskToken": .string("token-\(job)"), "ProcessingJobName": .string(job)]) }
+        try await emulator.eventually("every callback completed by the sweep", timeout: .seconds(90)) { try emulator.counts().pending == 0 }
+        try await relay.stop()
+
+        let calls = sageMaker.calls("DescribeProcessingJob")
+        let throttled = calls.filter { $0.answeredStatus == 400 }.count
+        #expect(calls.count - throttled == jobs.count)
+        #expect(throttled > 0, "the stand-in throttled some calls")
+        let base = Duration.seconds(1 / rate)
+        for (earlier, later) in zip(calls, calls.dropFirst()) {
+            // Never faster than the configured rate (a little slack for timer granularity)…
+            #expect(later.at - earlier.at >= base * 0.95)
+            // …and at least twice as slow right after a throttled answer.
+            if earlier.answeredStatus == 400 { #expect(later.at - earlier.at >= base * 2 * 0.95) }
+        }
+    }
+}
