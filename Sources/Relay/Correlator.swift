@@ -45,7 +45,7 @@ public struct Correlator: Sendable {
                 .markClosed(tokenHash: hash, result: "queued", at: now),
             ])
         }
-        var effects: [Effect] = [.insertPending(PendingCallback(
+        let callback = PendingCallback(
             tokenHash: hash,
             taskToken: registration.taskToken,
             jobKind: registration.kind.name,
@@ -55,7 +55,13 @@ public struct Correlator: Sendable {
             heartbeat: registration.heartbeat,
             createdByService: registration.createRequest != nil,
             stopJobOnAbort: registration.stopJobOnAbort
-        ))]
+        )
+        var effects: [Effect] = [.insertPending(callback)]
+        if registration.heartbeat {
+            // The first heartbeat goes out at once: it tells Step Functions the token arrived,
+            // however long the message took, and a token already dead is found out now.
+            effects += heartbeatEffects(callback)
+        }
         if let request = registration.createRequest {
             effects.append(.enqueue(NewOutboxEntry(
                 tokenHash: hash, taskToken: registration.taskToken,

@@ -135,12 +135,15 @@ struct LifecycleTests {
         }
     }
 
-    @Test("an InProgress event's heartbeat counts as the periodic one")
+    @Test("a heartbeat goes out on registration; an InProgress event's heartbeat replaces the one queued and counts as the periodic one")
     func eventHeartbeat() async throws {
         let temporary = try TemporaryStore()
         let intake = MessageIntake(store: temporary.store)
         _ = try await intake.process([Self.registration("beat", job: "beating", extra: #","Heartbeat":true"#)], role: .requests, source: "requests")
+        #expect(try await temporary.store.read { try $0.listOutbox(limit: 10) }.map(\.action) == [.heartbeat])
+        #expect(try await temporary.store.read { try $0.pending(tokenHash: TaskTokens.hash("beat"))?.lastHeartbeatAt } != nil)
         _ = try await intake.process([IntakeTests.event("beating", "InProgress")], role: .events, source: "events")
+        #expect(try await temporary.store.read { try $0.listOutbox(limit: 10) }.map(\.action) == [.heartbeat])
         let callback = try await temporary.store.read { try $0.pending(tokenHash: TaskTokens.hash("beat")) }
         #expect(callback?.lastHeartbeatAt != nil)
         #expect(callback?.lastStatus == "InProgress")
