@@ -191,10 +191,15 @@ public struct Correlator: Sendable {
                 // Already finished, or never created: either way there is nothing left to stop.
                 return decision(.nothingToStop(code), [.deleteOutbox(id: entry.id)])
             }
+            if entry.action == .heartbeat, code == "InvalidToken" {
+                // Not proof that the task is gone: Step Functions emulators answer it while the
+                // task is still starting. The outcome's own answer will settle the token.
+                return decision(.heartbeatRefused(code), [.deleteOutbox(id: entry.id)])
+            }
             if entry.action.callsStepFunctions, StepFunctions.taskClosedCodes.contains(code) {
                 var effects: [Effect] = [.deleteOutbox(id: entry.id), .markClosed(tokenHash: entry.tokenHash, result: "already closed: \(code)", at: now)]
                 if entry.action == .heartbeat {
-                    // The task is gone: nothing will ever complete it, so stop waiting for its job.
+                    // The task timed out or ended: nothing will ever complete it, so stop waiting for its job.
                     effects.insert(.removePending(tokenHash: entry.tokenHash), at: 1)
                     return decision(.callbackDropped("heartbeat answered \(code)"), effects)
                 }

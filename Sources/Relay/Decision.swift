@@ -41,6 +41,7 @@ public enum Verdict: Sendable, Equatable, CustomStringConvertible {
     case createRefused(String)
     case callbackDropped(String)
     case nothingToStop(String)
+    case heartbeatRefused(String)
     case executionEnded(ExecutionStatus, callbacks: Int, stops: Int)
     case executionNoted(ExecutionStatus)
     case sweptCompleted(JobStatus, callbacks: Int)
@@ -69,6 +70,7 @@ public enum Verdict: Sendable, Equatable, CustomStringConvertible {
         case .alreadyClosed(let code): "task already closed (\(code)): recorded, not retried"
         case .createRefused(let code): "SageMaker refused to create the job (\(code)): task failed"
         case .callbackDropped(let reason): "callback dropped: \(reason)"
+        case .heartbeatRefused(let code): "heartbeat refused (\(code)): dropped; the callback still waits"
         case .nothingToStop(let code): "job not stopped: it had already ended or never existed (\(code))"
         case .executionEnded(let status, let count, let stops):
             "execution \(status.rawValue): \(count) callback\(count == 1 ? "" : "s") dropped, \(stops) job\(stops == 1 ? "" : "s") to stop"

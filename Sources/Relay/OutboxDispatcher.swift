@@ -125,6 +125,9 @@ public final class OutboxDispatcher: Service, Sendable {
             case .alreadyClosed, .callbackDropped:
                 pass.closed += 1
                 logger.notice("callback.closed", metadata: metadata)
+            case .heartbeatRefused:
+                pass.rescheduled += 1
+                logger.warning("callback.heartbeat_refused", metadata: metadata)
             case .nothingToStop:
                 pass.delivered += 1
                 logger.info("job.stop_not_needed", metadata: metadata)

@@ -3,7 +3,7 @@ import Testing
 
 /// Waits for a condition, checking every few milliseconds, and fails the test at the deadline.
 func waitUntil(
-    _ description: Comment, within limit: Duration = .seconds(5),
+    _ description: Comment, within limit: Duration = .seconds(20),
     sourceLocation: SourceLocation = #_sourceLocation, _ condition: () -> Bool
 ) async throws {
     let deadline = ContinuousClock.now + limit

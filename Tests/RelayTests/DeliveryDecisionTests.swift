@@ -20,6 +20,13 @@ struct DeliveryDecisionTests {
         #expect(decision.effects.contains(.markClosed(tokenHash: "h", result: "already closed: \(code)", at: 100)))
     }
 
+    @Test("a heartbeat answered InvalidToken is dropped, but the callback still waits")
+    func heartbeatInvalidToken() {
+        let decision = Correlator(now: 1).decide(Self.entry(.heartbeat), result: .failed(code: "InvalidToken", message: "", transient: false), jitter: 0)
+        #expect(decision.verdict == .heartbeatRefused("InvalidToken"))
+        #expect(decision.effects == [.deleteOutbox(id: 7)])
+    }
+
     @Test("a heartbeat answered TaskTimedOut drops the callback")
     func heartbeatTimedOut() {
         let decision = Correlator(now: 1).decide(Self.entry(.heartbeat), result: .failed(code: "TaskTimedOut", message: "", transient: false), jitter: 0)
