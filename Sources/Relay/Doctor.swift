@@ -60,6 +60,13 @@ public struct Doctor: Sendable {
         checks.append(await probe("sagemaker:DescribeProcessingJob", accepted: ["ValidationException", "ResourceNotFound"]) {
             _ = try await SageMaker(client: client).describeProcessingJob(name: probeJob)
         })
+        // Stop on abort needs it; stopping a job that does not exist changes nothing.
+        checks.append(await probe("sagemaker:StopProcessingJob", accepted: SageMaker.noSuchRunningJobCodes) {
+            try await SageMaker(client: client).stopJob(
+                operation: JobKind.processing.stopOperation, nameField: JobKind.processing.nameField, name: probeJob,
+                retryPolicy: RetryPolicy(maxAttempts: 2)
+            )
+        })
         return checks
     }
 

@@ -153,7 +153,7 @@ struct ProcessTests {
         defer { emulator.stop() }
         let healthy = try ServiceProcess.run(["doctor"], environment: emulator.serviceEnvironment)
         #expect(healthy.status == 0, "\(healthy.out)\(healthy.err)")
-        for name in ["region", "credentials", "account", "events queue", "requests queue", "states:SendTaskHeartbeat", "sagemaker:DescribeProcessingJob", "database"] {
+        for name in ["region", "credentials", "account", "events queue", "requests queue", "states:SendTaskHeartbeat", "sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob", "database"] {
             #expect(healthy.out.contains("ok   \(name)"), "\(name): \(healthy.out)")
         }
 
