@@ -110,7 +110,8 @@ public final class QueueConsumer: Service, Sendable {
             switch decision.verdict {
             case .rejected, .rejectedAndFailed: logger.warning("message.rejected", metadata: metadata)
             case .unsupported: logger.notice("message.ignored", metadata: metadata)
-            case .registered, .registeredCreating, .completed, .completedOnArrival: logger.info("message.processed", metadata: metadata)
+            case .registered, .registeredCreating, .completed, .completedOnArrival, .executionEnded:
+                logger.info("message.processed", metadata: metadata)
             default: logger.debug("message.processed", metadata: metadata)
             }
         }

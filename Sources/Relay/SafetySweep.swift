@@ -114,9 +114,11 @@ public final class SafetySweep: Service, Sendable {
         }
         if decision.queuesWork { dispatcher.ring() }
         let metadata: Logger.Metadata = ["job.kind": "\(kindName)", "job.name": "\(name)", "outcome": "\(decision.verdict)"]
-        switch decision.verdict {
-        case .sweptCompleted, .sweptMissing: logger.notice("sweep.resolved", metadata: metadata)
-        case .sweepDeferred: logger.info("sweep.deferred", metadata: metadata)
+        switch (decision.verdict, finding) {
+        case (.sweptCompleted, _), (.sweptMissing, _): logger.notice("sweep.resolved", metadata: metadata)
+        // A refusal that is not throttling (a missing permission) needs an operator.
+        case (.sweepDeferred, .failed(_, throttled: false)): logger.warning("sweep.deferred", metadata: metadata)
+        case (.sweepDeferred, _): logger.info("sweep.deferred", metadata: metadata)
         default: logger.info("sweep.checked", metadata: metadata)
         }
     }
