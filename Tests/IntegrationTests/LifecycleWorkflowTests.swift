@@ -130,6 +130,38 @@ struct LifecycleWorkflowTests {
         try await relay.stop()
     }
 
+    @Test("a restart keeps the sweep's state: a missing job's grace period runs on from where it was")
+    func sweepSurvivesRestart() async throws {
+        let emulator = try await Emulator.start("sweep-restart")
+        defer { emulator.stop() }
+        let settings = ["SAGEMAKER_CALLBACK_SWEEP_AFTER": "1", "SAGEMAKER_CALLBACK_SWEEP_GRACE": "8", "SAGEMAKER_CALLBACK_SWEEP_RATE": "10"]
+        let first = try InProcessRelay(emulator, environment: settings)
+        try await emulator.deployment.sendRegistration(["TaskToken": "restart-token", "ProcessingJobName": "never-created"])
+        try await emulator.eventually("the sweep found the job missing") {
+            try Self.pending(emulator).first?.sweep.missingSince != nil
+        }
+        try await first.stop()
+        let before = try #require(try Self.pending(emulator).first?.sweep)
+        let missingSince = try #require(before.missingSince)
+        #expect(before.status == "missing" && before.checks >= 1)
+        #expect(before.nextCheckAt == missingSince + 8_000)
+
+        // Down for about half the grace period, then up again.
+        try await Task.sleep(for: .seconds(4))
+        let second = try InProcessRelay(emulator, environment: settings)
+        try await emulator.eventually("the callback fails once the grace period ends", timeout: .seconds(40)) {
+            try emulator.counts().pending == 0
+        }
+        try await second.stop()
+        let store = try Store.open(path: emulator.databasePath)
+        defer { store.close() }
+        let closed = try #require(try store.readSync { try $0.closedToken(tokenHash: TaskTokens.hash("restart-token")) })
+        // Had the restart begun a new grace period, the failure would come at least 1 + 8 s after
+        // it, about 13 s after the job was first found missing.
+        #expect(closed.closedAt - missingSince < 12_000, "closed \(closed.closedAt - missingSince) ms after the job was found missing")
+        #expect(closed.closedAt - missingSince >= 8_000)
+    }
+
     @Test("a still-running job is checked again later, and list shows what the sweep found")
     func sweepRecheck() async throws {
         let emulator = try await Emulator.start("recheck")
