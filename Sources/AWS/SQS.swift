@@ -7,11 +7,14 @@ public struct SQSMessage: Sendable, Equatable {
     public var body: String
     /// How many times SQS has handed this message out (1 on first delivery).
     public var receiveCount: Int
-    public init(messageID: String, receiptHandle: String, body: String, receiveCount: Int = 1) {
+    /// When SQS accepted the message (epoch milliseconds), when it said.
+    public var sentAt: Int64?
+    public init(messageID: String, receiptHandle: String, body: String, receiveCount: Int = 1, sentAt: Int64? = nil) {
         self.messageID = messageID
         self.receiptHandle = receiptHandle
         self.body = body
         self.receiveCount = receiveCount
+        self.sentAt = sentAt
     }
 }
 
@@ -44,7 +47,7 @@ public struct SQS: Sendable {
             "QueueUrl": .string(queueURL),
             "MaxNumberOfMessages": JSONValue(min(max(maxMessages, 1), SQS.batchLimit)),
             "WaitTimeSeconds": JSONValue(min(max(waitSeconds, 0), SQS.maxWait)),
-            "MessageSystemAttributeNames": ["ApproximateReceiveCount"],
+            "MessageSystemAttributeNames": ["ApproximateReceiveCount", "SentTimestamp"],
         ]
         if let visibilityTimeout { body["VisibilityTimeout"] = JSONValue(visibilityTimeout) }
         // The read timeout outlasts the long poll, so a quiet queue is never a transport error.
@@ -55,7 +58,8 @@ public struct SQS: Sendable {
                 throw AWSResponseError(operation: "ReceiveMessage", reason: "a message lacks MessageId or ReceiptHandle")
             }
             let count = value["Attributes"]?["ApproximateReceiveCount"]?.stringValue.flatMap(Int.init) ?? 1
-            return SQSMessage(messageID: id, receiptHandle: handle, body: value["Body"]?.stringValue ?? "", receiveCount: count)
+            let sentAt = value["Attributes"]?["SentTimestamp"]?.stringValue.flatMap(Int64.init)
+            return SQSMessage(messageID: id, receiptHandle: handle, body: value["Body"]?.stringValue ?? "", receiveCount: count, sentAt: sentAt)
         }
     }
 

@@ -17,8 +17,12 @@ extension Correlator {
     /// they are dropped; when it was aborted, timed out or failed, the jobs of callbacks that ask
     /// for it (by default those the service created) are stopped.
     public func decide(_ change: ExecutionStatusChange, pending: [PendingCallback]) -> Decision {
-        guard change.status.hasEnded, !pending.isEmpty else { return Decision(.executionNoted(change.status)) }
-        var effects: [Effect] = []
+        guard change.status.hasEnded else { return Decision(.executionNoted(change.status)) }
+        // Remembered for registrations it sent that are still on their way.
+        var effects: [Effect] = [.rememberExecutionEnd(EndedExecution(
+            executionArn: change.executionArn, status: change.status.rawValue, endedAt: change.stoppedAt ?? now, receivedAt: now
+        ))]
+        guard !pending.isEmpty else { return Decision(.executionNoted(change.status), effects: effects) }
         var stops = 0
         for callback in pending {
             // A Create not yet made is cancelled: nobody waits for that job any more.

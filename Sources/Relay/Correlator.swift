@@ -22,10 +22,13 @@ public struct Correlator: Sendable {
         public var isClosed: Bool
         /// The job's terminal event, when one already arrived.
         public var terminal: JobStateChange?
-        public init(isPending: Bool, isClosed: Bool, terminal: JobStateChange?) {
+        /// The registration's execution, when it ended after the registration was sent.
+        public var executionEnded: EndedExecution?
+        public init(isPending: Bool, isClosed: Bool, terminal: JobStateChange?, executionEnded: EndedExecution? = nil) {
             self.isPending = isPending
             self.isClosed = isClosed
             self.terminal = terminal
+            self.executionEnded = executionEnded
         }
     }
 
@@ -38,6 +41,20 @@ public struct Correlator: Sendable {
         }
         if state.isPending || state.isClosed {
             return decision(.duplicateRegistration, [])
+        }
+        if let ended = state.executionEnded {
+            // Its workflow is gone: no job to create, no task to complete.
+            var effects: [Effect] = [.markClosed(tokenHash: hash, result: "execution \(ended.status) before registration", at: now)]
+            let status = ExecutionStatus(rawValue: ended.status)
+            var stops = 0
+            if registration.createRequest == nil, registration.stopJobOnAbort, status?.isAbandonment == true {
+                stops = 1
+                effects.append(.enqueue(NewOutboxEntry(
+                    tokenHash: hash, taskToken: "", jobKind: registration.kind.name, jobName: registration.jobName,
+                    action: .stopJob, payload: "", errorName: nil, notBefore: now
+                )))
+            }
+            return decision(.executionEnded(status ?? .aborted, callbacks: 1, stops: stops), effects)
         }
         if let terminal = state.terminal, let outcome = Outcome.forChange(terminal) {
             return decision(.completedOnArrival(terminal.status), [

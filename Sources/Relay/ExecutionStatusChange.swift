@@ -7,13 +7,16 @@ public struct ExecutionStatusChange: Sendable, Equatable {
     public var executionArn: String
     public var stateMachineArn: String?
     public var status: ExecutionStatus
+    /// When the execution ended (`stopDate`, else the event's `time`), epoch milliseconds.
+    public var stoppedAt: Int64?
     /// The EventBridge event id, when present.
     public var eventID: String?
 
-    public init(executionArn: String, stateMachineArn: String?, status: ExecutionStatus, eventID: String?) {
+    public init(executionArn: String, stateMachineArn: String?, status: ExecutionStatus, stoppedAt: Int64? = nil, eventID: String?) {
         self.executionArn = executionArn
         self.stateMachineArn = stateMachineArn
         self.status = status
+        self.stoppedAt = stoppedAt
         self.eventID = eventID
     }
 
@@ -42,6 +45,7 @@ public struct ExecutionStatusChange: Sendable, Equatable {
         }
         return .executionStatusChange(ExecutionStatusChange(
             executionArn: arn, stateMachineArn: detail["stateMachineArn"]?.stringValue, status: status,
+            stoppedAt: detail["stopDate"].flatMap(Timestamp.milliseconds) ?? object["time"].flatMap(Timestamp.milliseconds),
             eventID: object["id"]?.stringValue
         ))
     }

@@ -6,9 +6,13 @@ public struct IncomingMessage: Sendable {
     /// The SQS message id, when the message came from SQS.
     public var messageID: String?
     public var body: String
-    public init(messageID: String?, body: String) {
+    /// When the queue accepted the message (epoch milliseconds); nil for replayed and hand-made
+    /// input, which counts as sent now.
+    public var sentAt: Int64?
+    public init(messageID: String?, body: String, sentAt: Int64? = nil) {
         self.messageID = messageID
         self.body = body
+        self.sentAt = sentAt
     }
 }
 
@@ -60,7 +64,7 @@ public struct MessageIntake: Sendable {
         case execution(ExecutionStatusChange)
         case unsupportedEvent(reason: String, body: String, messageID: String?)
         case malformedEvent(reason: String, body: String, messageID: String?)
-        case registration(RegistrationMessage)
+        case registration(RegistrationMessage, sentAt: Int64?)
         case invalidRegistration(taskToken: String?, reason: String, body: String, messageID: String?)
     }
 
@@ -82,7 +86,7 @@ public struct MessageIntake: Sendable {
                 }
             case .requests:
                 switch RegistrationMessage.parse(bytes) {
-                case .valid(let registration): return .registration(registration)
+                case .valid(let registration): return .registration(registration, sentAt: message.sentAt)
                 case .invalid(let token, let reason):
                     return .invalidRegistration(taskToken: token, reason: reason, body: message.body, messageID: message.messageID)
                 }
@@ -109,7 +113,7 @@ public struct MessageIntake: Sendable {
                 decision = correlator.decideRejectedEvent(reason: reason, unsupported: true, body: body, source: source, messageID: messageID)
             case .malformedEvent(let reason, let body, let messageID):
                 decision = correlator.decideRejectedEvent(reason: reason, unsupported: false, body: body, source: source, messageID: messageID)
-            case .registration(let registration):
+            case .registration(let registration, let sentAt):
                 let isPending = try transaction.pending(tokenHash: registration.tokenHash) != nil
                 let isClosed = isPending ? false : try transaction.isClosed(tokenHash: registration.tokenHash)
                 var terminal: JobStateChange?
@@ -118,7 +122,14 @@ public struct MessageIntake: Sendable {
                    case .jobStateChange(let change)? = try? EventMessage.parse(early.event) {
                     terminal = change
                 }
-                decision = correlator.decide(registration, state: .init(isPending: isPending, isClosed: isClosed, terminal: terminal))
+                var ended: EndedExecution?
+                // Only a registration sent before its execution ended is dead: one sent later
+                // comes from a redrive of that execution. Replayed input counts as sent now.
+                if !isPending, !isClosed, let arn = registration.executionArn,
+                   let end = try transaction.executionEnd(executionArn: arn), sentAt.map({ $0 <= end.endedAt }) ?? false {
+                    ended = end
+                }
+                decision = correlator.decide(registration, state: .init(isPending: isPending, isClosed: isClosed, terminal: terminal, executionEnded: ended))
             case .invalidRegistration(let token, let reason, let body, let messageID):
                 let closed = try token.map { try transaction.isClosed(tokenHash: TaskTokens.hash($0)) } ?? false
                 decision = correlator.decideInvalidRegistration(

@@ -59,7 +59,7 @@ public final class QueueConsumer: Service, Sendable {
     /// Commits a batch, then deletes it. When the batch cannot commit as a whole, each message is
     /// tried alone; one that still fails stays in the queue for its redrive policy.
     func handle(_ messages: [SQSMessage]) async {
-        let incoming = messages.map { IncomingMessage(messageID: $0.messageID, body: $0.body) }
+        let incoming = messages.map { IncomingMessage(messageID: $0.messageID, body: $0.body, sentAt: $0.sentAt) }
         var committed: [SQSMessage] = []
         do {
             let decisions = try await intake.process(incoming, role: role, source: role.rawValue)

@@ -33,9 +33,11 @@ public final class StoreService: Service, Sendable {
     /// callbacks (each logged by its token's short hash).
     func prune(now: Int64) async throws {
         // The time-to-live values are the store's own options, as it was opened.
-        let (early, closed) = try await store.write { try $0.pruneExpired(now: now) }
-        if early + closed > 0 {
-            logger.info("store.pruned", metadata: ["store.early_events": "\(early)", "store.closed_tokens": "\(closed)"])
+        let (early, executions, closed) = try await store.write { try $0.pruneExpired(now: now) }
+        if early + executions + closed > 0 {
+            logger.info("store.pruned", metadata: [
+                "store.early_events": "\(early)", "store.ended_executions": "\(executions)", "store.closed_tokens": "\(closed)",
+            ])
         }
         while true {
             let expired = try await store.write { transaction -> [PendingCallback] in

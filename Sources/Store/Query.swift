@@ -8,6 +8,7 @@ enum Query: Int, CaseIterable {
     case pendingByExecution, dueHeartbeats, nextHeartbeatBase, noteHeartbeat
     case unsweptDue, sweepDue, nextSweepTimes, recordSweep, pendingOlderThan
     case outboxHasAction
+    case rememberExecutionEnd, executionEnd, pruneEndedExecutions, evictEndedExecutions
     case isClosed, closedByToken, markClosed, pruneClosed
     case insertEarlyEvent, earlyEventByJob, listEarlyEvents, pruneEarlyEvents, deleteEarlyEvent, evictEarlyEvents
     case enqueue, outboxFromDue, outboxDueTimes, outboxByID, deleteOutbox, deleteOutboxByTokenAction
@@ -95,6 +96,18 @@ enum Query: Int, CaseIterable {
         case .deleteOutbox: "DELETE FROM outbox WHERE id = ?1"
         case .deleteOutboxByTokenAction: "DELETE FROM outbox WHERE token_hash = ?1 AND action = ?2"
         case .outboxHasAction: "SELECT 1 FROM outbox WHERE token_hash = ?1 AND action = ?2 LIMIT 1"
+
+        case .rememberExecutionEnd:
+            // A redriven execution that ends again replaces what was known of its first end.
+            "INSERT INTO ended_executions (execution_arn, status, ended_at, received_at) VALUES (?1, ?2, ?3, ?4) "
+                + "ON CONFLICT (execution_arn) DO UPDATE SET status = excluded.status, ended_at = excluded.ended_at, "
+                + "received_at = excluded.received_at WHERE excluded.ended_at >= ended_executions.ended_at"
+        case .executionEnd:
+            "SELECT execution_arn, status, ended_at, received_at FROM ended_executions WHERE execution_arn = ?1"
+        case .pruneEndedExecutions: "DELETE FROM ended_executions WHERE received_at < ?1"
+        case .evictEndedExecutions:
+            "DELETE FROM ended_executions WHERE execution_arn IN "
+                + "(SELECT execution_arn FROM ended_executions ORDER BY received_at LIMIT ?1)"
         case .rescheduleOutbox:
             "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3, last_error = ?4 WHERE id = ?1"
         case .listOutbox: "SELECT \(Self.outboxColumns) FROM outbox ORDER BY next_attempt_at, id LIMIT ?1"

@@ -117,6 +117,19 @@ enum Schema {
         ALTER TABLE outbox_v2 RENAME TO outbox;
         CREATE INDEX outbox_by_due ON outbox (next_attempt_at);
         CREATE INDEX outbox_by_token ON outbox (token_hash);
+
+        CREATE TABLE ended_executions (
+            execution_arn TEXT PRIMARY KEY NOT NULL,
+            status TEXT NOT NULL,
+            ended_at INTEGER NOT NULL,
+            received_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX ended_executions_by_age ON ended_executions (received_at);
+        INSERT INTO row_counts (name, n) VALUES ('ended_executions', 0);
+        CREATE TRIGGER ended_executions_counted_in AFTER INSERT ON ended_executions
+            BEGIN UPDATE row_counts SET n = n + 1 WHERE name = 'ended_executions'; END;
+        CREATE TRIGGER ended_executions_counted_out AFTER DELETE ON ended_executions
+            BEGIN UPDATE row_counts SET n = n - 1 WHERE name = 'ended_executions'; END;
         """,
     ]
 

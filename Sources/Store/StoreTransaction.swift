@@ -288,13 +288,37 @@ public final class StoreTransaction {
         }
     }
 
+    // MARK: ended executions
+
+    /// Remembers that an execution ended; a later end (after a redrive) replaces an earlier one.
+    /// Kept under the early-event TTL and cap: a registration waits in SQS no longer than that.
+    public func rememberExecutionEnd(_ e: EndedExecution) throws {
+        let inserted = try change(.rememberExecutionEnd) { s in
+            try s.bind(e.executionArn, at: 1)
+            try s.bind(e.status, at: 2)
+            try s.bind(e.endedAt, at: 3)
+            try s.bind(e.receivedAt, at: 4)
+        } == 1
+        if inserted { try enforceCap(table: "ended_executions", cap: options.earlyEventCap, evict: .evictEndedExecutions) }
+    }
+
+    /// What is known of an execution's end, if it ended (and is not yet pruned).
+    public func executionEnd(executionArn: String) throws -> EndedExecution? {
+        try first(.executionEnd, { try $0.bind(executionArn, at: 1) }) { s in
+            EndedExecution(executionArn: s.string(at: 0), status: s.string(at: 1), endedAt: s.int64(at: 2), receivedAt: s.int64(at: 3))
+        }
+    }
+
     // MARK: pruning by the configured TTLs
 
-    /// Applies `earlyEventTTL` and `closedTokenTTL` as of `now`; returns the rows removed.
-    public func pruneExpired(now: Int64) throws -> (earlyEvents: Int, closed: Int) {
-        let earlyEvents = try pruneEarlyEvents(olderThan: now - options.earlyEventTTL.milliseconds)
+    /// Applies `earlyEventTTL` (to early events and ended executions) and `closedTokenTTL` as of
+    /// `now`; returns the rows removed.
+    public func pruneExpired(now: Int64) throws -> (earlyEvents: Int, endedExecutions: Int, closed: Int) {
+        let earlyCutoff = now - options.earlyEventTTL.milliseconds
+        let earlyEvents = try pruneEarlyEvents(olderThan: earlyCutoff)
+        let endedExecutions = try change(.pruneEndedExecutions) { try $0.bind(earlyCutoff, at: 1) }
         let closed = try pruneClosed(olderThan: now - options.closedTokenTTL.milliseconds)
-        return (earlyEvents, closed)
+        return (earlyEvents, endedExecutions, closed)
     }
 
     // MARK: outbox

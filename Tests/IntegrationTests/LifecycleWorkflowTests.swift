@@ -57,6 +57,39 @@ struct LifecycleWorkflowTests {
         try await relay.stop()
     }
 
+    @Test("a registration that reaches the service only after its execution was aborted creates no job")
+    func registrationAfterAbort() async throws {
+        let emulator = try await Emulator.start("late")
+        defer { emulator.stop() }
+        let sageMaker = try SageMakerStandIn()
+        defer { sageMaker.stop() }
+        let d = emulator.deployment
+        let arn = try await d.startExecution("start-and-wait-processing-job", name: "late-run", input: ["CreateProcessingJob": .object(Self.processingRequest("never-wanted"))])
+        try await emulator.eventually("the registration is queued") { try await d.queueDepth(d.requestsQueueURL) == 1 }
+        _ = try await d.client.call(.stepFunctions, "StopExecution", ["executionArn": .string(arn)])
+        try await d.publishExecutionStatus(executionArn: arn, stateMachineArn: try #require(d.stateMachines["start-and-wait-processing-job"]), status: "ABORTED")
+
+        // First only the events queue is read (requests go to an empty queue), as when the requests
+        // consumer lags behind after an outage; then the service runs whole.
+        let elsewhere = try await d.client.call(.sqs, "CreateQueue", ["QueueName": "late-elsewhere"])["QueueUrl"]?.stringValue ?? ""
+        let eventsOnly = try InProcessRelay(emulator, environment: [
+            "AWS_ENDPOINT_URL_SAGEMAKER": sageMaker.endpoint, "SAGEMAKER_CALLBACK_REQUESTS_QUEUE_URL": elsewhere,
+        ])
+        try await emulator.eventually("the execution's end is known") {
+            let store = try Store.open(path: emulator.databasePath)
+            defer { store.close() }
+            return try store.readSync { try $0.executionEnd(executionArn: arn)?.status } == "ABORTED"
+        }
+        try await eventsOnly.stop()
+        let relay = try InProcessRelay(emulator, environment: ["AWS_ENDPOINT_URL_SAGEMAKER": sageMaker.endpoint])
+        try await emulator.eventually("the registration is settled") { try emulator.counts().closed == 1 }
+        try await relay.stop()
+
+        #expect(sageMaker.calls("CreateProcessingJob").isEmpty)
+        #expect(try emulator.counts().pending == 0)
+        #expect(try emulator.counts().outbox == 0)
+    }
+
     /// The example `train-with-heartbeats` machine with a 3 s heartbeat timeout, and the
     /// registration's `Heartbeat` flag as given.
     static func heartbeatMachine(_ d: LocalDeployment, heartbeat: Bool) throws -> String {

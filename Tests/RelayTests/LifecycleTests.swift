@@ -109,6 +109,37 @@ struct LifecycleTests {
         #expect(try await temporary.store.read { try $0.counts().pending } == 1)
     }
 
+    @Test("a registration sent before its execution ended is not waited for, nor its job created; one sent after (a redrive) is")
+    func registrationAfterTheEnd() async throws {
+        let temporary = try TemporaryStore()
+        let intake = MessageIntake(store: temporary.store)
+        // The execution event says it stopped at 1763633730000 (see executionEvent).
+        let decisions = try await intake.process([Self.executionEvent("ABORTED")], role: .events, source: "events")
+        #expect(decisions.map(\.verdict) == [.executionNoted(.aborted)])
+
+        func registration(_ token: String, sentAt: Int64?, create: Bool, extra: String = "") -> IncomingMessage {
+            var message = Self.registration(token, job: "job-\(token)", create: create, extra: extra)
+            message.sentAt = sentAt
+            return message
+        }
+        let late = try await intake.process([
+            registration("sent-before", sentAt: 1_763_633_729_000, create: true),
+            registration("named-before", sentAt: 1_763_633_729_500, create: false, extra: #","StopJobOnAbort":true"#),
+            registration("redriven", sentAt: 1_763_633_790_000, create: true),
+            registration("replayed", sentAt: nil, create: false),
+        ], role: .requests, source: "requests")
+        #expect(late.map(\.verdict) == [
+            .executionEnded(.aborted, callbacks: 1, stops: 0), .executionEnded(.aborted, callbacks: 1, stops: 1),
+            .registeredCreating, .registered,
+        ])
+        let outbox = try await temporary.store.read { try $0.listOutbox(limit: 10) }
+        #expect(outbox.map(\.action) == [.stopJob, .createJob])
+        #expect(outbox.map(\.jobName) == ["job-named-before", "job-redriven"])
+        let closed = try await temporary.store.read { try $0.closedToken(tokenHash: TaskTokens.hash("sent-before"))?.result }
+        #expect(closed == "execution ABORTED before registration")
+        #expect(try await temporary.store.read { try $0.listPending(limit: 10).map(\.jobName) } == ["job-redriven", "job-replayed"])
+    }
+
     // MARK: Heartbeats
 
     @Test("the schedule heartbeats only callbacks that asked and are due, and sleeps until the next is due")

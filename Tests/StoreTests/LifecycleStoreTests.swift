@@ -136,6 +136,33 @@ struct LifecycleStoreTests {
         }
     }
 
+    @Test("an execution's end is remembered; a later end replaces it, an older one does not; TTL and cap apply")
+    func endedExecutions() throws {
+        let database = try TemporaryDatabase()
+        var options = StoreOptions()
+        options.earlyEventCap = 2
+        let store = try database.open(options)
+        defer { store.close() }
+        let day: Int64 = 86_400_000
+        try store.writeSync { tx throws in
+            try tx.rememberExecutionEnd(EndedExecution(executionArn: "arn:a", status: "ABORTED", endedAt: 100, receivedAt: 110))
+            // A redrive that ends again later replaces the first end; a stale duplicate does not.
+            try tx.rememberExecutionEnd(EndedExecution(executionArn: "arn:a", status: "SUCCEEDED", endedAt: 500, receivedAt: 510))
+            try tx.rememberExecutionEnd(EndedExecution(executionArn: "arn:a", status: "ABORTED", endedAt: 100, receivedAt: 520))
+            #expect(try tx.executionEnd(executionArn: "arn:a") == EndedExecution(executionArn: "arn:a", status: "SUCCEEDED", endedAt: 500, receivedAt: 510))
+            #expect(try tx.executionEnd(executionArn: "arn:none") == nil)
+
+            try tx.rememberExecutionEnd(EndedExecution(executionArn: "arn:b", status: "FAILED", endedAt: 600, receivedAt: 600))
+            try tx.rememberExecutionEnd(EndedExecution(executionArn: "arn:c", status: "TIMED_OUT", endedAt: 700, receivedAt: 15 * day))
+            // Capped at two: the oldest received is evicted.
+            #expect(try tx.executionEnd(executionArn: "arn:a") == nil)
+            let pruned = try tx.pruneExpired(now: 15 * day)
+            #expect(pruned.endedExecutions == 1)
+            #expect(try tx.executionEnd(executionArn: "arn:b") == nil)
+            #expect(try tx.executionEnd(executionArn: "arn:c")?.status == "TIMED_OUT")
+        }
+    }
+
     @Test("the outbox refuses an action it does not know")
     func unknownActionRefused() throws {
         let database = try TemporaryDatabase()
