@@ -31,10 +31,7 @@ extension Correlator {
             effects.append(.markClosed(tokenHash: callback.tokenHash, result: "execution \(change.status.rawValue)", at: now))
             if change.status.isAbandonment, callback.stopJobOnAbort {
                 stops += 1
-                effects.append(.enqueue(NewOutboxEntry(
-                    tokenHash: callback.tokenHash, taskToken: "", jobKind: callback.jobKind, jobName: callback.jobName,
-                    action: .stopJob, payload: "", errorName: nil, notBefore: now
-                )))
+                effects.append(stopJob(tokenHash: callback.tokenHash, kind: callback.jobKind, jobName: callback.jobName))
             }
         }
         return Decision(

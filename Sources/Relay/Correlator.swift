@@ -49,10 +49,7 @@ public struct Correlator: Sendable {
             var stops = 0
             if registration.createRequest == nil, registration.stopJobOnAbort, status?.isAbandonment == true {
                 stops = 1
-                effects.append(.enqueue(NewOutboxEntry(
-                    tokenHash: hash, taskToken: "", jobKind: registration.kind.name, jobName: registration.jobName,
-                    action: .stopJob, payload: "", errorName: nil, notBefore: now
-                )))
+                effects.append(stopJob(tokenHash: hash, kind: registration.kind.name, jobName: registration.jobName))
             }
             return decision(.executionEnded(status ?? .aborted, callbacks: 1, stops: stops), effects)
         }
@@ -264,6 +261,14 @@ public struct Correlator: Sendable {
             .removePending(tokenHash: callback.tokenHash),
             .markClosed(tokenHash: callback.tokenHash, result: "queued", at: now),
         ]
+    }
+
+    /// Queues a `Stop…Job`; it needs no task token, so none is stored with it.
+    func stopJob(tokenHash: String, kind: String, jobName: String) -> Effect {
+        .enqueue(NewOutboxEntry(
+            tokenHash: tokenHash, taskToken: "", jobKind: kind, jobName: jobName,
+            action: .stopJob, payload: "", errorName: nil, notBefore: now
+        ))
     }
 
     /// Queues one heartbeat for a callback, replacing one still queued, and notes when.
