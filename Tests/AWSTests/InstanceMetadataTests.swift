@@ -255,6 +255,7 @@ final class InstanceMetadataService: Sendable {
         let start = ContinuousClock.now
         let error = try await #require(throws: CredentialProviderError.self) { try await provider.credentials() }
         #expect(error.description.contains(closed.endpoint) && error.description.contains("2 attempt"))
-        #expect(ContinuousClock.now - start < .seconds(5))
+        // Two refused connections take milliseconds; the bound leaves room for a loaded machine.
+        #expect(ContinuousClock.now - start < .seconds(10))
     }
 }

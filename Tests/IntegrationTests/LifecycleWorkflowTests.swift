@@ -131,7 +131,8 @@ struct LifecycleWorkflowTests {
             "TrainingJobArn": "arn:aws:sagemaker:us-east-1:123456789012:training-job/train-beating",
         ])
         let finished = try await d.waitForExecution(alive)
-        #expect(finished["status"] == "SUCCEEDED")
+        let timeline = try await d.history(alive).map { "\($0["timestamp"]?.serialized() ?? "?") \($0["type"]?.stringValue ?? "?")" }
+        #expect(finished["status"] == "SUCCEEDED", "\(timeline)")
         #expect(try await emulator.historyTypes(alive).contains("TaskTimedOut") == false)
         try await relay.stop()
     }
