@@ -114,6 +114,7 @@ struct LifecycleWorkflowTests {
             ])
             machines[heartbeat] = response["stateMachineArn"]?.stringValue
         }
+        try await emulator.awaitQuietMachine()
         let alive = try await d.startExecution(try #require(machines[true]), name: "with-beats", input: ["CreateTrainingJob": .object(JobKindTests.createRequest(.training, name: "train-beating"))])
         let silent = try await d.startExecution(try #require(machines[false]), name: "without-beats", input: ["CreateTrainingJob": .object(JobKindTests.createRequest(.training, name: "train-silent"))])
 
