@@ -30,13 +30,20 @@ build: deps
 lint: venv
 	$(VENV)/bin/cfn-lint infra/sagemaker-callback.template.json
 
+# Tests whose contract is a few seconds long (a 3 s HeartbeatSeconds): they run alone after the
+# parallel run, because on two cores the dozens of emulators that run starts at once can stall
+# any process for seconds.
+TIMED_TESTS := LifecycleWorkflowTests/heartbeats
+
 ## test: every test (unit, integration against moto, crash), and cfn-lint on infra/.
 test: deps venv lint
 	swift build --build-tests
-	set -o pipefail; MOTO_SERVER="$(abspath $(VENV))/bin/moto_server" swift test --skip-build 2>&1 | tee .build/test.log
-	@# One plain closing line, whatever the runners printed before it.
-	@passed=$$(sed -n 's/.*Test run with \([0-9]*\) tests\{0,1\} .* passed .*/\1/p' .build/test.log | tail -1); \
-	  echo "tests: $${passed:-0} passed, 0 failed"; [ -n "$$passed" ] && [ "$$passed" -gt 0 ]
+	set -o pipefail; MOTO_SERVER="$(abspath $(VENV))/bin/moto_server" swift test --skip-build --skip '$(TIMED_TESTS)' 2>&1 | tee .build/test.log
+	set -o pipefail; MOTO_SERVER="$(abspath $(VENV))/bin/moto_server" swift test --skip-build --filter '$(TIMED_TESTS)' 2>&1 | tee -a .build/test.log
+	@# One plain closing line, whatever the runners printed before it: both runs, added up.
+	@passed=$$(sed -n 's/.*Test run with \([0-9]*\) tests\{0,1\} .* passed .*/\1/p' .build/test.log | awk '{ n += $$1 } END { print n + 0 }'); \
+	  runs=$$(grep -c 'Test run with [0-9]* tests\{0,1\} .* passed' .build/test.log); \
+	  echo "tests: $${passed} passed, 0 failed"; [ "$$runs" -eq 2 ] && [ "$$passed" -gt 0 ]
 
 ## demo: the service end to end on a local AWS emulator.
 demo: deps venv build
