@@ -180,6 +180,12 @@ public struct Correlator: Sendable {
 
     private static func pow2(_ exponent: Int) -> Double { Double(1 << exponent) }
 
+    /// A stop that finds no job looks again for this long (ms): a Create call in flight when the
+    /// execution ended (its own retries and timeouts included) may still land.
+    static let stopLookAgainWindow: Int64 = 120_000
+    /// How long a stop that found no job waits before it looks again (ms).
+    static let stopLookAgainDelay: Int64 = 15_000
+
     /// Heartbeats are worth little once late: they are dropped after this many failed attempts.
     static let heartbeatAttempts = 3
 
@@ -202,6 +208,13 @@ public struct Correlator: Sendable {
 
         case .failed(let code, let message, let transient):
             if entry.action == .stopJob, SageMaker.noSuchRunningJobCodes.contains(code) {
+                if SageMaker.isNoSuchJob(code: code, message: message), now - entry.createdAt < Self.stopLookAgainWindow {
+                    // A Create still in flight when the execution ended may land after this stop.
+                    return decision(.retryLater(.stopJob, code), [.rescheduleOutbox(
+                        id: entry.id, attempts: entry.attempts + 1, nextAttemptAt: now + Self.stopLookAgainDelay,
+                        lastError: "\(code): no such job yet"
+                    )])
+                }
                 // Already finished, or never created: either way there is nothing left to stop.
                 return decision(.nothingToStop(code), [.deleteOutbox(id: entry.id)])
             }

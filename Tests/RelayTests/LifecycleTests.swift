@@ -311,7 +311,7 @@ struct LifecycleTests {
     ])
     func stopResults(code: String, settled: Bool) {
         let entry = DeliveryDecisionTests.entry(.stopJob)
-        let decision = Correlator(now: 0).decide(entry, result: .failed(code: code, message: "", transient: false), jitter: 0)
+        let decision = Correlator(now: 600_000).decide(entry, result: .failed(code: code, message: "", transient: false), jitter: 0)
         if settled {
             #expect(decision.verdict == .nothingToStop(code))
             #expect(decision.effects == [.deleteOutbox(id: entry.id)])
@@ -319,6 +319,18 @@ struct LifecycleTests {
             #expect(decision.verdict == .retryLater(.stopJob, code))
         }
         #expect(Correlator(now: 0).decide(entry, result: .delivered, jitter: 0).effects == [.deleteOutbox(id: entry.id)])
+    }
+
+    @Test("a young stop that finds no job looks again (a Create may be in flight); a finished job settles it at once")
+    func stopLooksAgain() {
+        let entry = DeliveryDecisionTests.entry(.stopJob)
+        let young = Correlator(now: 10_000).decide(entry, result: .failed(code: "ValidationException", message: "Could not find processing job 'arn:…'.", transient: false), jitter: 0)
+        #expect(young.verdict == .retryLater(.stopJob, "ValidationException"))
+        #expect(young.effects == [.rescheduleOutbox(id: entry.id, attempts: 1, nextAttemptAt: 25_000, lastError: "ValidationException: no such job yet")])
+        let finished = Correlator(now: 10_000).decide(entry, result: .failed(code: "ValidationException", message: "The request was rejected because the processing job is in status Completed.", transient: false), jitter: 0)
+        #expect(finished.verdict == .nothingToStop("ValidationException"))
+        let old = Correlator(now: 200_000).decide(entry, result: .failed(code: "ResourceNotFound", message: "not found", transient: false), jitter: 0)
+        #expect(old.verdict == .nothingToStop("ResourceNotFound"))
     }
 
     @Test("list shows heartbeat and sweep state")
