@@ -38,22 +38,11 @@ public final class OutboxDispatcher: Service, Sendable {
     public func ring() { doorbell.ring() }
 
     public func run() async throws {
-        var storeFailures = 0
-        while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            do {
-                _ = try await deliverDue()
-                let next = try await store.read { try $0.nextOutboxAttempt(excluding: []) }
-                storeFailures = 0
-                let timeout = next.map { Duration.milliseconds(max(0, $0 - WallClock.millisecondsNow())) }
-                await cancelWhenGracefulShutdown { [doorbell] in await doorbell.wait(timeout: timeout) }
-            } catch is CancellationError {
-                break
-            } catch {
-                storeFailures += 1
-                logger.error("outbox.store_failed", metadata: ["error": "\(error)"])
-                let wait = min(30_000, 500 << min(storeFailures, 6))
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(wait)) }
-            }
+        await TimerLoop.run(failureEvent: "outbox.store_failed", logger: logger, doorbell: doorbell) {
+            try await deliverDue()
+            // Sleeps until the earliest scheduled retry, or until a consumer rings.
+            let next = try await store.read { try $0.nextOutboxAttempt(excluding: []) }
+            return next.map { .milliseconds(max(0, $0 - WallClock.millisecondsNow())) }
         }
     }
 

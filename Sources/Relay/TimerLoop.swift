@@ -1,28 +1,37 @@
 import Logging
 import ServiceLifecycle
 
-/// The loop of a service that works on a timer: run a pass, sleep as long as the pass says, and
-/// repeat until graceful shutdown. A pass that throws (the store was unavailable) is logged and
-/// retried after a growing pause, so a passing problem never ends the service.
+/// The loop of a service that works in passes: run a pass, wait as long as the pass says (or, with
+/// a doorbell, until it rings), and repeat until graceful shutdown. A pass that throws (the store
+/// was unavailable) is logged and retried after a growing pause, so a passing problem never ends
+/// the service.
 enum TimerLoop {
-    static func run(failureEvent: Logger.Message, logger: Logger, pass: () async throws -> Duration) async {
+    /// - Parameters:
+    ///   - doorbell: ends a wait early when new work is committed; nil for a plain timer.
+    ///   - pass: does the work due; returns how long to wait for the next (nil: until rung, or a
+    ///     minute without a doorbell).
+    static func run(failureEvent: Logger.Message, logger: Logger, doorbell: Doorbell? = nil, pass: () async throws -> Duration?) async {
         var failures = 0
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            let pause: Duration
             do {
-                pause = try await pass()
+                let pause = try await pass()
                 failures = 0
+                if let doorbell {
+                    await cancelWhenGracefulShutdown { await doorbell.wait(timeout: pause) }
+                    continue
+                }
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: pause ?? .seconds(60)) }
             } catch is CancellationError {
                 return
             } catch {
                 failures += 1
                 logger.error(failureEvent, metadata: ["error": "\(error)"])
-                pause = .milliseconds(min(30_000, 500 << min(failures, 6)))
-            }
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
-            } catch {
-                return
+                let pause = Duration.milliseconds(min(30_000, 500 << min(failures, 6)))
+                do {
+                    try await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
+                } catch {
+                    return
+                }
             }
         }
     }
