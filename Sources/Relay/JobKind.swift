@@ -16,9 +16,21 @@ public struct JobKind: Sendable, Hashable, CustomStringConvertible {
     public let createOperation: String
     /// Operation that describes one job.
     public let describeOperation: String
+    /// Operation that stops one job.
+    public let stopOperation: String
 
-    /// Operation that stops one job, e.g. `StopProcessingJob`.
-    public var stopOperation: String { "Stop\(name)" }
+    /// SageMaker names every field and operation of a kind after it (`ProcessingJobName`,
+    /// `DescribeProcessingJob`, …); they are made once here, as event parsing reads them per event.
+    private init(name: String, detailType: String) {
+        self.name = name
+        self.detailType = detailType
+        nameField = name + "Name"
+        arnField = name + "Arn"
+        statusField = name + "Status"
+        createOperation = "Create" + name
+        describeOperation = "Describe" + name
+        stopOperation = "Stop" + name
+    }
 
     /// The error a workflow catches when the job failed, e.g. `SageMaker.ProcessingJobFailed`.
     public var failedError: String { "SageMaker.\(name)Failed" }
@@ -28,48 +40,16 @@ public struct JobKind: Sendable, Hashable, CustomStringConvertible {
     public var description: String { name }
 
     /// SageMaker Processing jobs.
-    public static let processing = JobKind(
-        name: "ProcessingJob",
-        detailType: "SageMaker Processing Job State Change",
-        nameField: "ProcessingJobName",
-        arnField: "ProcessingJobArn",
-        statusField: "ProcessingJobStatus",
-        createOperation: "CreateProcessingJob",
-        describeOperation: "DescribeProcessingJob"
-    )
+    public static let processing = JobKind(name: "ProcessingJob", detailType: "SageMaker Processing Job State Change")
 
     /// SageMaker Training jobs (events also carry `SecondaryStatus` and `ModelArtifacts`).
-    public static let training = JobKind(
-        name: "TrainingJob",
-        detailType: "SageMaker Training Job State Change",
-        nameField: "TrainingJobName",
-        arnField: "TrainingJobArn",
-        statusField: "TrainingJobStatus",
-        createOperation: "CreateTrainingJob",
-        describeOperation: "DescribeTrainingJob"
-    )
+    public static let training = JobKind(name: "TrainingJob", detailType: "SageMaker Training Job State Change")
 
     /// SageMaker Batch Transform jobs.
-    public static let transform = JobKind(
-        name: "TransformJob",
-        detailType: "SageMaker Transform Job State Change",
-        nameField: "TransformJobName",
-        arnField: "TransformJobArn",
-        statusField: "TransformJobStatus",
-        createOperation: "CreateTransformJob",
-        describeOperation: "DescribeTransformJob"
-    )
+    public static let transform = JobKind(name: "TransformJob", detailType: "SageMaker Transform Job State Change")
 
     /// SageMaker Hyperparameter Tuning jobs (events also carry the best training job).
-    public static let tuning = JobKind(
-        name: "HyperParameterTuningJob",
-        detailType: "SageMaker HyperParameter Tuning Job State Change",
-        nameField: "HyperParameterTuningJobName",
-        arnField: "HyperParameterTuningJobArn",
-        statusField: "HyperParameterTuningJobStatus",
-        createOperation: "CreateHyperParameterTuningJob",
-        describeOperation: "DescribeHyperParameterTuningJob"
-    )
+    public static let tuning = JobKind(name: "HyperParameterTuningJob", detailType: "SageMaker HyperParameter Tuning Job State Change")
 
     /// Every kind this build handles.
     public static let all: [JobKind] = [.processing, .training, .transform, .tuning]
