@@ -86,7 +86,7 @@ let package = Package(
         .testTarget(name: "SigV4Tests", dependencies: ["SigV4"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
-        .testTarget(name: "AWSTests", dependencies: ["AWS", "JSON", "HTTP", "SigV4"]),
+        .testTarget(name: "AWSTests", dependencies: ["AWS", "JSON", "HTTP", "SigV4", "Moto"]),
         .testTarget(name: "RelayTests", dependencies: ["Relay", "AWS", "Store", "JSON"]),
         .testTarget(
             name: "IntegrationTests",

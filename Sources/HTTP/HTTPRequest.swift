@@ -48,7 +48,7 @@ public struct HTTPRequest: Sendable {
 }
 
 /// Byte classes from RFC 9110, used to keep requests well-formed.
-enum HTTPSyntax {
+public enum HTTPSyntax {
     static func isTokenByte(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
@@ -67,8 +67,9 @@ enum HTTPSyntax {
         byte == 0x09 || (byte >= 0x20 && byte != 0x7F)
     }
 
-    /// ASCII case-insensitive equality without allocating lowercased copies.
-    static func namesEqual(_ a: String, _ b: String) -> Bool {
+    /// Whether two header field names are equal, ignoring ASCII case, without allocating
+    /// lowercased copies.
+    public static func namesEqual(_ a: String, _ b: String) -> Bool {
         a.utf8.elementsEqual(b.utf8) { lower($0) == lower($1) }
     }
 

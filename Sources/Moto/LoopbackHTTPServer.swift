@@ -35,12 +35,7 @@ public final class LoopbackHTTPServer: Sendable {
 
         /// The first header named `name`, compared without regard to ASCII case.
         public func header(_ name: String) -> String? {
-            headers.first { Self.namesEqual($0.name, name) }?.value
-        }
-
-        static func namesEqual(_ a: String, _ b: String) -> Bool {
-            func lower(_ byte: UInt8) -> UInt8 { (65...90).contains(byte) ? byte | 0x20 : byte }
-            return a.utf8.elementsEqual(b.utf8) { lower($0) == lower($1) }
+            headers.first { HTTPSyntax.namesEqual($0.name, name) }?.value
         }
     }
 
@@ -232,7 +227,7 @@ private struct RequestReader {
             headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
         }
         func header(_ name: String) -> String? {
-            headers.first { LoopbackHTTPServer.Request.namesEqual($0.name, name) }?.value
+            headers.first { HTTPSyntax.namesEqual($0.name, name) }?.value
         }
         // Only Content-Length bodies: curl sends those for every request this server stands in for.
         if header("transfer-encoding") != nil { return .refused(status: 411) }
