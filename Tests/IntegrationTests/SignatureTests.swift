@@ -16,7 +16,6 @@ struct SignatureTests {
     /// Creates an IAM user with a policy, its access key, and a role it may assume, through
     /// boto3 (IAM speaks the query protocol); returns the user's keys and the role ARN.
     static func createIdentity(_ endpoint: String) throws -> (user: Credentials, roleArn: String) {
-        let python = URL(fileURLWithPath: try MotoServer.executable()).deletingLastPathComponent().appendingPathComponent("python3").path
         let script = """
             import boto3, json, sys
             iam = boto3.client("iam", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="setup", aws_secret_access_key="setup")
@@ -29,37 +28,34 @@ struct SignatureTests {
             iam.put_role_policy(RoleName="relay-role", PolicyName="relay", PolicyDocument=policy)
             print(json.dumps({"id": key["AccessKeyId"], "secret": key["SecretAccessKey"], "role": role}))
             """
+        let answer = try boto3(script, arguments: [endpoint])
+        let user = Credentials(accessKeyID: answer["id"]?.stringValue ?? "", secretAccessKey: answer["secret"]?.stringValue ?? "")
+        return (user, answer["role"]?.stringValue ?? "")
+    }
+
+    /// Runs a boto3 script with moto's interpreter (IAM and STS speak the query protocol, which
+    /// only the tests need) and reads the JSON it prints.
+    static func boto3(_ script: String, arguments: [String]) throws -> JSONValue {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = ["-c", script, endpoint]
+        process.executableURL = URL(fileURLWithPath: try MotoServer.executable()).deletingLastPathComponent().appendingPathComponent("python3")
+        process.arguments = ["-c", script] + arguments
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        let answer = try JSONValue.parse(Array(data))
-        let user = Credentials(accessKeyID: answer["id"]?.stringValue ?? "", secretAccessKey: answer["secret"]?.stringValue ?? "")
-        return (user, answer["role"]?.stringValue ?? "")
+        return try JSONValue.parse(Array(data))
     }
 
     /// Session credentials from STS AssumeRole, signed with the user's keys.
     static func assumeRole(_ moto: MotoServer, user: Credentials, roleArn: String) async throws -> Credentials {
-        let python = URL(fileURLWithPath: try MotoServer.executable()).deletingLastPathComponent().appendingPathComponent("python3").path
         let script = """
             import boto3, json, sys
             sts = boto3.client("sts", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3])
             c = sts.assume_role(RoleArn=sys.argv[4], RoleSessionName="relay")["Credentials"]
             print(json.dumps({"id": c["AccessKeyId"], "secret": c["SecretAccessKey"], "token": c["SessionToken"]}))
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = ["-c", script, moto.endpoint, user.accessKeyID, user.secretAccessKey, roleArn]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let answer = try JSONValue.parse(Array(data))
+        let answer = try boto3(script, arguments: [moto.endpoint, user.accessKeyID, user.secretAccessKey, roleArn])
         return Credentials(
             accessKeyID: answer["id"]?.stringValue ?? "", secretAccessKey: answer["secret"]?.stringValue ?? "",
             sessionToken: answer["token"]?.stringValue
