@@ -8,9 +8,6 @@ extension Correlator {
     /// token is dead (a day of slack covers clock differences and a registration sent late).
     public static let maxCallbackAge: Int64 = 366 * 86_400_000
 
-    /// The error a workflow catches when the sweep finds its job does not exist.
-    public static let jobNotFoundError = "SageMaker.JobNotFound"
-
     // MARK: Executions
 
     /// An execution's status change. Once it has ended, its callbacks can never be completed, so
@@ -126,15 +123,12 @@ extension Correlator {
     }
 
     private func jobNotFound(_ callback: PendingCallback, since: Int64) -> Outcome {
-        var fields: JSONObject = [:]
         let kind = JobKind.named(callback.jobKind)
-        if let kind { fields[kind.nameField] = .string(callback.jobName) }
-        fields["Error"] = "JobNotFound"
-        fields["Message"] = .string(
-            "SageMaker has no \(kind?.name ?? "job") named '\(callback.jobName)': \(kind?.describeOperation ?? "Describe") found none "
+        return Outcome.sageMakerFailure(
+            code: "JobNotFound", kind: callback.jobKind, jobName: callback.jobName, operation: nil,
+            message: "SageMaker has no \(kind?.name ?? "job") named '\(callback.jobName)': \(kind?.describeOperation ?? "Describe") found none "
                 + "\((since - callback.registeredAt) / 1000) s after the registration, nor \((now - since) / 1000) s later"
         )
-        return Outcome.failure(error: Self.jobNotFoundError, fields: fields)
     }
 
     // MARK: Expiry

@@ -237,12 +237,10 @@ public struct Correlator: Sendable {
                     // The job exists: an earlier attempt created it before a crash or a lost answer.
                     return decision(.delivered(.createJob), [.deleteOutbox(id: entry.id)])
                 }
-                var fields: JSONObject = [:]
-                if let kind = JobKind.named(entry.jobKind) { fields[kind.nameField] = .string(entry.jobName) }
-                fields["Operation"] = .string(JobKind.named(entry.jobKind)?.createOperation ?? "Create")
-                fields["Error"] = .string(code)
-                fields["Message"] = .string(message)
-                let outcome = Outcome.failure(error: "SageMaker.\(code)", fields: fields)
+                let outcome = Outcome.sageMakerFailure(
+                    code: code, kind: entry.jobKind, jobName: entry.jobName,
+                    operation: JobKind.named(entry.jobKind)?.createOperation ?? "Create", message: message
+                )
                 return decision(.createRefused(code), [
                     .deleteOutbox(id: entry.id),
                     .enqueue(self.entry(outcome, token: entry.taskToken, tokenHash: entry.tokenHash, kind: entry.jobKind, jobName: entry.jobName)),

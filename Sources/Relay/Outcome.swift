@@ -39,6 +39,18 @@ extension Outcome {
         .failure(error: String(error.prefix(errorLimit)), cause: boundedCause(fields))
     }
 
+    /// A failure SageMaker reported about a job rather than the job's own end (a refused Create,
+    /// a job that does not exist): error `SageMaker.<code>`, cause naming the job, the operation
+    /// when there is one, the code and the message.
+    static func sageMakerFailure(code: String, kind: String, jobName: String, operation: String?, message: String) -> Outcome {
+        var fields: JSONObject = [:]
+        if let kind = JobKind.named(kind) { fields[kind.nameField] = .string(jobName) }
+        if let operation { fields["Operation"] = .string(operation) }
+        fields["Error"] = .string(code)
+        fields["Message"] = .string(message)
+        return failure(error: "SageMaker.\(code)", fields: fields)
+    }
+
     /// Serializes `detail`; when that exceeds `limit` bytes, drops the largest fields (never the
     /// job's name, ARN or status) until it fits and adds `"Truncated": true`. Never fails.
     public static func boundedOutput(_ detail: JSONObject, limit: Int = outputLimit) -> String {
