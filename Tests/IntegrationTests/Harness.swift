@@ -50,9 +50,14 @@ struct Emulator {
 
     /// Reads the service's store while it runs (WAL lets a reader in beside the writer).
     func counts() throws -> StoreCounts {
+        try read { try $0.counts() }
+    }
+
+    /// Reads anything from the service's store while it runs, in one read transaction.
+    func read<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
         let store = try Store.open(path: databasePath)
         defer { store.close() }
-        return try store.readSync { try $0.counts() }
+        return try store.readSync(body)
     }
 
     /// Waits for `condition` with a deadline.

@@ -15,9 +15,7 @@ struct LifecycleWorkflowTests {
 
     /// The pending callbacks in the service's store, read beside it.
     static func pending(_ emulator: Emulator) throws -> [PendingCallback] {
-        let store = try Store.open(path: emulator.databasePath)
-        defer { store.close() }
-        return try store.readSync { try $0.listPending(limit: 100) }
+        try emulator.read { try $0.listPending(limit: 100) }
     }
 
     @Test("an aborted execution stops the job the service created, and only that one")
@@ -76,9 +74,7 @@ struct LifecycleWorkflowTests {
             "AWS_ENDPOINT_URL_SAGEMAKER": sageMaker.endpoint, "SAGEMAKER_CALLBACK_REQUESTS_QUEUE_URL": elsewhere,
         ])
         try await emulator.eventually("the execution's end is known") {
-            let store = try Store.open(path: emulator.databasePath)
-            defer { store.close() }
-            return try store.readSync { try $0.executionEnd(executionArn: arn)?.status } == "ABORTED"
+            try emulator.read { try $0.executionEnd(executionArn: arn)?.status } == "ABORTED"
         }
         try await eventsOnly.stop()
         let relay = try InProcessRelay(emulator, environment: ["AWS_ENDPOINT_URL_SAGEMAKER": sageMaker.endpoint])
@@ -188,9 +184,7 @@ struct LifecycleWorkflowTests {
             try emulator.counts().pending == 0
         }
         try await second.stop()
-        let store = try Store.open(path: emulator.databasePath)
-        defer { store.close() }
-        let closed = try #require(try store.readSync { try $0.closedToken(tokenHash: TaskTokens.hash("restart-token")) })
+        let closed = try #require(try emulator.read { try $0.closedToken(tokenHash: TaskTokens.hash("restart-token")) })
         // Had the restart begun a new grace period, the failure would come at least 1 + 8 s after
         // it, about 13 s after the job was first found missing.
         #expect(closed.closedAt - missingSince < 12_000, "closed \(closed.closedAt - missingSince) ms after the job was found missing")
@@ -213,7 +207,9 @@ struct LifecycleWorkflowTests {
         }
         let callback = try #require(try Self.pending(emulator).first)
         #expect(callback.sweep.status == "InProgress" && callback.lastStatus == "InProgress")
-        let listing = try Listing.read(try CallbackRelay.openStore(emulator.databasePath), limit: 10).text(now: WallClock.millisecondsNow())
+        let store = try CallbackRelay.openStore(emulator.databasePath)
+        defer { store.close() }
+        let listing = try Listing.read(store, limit: 10).text(now: WallClock.millisecondsNow())
         #expect(listing.contains("long-train") && listing.contains("checks, InProgress"))
 
         sageMaker.setJob(nameField: "TrainingJobName", name: "long-train", .completed)

@@ -20,11 +20,7 @@ struct ProcessTests {
         let first = try ServiceProcess(["serve"], environment: emulator.serviceEnvironment, log: log)
         let arn = try await d.startExecution(Self.wait, name: "run-restart", input: ["ProcessingJobName": "job-restart"])
         try await emulator.eventually("the callback is pending") { try emulator.counts().pending == 1 }
-        let token = try {
-            let store = try Store.open(path: emulator.databasePath)
-            defer { store.close() }
-            return try store.readSync { try $0.listPending(limit: 1) }.first?.taskToken ?? ""
-        }()
+        let token = try emulator.read { try $0.listPending(limit: 1) }.first?.taskToken ?? ""
         #expect(!token.isEmpty)
         let (status, took) = try await first.terminate()
         #expect(status == 0, "exit status \(status): \(first.output.suffix(2000))")

@@ -81,9 +81,7 @@ struct SignatureTests {
         defer { if result == nil { print(service.output.suffix(3000)) } }
         // A message sent while the previous instance shut down may wait out the visibility timeout.
         try await emulator.eventually("the service deals with \(job)", timeout: .seconds(75)) {
-            let store = try Store.open(path: emulator.databasePath)
-            defer { store.close() }
-            result = try store.readSync { try $0.closedToken(tokenHash: TaskTokens.hash(token)) }?.result
+            result = try emulator.read { try $0.closedToken(tokenHash: TaskTokens.hash(token)) }?.result
             return result?.hasPrefix("already closed") == true || result == "succeeded"
         }
         #expect(try await service.terminate().status == 0)
