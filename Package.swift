@@ -33,7 +33,10 @@ let package = Package(
         .target(name: "JSON"),
         .target(name: "SigV4", dependencies: ["CLibCrypto"]),
         .target(name: "HTTP", dependencies: ["CCurl"]),
-        .target(name: "Store", dependencies: ["CSQLite"]),
+        // The store's interface and rows, shared by the engine and both backends.
+        .target(name: "CallbackStore"),
+        // The SQLite backend.
+        .target(name: "Store", dependencies: ["CallbackStore", "CSQLite"]),
 
         // The AWS client: credentials, endpoints, the JSON protocol, retries, operations.
         .target(
@@ -48,7 +51,7 @@ let package = Package(
         .target(
             name: "Relay",
             dependencies: [
-                "AWS", "Store", "JSON", "SigV4", "HTTP",
+                "AWS", "CallbackStore", "Store", "JSON", "SigV4", "HTTP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -58,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "sagemaker-callback",
             dependencies: [
-                "Relay", "AWS", "Store", "JSON",
+                "Relay", "AWS", "CallbackStore", "Store", "JSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -85,13 +88,13 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "SigV4Tests", dependencies: ["SigV4"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store"]),
+        .testTarget(name: "StoreTests", dependencies: ["CallbackStore", "Store"]),
         .testTarget(name: "AWSTests", dependencies: ["AWS", "JSON", "HTTP", "SigV4", "Moto"]),
-        .testTarget(name: "RelayTests", dependencies: ["Relay", "AWS", "Store", "JSON"]),
+        .testTarget(name: "RelayTests", dependencies: ["Relay", "AWS", "CallbackStore", "Store", "JSON"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Relay", "AWS", "Store", "JSON", "HTTP", "Moto", "SigV4",
+                "Relay", "AWS", "CallbackStore", "Store", "JSON", "HTTP", "Moto", "SigV4",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -2,6 +2,7 @@ import AWS
 import HTTP
 import Logging
 import ServiceLifecycle
+import CallbackStore
 import Store
 
 /// Builds the service from a resolved configuration: the store, the AWS client, the outbox

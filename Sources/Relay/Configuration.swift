@@ -1,6 +1,7 @@
 import AWS
 import HTTP
 import Logging
+import CallbackStore
 import Store
 
 /// A configuration problem, named after the option (and environment variable) it concerns.

@@ -1,5 +1,6 @@
 import AWS
 import JSON
+import CallbackStore
 import Store
 
 /// The correlation engine: given one input and what the store knows about it, decides what to

@@ -1,25 +1,4 @@
-import Store
-
-/// One change to the store that a decision asks for. Applying a decision's effects in one
-/// transaction is what makes it atomic: an outcome is queued in the same commit that removes the
-/// callback it completes.
-public enum Effect: Sendable, Equatable {
-    case insertPending(PendingCallback)
-    case removePending(tokenHash: String)
-    case updateStatus(tokenHash: String, status: String, at: Int64)
-    case enqueue(NewOutboxEntry)
-    /// Drops a token's queued entries of these actions (an outcome supersedes its heartbeats; a
-    /// newer heartbeat replaces an older one; an ended execution cancels a Create not yet made).
-    case dropQueued(tokenHash: String, actions: [OutboxAction])
-    case noteHeartbeat(tokenHash: String, at: Int64)
-    case recordSweep(tokenHash: String, SweepState)
-    case rememberExecutionEnd(EndedExecution)
-    case markClosed(tokenHash: String, result: String, at: Int64)
-    case rememberTerminal(EarlyEvent)
-    case recordRejected(RejectedMessage)
-    case deleteOutbox(id: Int64)
-    case rescheduleOutbox(id: Int64, attempts: Int, nextAttemptAt: Int64, lastError: String)
-}
+import CallbackStore
 
 /// What the engine concluded about one input, in words for logs and `replay --dry-run`.
 public enum Verdict: Sendable, Equatable, CustomStringConvertible {
@@ -116,29 +95,5 @@ public struct Decision: Sendable, Equatable {
     /// Whether applying this decision queues work for the outbox dispatcher.
     public var queuesWork: Bool {
         effects.contains { if case .enqueue = $0 { true } else { false } }
-    }
-}
-
-extension StoreTransaction {
-    /// Applies effects in order, inside this transaction.
-    public func apply(_ effects: [Effect]) throws {
-        for effect in effects {
-            switch effect {
-            case .insertPending(let callback): _ = try insertPending(callback)
-            case .removePending(let tokenHash): try deletePending(tokenHash: tokenHash)
-            case .updateStatus(let tokenHash, let status, let at): try updatePendingStatus(tokenHash: tokenHash, status: status, at: at)
-            case .enqueue(let entry): _ = try enqueue(entry)
-            case .dropQueued(let tokenHash, let actions): _ = try deleteOutbox(tokenHash: tokenHash, actions: actions)
-            case .noteHeartbeat(let tokenHash, let at): try noteHeartbeat(tokenHash: tokenHash, at: at)
-            case .recordSweep(let tokenHash, let state): try recordSweep(tokenHash: tokenHash, state)
-            case .rememberExecutionEnd(let ended): try rememberExecutionEnd(ended)
-            case .markClosed(let tokenHash, let result, let at): try markClosed(tokenHash: tokenHash, at: at, result: result)
-            case .rememberTerminal(let event): _ = try insertEarlyEvent(event)
-            case .recordRejected(let message): try recordRejected(message)
-            case .deleteOutbox(let id): try deleteOutbox(id: id)
-            case .rescheduleOutbox(let id, let attempts, let next, let lastError):
-                try rescheduleOutbox(id: id, attempts: attempts, nextAttemptAt: next, lastError: lastError)
-            }
-        }
     }
 }

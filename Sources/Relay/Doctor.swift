@@ -3,6 +3,7 @@ import Foundation
 import HTTP
 import JSON
 import SigV4
+import CallbackStore
 import Store
 
 /// `doctor`: checks, one by one, what `serve` needs — configuration, credentials, each queue,

@@ -1,5 +1,6 @@
 import AWS
 import Logging
+import CallbackStore
 import Store
 
 /// `replay`: recorded events through the same engine and store as `serve`, then delivery of what

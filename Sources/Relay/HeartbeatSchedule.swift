@@ -1,5 +1,6 @@
 import Logging
 import ServiceLifecycle
+import CallbackStore
 import Store
 
 /// Sends periodic heartbeats for callbacks that asked for them (`"Heartbeat": true`): every

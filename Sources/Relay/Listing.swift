@@ -1,5 +1,6 @@
 import Foundation
 import JSON
+import CallbackStore
 import Store
 
 /// What `list` shows: pending callbacks, early events, undelivered outcomes and rejected messages.

@@ -1,4 +1,5 @@
 import JSON
+import CallbackStore
 import Store
 
 /// A message to run through the engine: an SQS message, or a recorded event being replayed.

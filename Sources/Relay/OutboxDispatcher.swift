@@ -3,6 +3,7 @@ import HTTP
 import JSON
 import Logging
 import ServiceLifecycle
+import CallbackStore
 import Store
 
 /// Delivers the outbox: SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat and Create*Job calls,

@@ -2,6 +2,7 @@ import AWS
 import HTTP
 import Logging
 import ServiceLifecycle
+import CallbackStore
 import Store
 
 /// The safety net for lost events: SageMaker's delivery to EventBridge is best effort, so a

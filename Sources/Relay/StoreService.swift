@@ -1,5 +1,6 @@
 import Logging
 import ServiceLifecycle
+import CallbackStore
 import Store
 
 /// Owns the store for the life of the service group: it is first in the group, so it shuts down

@@ -1,3 +1,4 @@
+import CallbackStore
 import CSQLite
 
 #if canImport(Glibc)

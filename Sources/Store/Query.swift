@@ -1,3 +1,4 @@
+import CallbackStore
 /// Every statement the store runs more than once, prepared on first use and cached per connection.
 ///
 /// Parameters are numbered (`?1`, `?2`, …) so that the binding code can name them.

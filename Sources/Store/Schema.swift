@@ -1,3 +1,4 @@
+import CallbackStore
 /// The database schema as an ordered list of migrations; version N is reached by applying
 /// migrations 1…N, and `PRAGMA user_version` records the version a file is at.
 enum Schema {

@@ -1,3 +1,4 @@
+import CallbackStore
 import Dispatch
 
 /// The service's durable state — pending callbacks, closed tokens, early events, the outbox and
@@ -53,25 +54,31 @@ public final class Store: Sendable {
         try await perform(.read, body)
     }
 
-    /// ``write(_:)`` for synchronous callers (the CLI): blocks the calling thread. Calling it from
+    /// Runs `body` in one IMMEDIATE transaction that is always rolled back: what it changes is
+    /// seen by its own later statements and by nothing else (a dry run).
+    public func writeRolledBack<T: Sendable>(_ body: @escaping @Sendable (StoreTransaction) throws -> T) async throws -> T {
+        try await perform(.write, rollBack: true, body)
+    }
+
+    /// ``write(_:)`` for synchronous callers (tests): blocks the calling thread. Calling it from
     /// inside another transaction of this store is a programming error and traps.
     public func writeSync<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
         dispatchPrecondition(condition: .notOnQueue(queue))
         return try queue.sync { try owner.transaction(.write, body) }
     }
 
-    /// ``read(_:)`` for synchronous callers (the CLI): blocks the calling thread.
+    /// ``read(_:)`` for synchronous callers (tests): blocks the calling thread.
     public func readSync<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
         dispatchPrecondition(condition: .notOnQueue(queue))
         return try queue.sync { try owner.transaction(.read, body) }
     }
 
     private func perform<T: Sendable>(
-        _ kind: StoreTransaction.Kind, _ body: @escaping @Sendable (StoreTransaction) throws -> T
+        _ kind: StoreTransaction.Kind, rollBack: Bool = false, _ body: @escaping @Sendable (StoreTransaction) throws -> T
     ) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             queue.async { [owner] in
-                continuation.resume(with: Result { try owner.transaction(kind, body) })
+                continuation.resume(with: Result { try owner.transaction(kind, rollBack: rollBack, body) })
             }
         }
     }
@@ -95,7 +102,7 @@ private final class ConnectionOwner: @unchecked Sendable {
         connection = nil
     }
 
-    func transaction<T>(_ kind: StoreTransaction.Kind, _ body: (StoreTransaction) throws -> T) throws -> T {
+    func transaction<T>(_ kind: StoreTransaction.Kind, rollBack: Bool = false, _ body: (StoreTransaction) throws -> T) throws -> T {
         guard let connection else { throw StoreError(.closed, "the store is closed") }
         let begin = try connection.statement(kind == .write ? .beginImmediate : .beginDeferred)
         defer { begin.reset() }
@@ -105,6 +112,10 @@ private final class ConnectionOwner: @unchecked Sendable {
         do {
             let value = try body(transaction)
             transaction.end()
+            if rollBack {
+                connection.rollbackIfActive()
+                return value
+            }
             let commit = try connection.statement(.commit)
             defer { commit.reset() }
             _ = try commit.step()

@@ -2,6 +2,7 @@ import ArgumentParser
 import AWS
 import Logging
 import Relay
+import CallbackStore
 import Store
 
 /// Options every subcommand shares.

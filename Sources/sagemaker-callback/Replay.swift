@@ -3,6 +3,7 @@ import AWS
 import Foundation
 import Logging
 import Relay
+import CallbackStore
 import Store
 
 /// `replay`: recorded events through the same engine and store.

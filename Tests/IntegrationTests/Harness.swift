@@ -5,6 +5,7 @@ import Logging
 import Moto
 import Relay
 import ServiceLifecycle
+import CallbackStore
 import Store
 import Testing
 

@@ -3,6 +3,7 @@ import Foundation
 import JSON
 import Moto
 import Relay
+import CallbackStore
 import Store
 import Testing
 

@@ -4,6 +4,7 @@ import JSON
 import Moto
 import Relay
 import SigV4
+import CallbackStore
 import Store
 import Testing
 

@@ -1,4 +1,5 @@
 import Relay
+import CallbackStore
 import Store
 import Testing
 

@@ -1,4 +1,5 @@
 import Foundation
+import CallbackStore
 import Store
 
 /// The recorded events of `events/`, read from the package.

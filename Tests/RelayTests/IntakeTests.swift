@@ -1,6 +1,7 @@
 import AWS
 import JSON
 import Relay
+import CallbackStore
 import Store
 import Testing
 

@@ -1,5 +1,6 @@
 import JSON
 import Relay
+import CallbackStore
 import Store
 import Testing
 

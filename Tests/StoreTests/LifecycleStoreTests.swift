@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CallbackStore
 @testable import Store
 
 /// The store's side of stop on abort, periodic heartbeats, the safety sweep and expiry.

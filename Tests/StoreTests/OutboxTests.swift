@@ -1,4 +1,5 @@
 import Testing
+import CallbackStore
 @testable import Store
 
 @Suite struct OutboxTests {

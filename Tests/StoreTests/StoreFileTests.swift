@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CallbackStore
 @testable import Store
 
 @Suite struct StoreFileTests {

@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import CallbackStore
 @testable import Store
 
 /// A fresh directory for one test's database, removed when the test is done with it.

@@ -26,7 +26,7 @@ public struct RejectedMessage: Sendable, Equatable {
 
 extension String {
     /// The longest prefix of at most `limit` UTF-8 bytes that does not split a character's encoding.
-    func utf8Prefix(maxBytes limit: Int) -> String {
+    public func utf8Prefix(maxBytes limit: Int) -> String {
         let bytes = utf8
         guard bytes.count > limit else { return self }
         var end = bytes.index(bytes.startIndex, offsetBy: Swift.max(0, limit))
