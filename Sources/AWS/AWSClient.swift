@@ -155,9 +155,11 @@ public final class AWSClient: Sendable {
             ?? response.header("x-amzn-request-id")
         var code: String?
         var message = ""
+        var cancellationReasons: [String] = []
         if let object = (try? JSONValue.parse(response.body))?.objectValue {
             code = (object["__type"] ?? object["code"] ?? object["Code"])?.stringValue
             message = (object["message"] ?? object["Message"] ?? object["errorMessage"])?.stringValue ?? ""
+            cancellationReasons = object["CancellationReasons"]?.arrayValue?.map { $0["Code"]?.stringValue ?? "None" } ?? []
         }
         // Some answers come as query-protocol XML (authentication failures from some endpoints).
         if code == nil, response.body.first == UInt8(ascii: "<") {
@@ -169,7 +171,10 @@ public final class AWSClient: Sendable {
         if code == nil, let queryError = response.header("x-amzn-query-error") {
             code = String(queryError.prefix { $0 != ";" })
         }
-        return AWSError(response: response, code: code, message: message, requestID: requestID, operation: operation, redacting: secrets)
+        return AWSError(
+            response: response, code: code, message: message, requestID: requestID, operation: operation,
+            cancellationReasons: cancellationReasons, redacting: secrets
+        )
     }
 
     /// An HTTP `Date` header (RFC 7231 IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`).
@@ -209,6 +214,7 @@ extension AWSService {
         case .stepFunctions: JSONWireProtocol(targetPrefix: "AWSStepFunctions", contentType: "application/x-amz-json-1.0")
         case .sageMaker: JSONWireProtocol(targetPrefix: "SageMaker", contentType: "application/x-amz-json-1.1")
         case .eventBridge: JSONWireProtocol(targetPrefix: "AWSEvents", contentType: "application/x-amz-json-1.1")
+        case .dynamoDB: JSONWireProtocol(targetPrefix: "DynamoDB_20120810", contentType: "application/x-amz-json-1.0")
         case .sts: nil
         }
     }

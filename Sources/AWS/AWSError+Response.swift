@@ -4,7 +4,10 @@ extension AWSError {
     /// The error for an HTTP error `response` whose body gave `code` (raw, possibly namespaced;
     /// `HTTP<status>` when nil) and `message`, with every non-empty value of `secrets` in the
     /// message replaced by `<redacted>`.
-    init(response: HTTPResponse, code: String?, message: String, requestID: String?, operation: String, redacting secrets: [String]) {
+    init(
+        response: HTTPResponse, code: String?, message: String, requestID: String?, operation: String,
+        cancellationReasons: [String] = [], redacting secrets: [String]
+    ) {
         var message = message
         for secret in secrets where !secret.isEmpty {
             message = message.replacingOccurrences(of: secret, with: "<redacted>")
@@ -14,7 +17,8 @@ extension AWSError {
             message: message,
             httpStatus: response.status,
             requestID: requestID,
-            operation: operation
+            operation: operation,
+            cancellationReasons: cancellationReasons
         )
     }
 }

@@ -13,16 +13,24 @@ public struct AWSError: Error, Sendable, Equatable, CustomStringConvertible {
     public var requestID: String?
     /// The operation that failed, e.g. `SendTaskSuccess`.
     public var operation: String
+    /// The `Code` of each entry of the body's `CancellationReasons` (DynamoDB's
+    /// `TransactionCanceledException`: one per write, `None` for a write that was fine), in
+    /// order; empty for other errors. Only the codes are kept: an entry may carry item values.
+    public var cancellationReasons: [String]
 
     /// The longest message kept, in characters.
     public static let messageLimit = 512
 
-    public init(code: String, message: String, httpStatus: Int, requestID: String? = nil, operation: String) {
+    public init(
+        code: String, message: String, httpStatus: Int, requestID: String? = nil, operation: String,
+        cancellationReasons: [String] = []
+    ) {
         self.code = code
         self.message = message.count > Self.messageLimit ? String(message.prefix(Self.messageLimit)) + "…" : message
         self.httpStatus = httpStatus
         self.requestID = requestID
         self.operation = operation
+        self.cancellationReasons = cancellationReasons
     }
 
     public var description: String {

@@ -6,6 +6,7 @@ public enum AWSService: String, Sendable, CaseIterable {
     case stepFunctions = "states"
     case sageMaker = "sagemaker"
     case eventBridge = "events"
+    case dynamoDB = "dynamodb"
     case sts
 
     /// The SigV4 signing name (the service part of the credential scope).
@@ -18,6 +19,7 @@ public enum AWSService: String, Sendable, CaseIterable {
         case .stepFunctions: "AWS_ENDPOINT_URL_SFN"
         case .sageMaker: "AWS_ENDPOINT_URL_SAGEMAKER"
         case .eventBridge: "AWS_ENDPOINT_URL_EVENTBRIDGE"
+        case .dynamoDB: "AWS_ENDPOINT_URL_DYNAMODB"
         case .sts: "AWS_ENDPOINT_URL_STS"
         }
     }

@@ -86,6 +86,13 @@ public enum RetryableFailure: Sendable, Equatable {
         "EC2ThrottledException",
     ]
 
+    /// Codes that answer the request's own logic (DynamoDB: a condition did not hold, a
+    /// transaction was cancelled or collided with another): sending it again unchanged is not
+    /// what the caller wants, it must read again and decide again. Never retried, whatever the status.
+    static let callerDecidesCodes: Set<String> = [
+        "ConditionalCheckFailedException", "TransactionCanceledException", "TransactionConflictException",
+    ]
+
     /// Codes that mean the service had a passing problem, even when sent with a 4xx status.
     static let transientCodes: Set<String> = [
         "RequestTimeout", "RequestTimeoutException", "InternalFailure", "InternalError",
@@ -93,12 +100,14 @@ public enum RetryableFailure: Sendable, Equatable {
         "ServiceUnavailableException", "IDPCommunicationError",
     ]
 
-    /// Classifies an AWS error code and HTTP status the way the SDKs do: throttling codes and 429
-    /// are `throttling`, transient codes `transient`, other 5xx `serverError`, the rest
+    /// Classifies an AWS error code and HTTP status the way the SDKs do: codes the caller must
+    /// decide on again (a failed DynamoDB condition or transaction) are `permanent`, throttling
+    /// codes and 429 `throttling`, transient codes `transient`, other 5xx `serverError`, the rest
     /// `permanent`. The code may carry a `namespace#` prefix (JSON `__type`) or a `:…` suffix
     /// (the `x-amzn-ErrorType` header); both are stripped.
     public static func classify(code: String?, httpStatus: Int) -> RetryableFailure {
         let name = code.map(Self.bareCode)
+        if let name, callerDecidesCodes.contains(name) { return .permanent }
         if let name, throttlingCodes.contains(name) { return .throttling }
         if httpStatus == 429 { return .throttling }
         if let name, transientCodes.contains(name) { return .transient(code: name) }

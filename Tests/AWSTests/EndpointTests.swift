@@ -7,6 +7,7 @@ import AWS
         (.stepFunctions, "states", "AWS_ENDPOINT_URL_SFN", "https://states.us-east-1.amazonaws.com"),
         (.sageMaker, "sagemaker", "AWS_ENDPOINT_URL_SAGEMAKER", "https://api.sagemaker.us-east-1.amazonaws.com"),
         (.eventBridge, "events", "AWS_ENDPOINT_URL_EVENTBRIDGE", "https://events.us-east-1.amazonaws.com"),
+        (.dynamoDB, "dynamodb", "AWS_ENDPOINT_URL_DYNAMODB", "https://dynamodb.us-east-1.amazonaws.com"),
         (.sts, "sts", "AWS_ENDPOINT_URL_STS", "https://sts.us-east-1.amazonaws.com"),
     ])
     func serviceNamesAndDefaults(service: AWSService, signingName: String, key: String, url: String) throws {

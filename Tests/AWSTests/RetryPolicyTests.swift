@@ -31,6 +31,14 @@ import AWS
         ("AccessDeniedException", 403, .permanent),
         (nil, 404, .permanent),
         ("throttlingexception", 400, .permanent),
+        ("com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException", 400, .throttling),
+        ("com.amazonaws.dynamodb.v20120810#ThrottlingException", 400, .throttling),
+        ("com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException", 400, .permanent),
+        ("com.amazonaws.dynamodb.v20120810#TransactionCanceledException", 400, .permanent),
+        ("com.amazonaws.dynamodb.v20120810#TransactionConflictException", 400, .permanent),
+        // Even should a service send them with a 5xx status: the caller decides again.
+        ("TransactionConflictException", 500, .permanent),
+        ("TransactionCanceledException", 503, .permanent),
     ] as [(String?, Int, RetryableFailure)])
     func classification(code: String?, status: Int, expected: RetryableFailure) {
         #expect(RetryableFailure.classify(code: code, httpStatus: status) == expected)
