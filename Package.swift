@@ -47,6 +47,15 @@ let package = Package(
             ]
         ),
 
+        // The DynamoDB backend: any number of replicas on one table.
+        .target(
+            name: "DynamoStore",
+            dependencies: [
+                "AWS", "CallbackStore", "JSON",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // The engine and the services around it.
         .target(
             name: "Relay",
@@ -89,6 +98,13 @@ let package = Package(
         .testTarget(name: "SigV4Tests", dependencies: ["SigV4"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
         .testTarget(name: "StoreTests", dependencies: ["CallbackStore", "Store"]),
+        .testTarget(
+            name: "StoreContractTests",
+            dependencies: [
+                "CallbackStore", "Store", "DynamoStore", "AWS", "Moto",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "AWSTests", dependencies: ["AWS", "JSON", "HTTP", "SigV4", "Moto"]),
         .testTarget(name: "RelayTests", dependencies: ["Relay", "AWS", "CallbackStore", "Store", "JSON"]),
         .testTarget(

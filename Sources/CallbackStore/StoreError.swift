@@ -15,6 +15,13 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case writeInReadTransaction
         /// A stored value is not one this build can read (e.g. an unknown outbox action).
         case corruptRow
+        /// A decision read something it had not declared (a programming error).
+        case undeclaredRead
+        /// A decision kept conflicting with concurrent changes and was given up on (it is retried
+        /// with its message).
+        case contended
+        /// A decision's effects exceed what the engine can write atomically.
+        case tooLarge
     }
 
     /// What went wrong.
