@@ -47,7 +47,15 @@ public final class MotoServer: Sendable {
 
     /// Starts moto on a free loopback port, waits until it answers, and switches on state machine
     /// execution. `environment` adds variables (e.g. request authentication).
-    public static func start(environment: [String: String] = [:], timeout: Duration = .seconds(60)) async throws -> MotoServer {
+    ///
+    /// `serializeRequests` makes moto handle its DynamoDB requests one at a time. moto does not
+    /// isolate concurrent DynamoDB transactions or conditional writes (lost updates; writes of
+    /// cancelled transactions applied), so tests with several writers at once need it. Only
+    /// DynamoDB requests (`X-Amz-Target: DynamoDB_20120810.*`) take the lock: an SQS
+    /// ReceiveMessage long poll waits inside its request, and must not stall the others.
+    public static func start(
+        serializeRequests: Bool = false, environment: [String: String] = [:], timeout: Duration = .seconds(60)
+    ) async throws -> MotoServer {
         let executable = try executable()
         let transport = try CurlHTTPClient()
         var lastError: (any Error)?
@@ -71,6 +79,7 @@ public final class MotoServer: Sendable {
                         time.sleep(0.5)
                     os._exit(0)
                 threading.Thread(target=watch, daemon=True).start()
+                \(serializeRequests ? serializeDynamoDB : "")
                 sys.argv = sys.argv[1:]
                 runpy.run_path(sys.argv[0], run_name="__main__")
                 """,
@@ -95,6 +104,20 @@ public final class MotoServer: Sendable {
         transport.shutdown()
         throw lastError ?? MotoUnavailable(message: "moto did not start")
     }
+
+    /// Launcher lines that wrap moto's WSGI dispatcher so DynamoDB requests run under one lock,
+    /// the response body drained inside it (the handler may be lazy).
+    static let serializeDynamoDB = """
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+        dynamodb_lock = threading.Lock()
+        dispatch = DomainDispatcherApplication.__call__
+        def serialized(self, environ, start_response):
+            if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_20120810."):
+                return dispatch(self, environ, start_response)
+            with dynamodb_lock:
+                return list(dispatch(self, environ, start_response))
+        DomainDispatcherApplication.__call__ = serialized
+        """
 
     /// The Python interpreter a console script runs with: its `#!` line.
     static func interpreter(of script: String) throws -> String {
