@@ -18,6 +18,9 @@ public struct DynamoStoreSettings: Sendable {
     public var guarded = true
     /// Most callbacks of one job or execution decided in one transaction.
     public var callbacksPerTransaction = 10
+    /// Test-only: awaited after a unit decided and before its effects are written, so a test can
+    /// let another replica commit in between (the race the version conditions are for).
+    public var beforeWrite: (@Sendable () async -> Void)?
 
     public init(replicaID: String = DynamoStoreSettings.defaultReplicaID()) {
         self.replicaID = replicaID
@@ -177,6 +180,7 @@ public final class DynamoStore: CallbackStore {
             // Before the effects change the records the view reads.
             let truncated = view.truncated
             try await apply(effects, to: set, now: now)
+            if let beforeWrite = settings.beforeWrite { await beforeWrite() }
             do {
                 try await write(set)
             } catch let conflict as Conflict {
