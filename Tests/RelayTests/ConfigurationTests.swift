@@ -15,7 +15,7 @@ struct ConfigurationTests {
             "LOG_LEVEL": "debug",
         ]))
         #expect(configuration.aws.region == "eu-west-1")
-        #expect(configuration.databasePath == "/tmp/x.sqlite")
+        #expect(configuration.database == .sqlite(path: "/tmp/x.sqlite"))
         #expect(configuration.logLevel == .debug)
         #expect(configuration.aws.endpoints[.stepFunctions]?.url == "https://states.eu-west-1.amazonaws.com")
     }
@@ -53,7 +53,7 @@ struct ConfigurationTests {
         options.database = "cli.sqlite"
         let configuration = try options.serve(Environment(["AWS_REGION": "eu-central-1", "SAGEMAKER_CALLBACK_DATABASE": "env.sqlite"]))
         #expect(configuration.aws.region == "us-west-2")
-        #expect(configuration.databasePath == "cli.sqlite")
+        #expect(configuration.database == .sqlite(path: "cli.sqlite"))
         #expect(configuration.aws.endpoints[.sqs]?.url == "http://127.0.0.1:4566")
     }
 
