@@ -79,4 +79,24 @@ struct ConfigurationTests {
             return error.option.hasPrefix(option) && !error.message.isEmpty && !"\(error)".contains("\n")
         }
     }
+
+    @Test("--database names a SQLite path or a DynamoDB table; a bad value, and DynamoDB in this build, fail naming --database")
+    func database() throws {
+        var options = CommandLineOptions()
+        options.database = "dynamodb://callbacks"
+        #expect(try options.storeLocation(Environment([:])) == .dynamoDB(table: "callbacks"))
+        #expect(try CommandLineOptions().storeLocation(Environment(["SAGEMAKER_CALLBACK_DATABASE": "env.sqlite"])) == .sqlite(path: "env.sqlite"))
+        for bad in ["", "dynamodb://x", "dynamodb://bad name"] {
+            options.database = bad
+            #expect(throws: ConfigurationError.self) { try options.storeLocation(Environment([:])) }
+            #expect((try? options.storeLocation(Environment([:]))) == nil)
+            do { _ = try options.storeLocation(Environment([:])) } catch { #expect(error.option == "--database") }
+        }
+        do {
+            _ = try CallbackRelay.openStore(.dynamoDB(table: "callbacks"))
+            Issue.record("DynamoDB must not open in this build")
+        } catch let error as ConfigurationError {
+            #expect(error.option == "--database" && error.message.contains("DynamoDB"))
+        }
+    }
 }
