@@ -24,20 +24,26 @@ public enum CallbackRelay {
         return (client, transport)
     }
 
-    /// Opens the store named by a command, turning a failure into a configuration error that
-    /// names `--database`.
-    public static func openStore(_ path: String, options: StoreOptions = StoreOptions()) throws -> Store {
-        do {
-            return try Store.open(path: path, options: options)
-        } catch {
-            throw ConfigurationError(option: "--database", message: "cannot open '\(path)': \(error)")
+    /// Opens the store `--database` names, turning a failure into a configuration error that
+    /// names `--database`. The only place Relay meets a concrete backend.
+    public static func openStore(_ location: StoreLocation, options: StoreOptions = StoreOptions()) throws -> any CallbackStore {
+        switch location {
+        case .sqlite(let path):
+            do {
+                return try Store.open(path: path, options: options)
+            } catch {
+                throw ConfigurationError(option: "--database", message: "cannot open '\(path)': \(error)")
+            }
+        case .dynamoDB:
+            // DYNAMODB: replaced by the DynamoStore backend when its module lands.
+            throw ConfigurationError(option: "--database", message: "DynamoDB is not available in this build")
         }
     }
 
     /// The service group of `serve`. Order matters: services stop in reverse order, so the
     /// consumers stop receiving first, then the sweep and the heartbeat schedule, the dispatcher
     /// finishes what is in flight, and the store closes last.
-    public static func serviceGroup(_ configuration: ServeConfiguration, store: Store, client: AWSClient, logger: Logger) -> ServiceGroup {
+    public static func serviceGroup(_ configuration: ServeConfiguration, store: any CallbackStore, client: AWSClient, logger: Logger) -> ServiceGroup {
         let dispatcher = OutboxDispatcher(store: store, client: client, concurrency: configuration.dispatchConcurrency, logger: logger)
         let intake = MessageIntake(store: store)
         let sqs = SQS(client: client)
@@ -70,14 +76,14 @@ public enum CallbackRelay {
 
     /// Runs `serve` until SIGTERM or SIGINT.
     public static func serve(_ configuration: ServeConfiguration, logger: Logger) async throws {
-        let store = try openStore(configuration.databasePath, options: configuration.storeOptions)
+        let store = try openStore(configuration.database, options: configuration.storeOptions)
         let (client, transport) = try makeClient(configuration.aws, logger: logger)
         defer { transport.shutdown() }
         logger.info("relay.starting", metadata: [
             "aws.region": "\(configuration.aws.region)",
             "sqs.events_queue_url": "\(configuration.eventsQueueURL)",
             "sqs.requests_queue_url": "\(configuration.requestsQueueURL ?? "none")",
-            "store.path": "\(configuration.databasePath)",
+            "store.location": "\(configuration.database)",
             "heartbeat.interval": "\(configuration.heartbeatInterval)",
             "sweep.after": "\(configuration.sweep.after)", "sweep.grace": "\(configuration.sweep.grace)",
             "sweep.rate": "\(configuration.sweep.rate)",

@@ -2,7 +2,6 @@ import AWS
 import HTTP
 import Logging
 import CallbackStore
-import Store
 
 /// A configuration problem, named after the option (and environment variable) it concerns.
 /// The executable prints it as one line and exits 64 (EX_USAGE).
@@ -48,7 +47,8 @@ public struct AWSConfiguration: Sendable {
 public struct ServeConfiguration: Sendable {
     public var eventsQueueURL: String
     public var requestsQueueURL: String?
-    public var databasePath: String
+    /// Where the state lives (`--database`).
+    public var database: StoreLocation
     public var logLevel: Logger.Level
     public var aws: AWSConfiguration
     /// Step Functions and SageMaker calls in flight at once.
@@ -66,11 +66,15 @@ public struct ServeConfiguration: Sendable {
 public let defaultDatabasePath = "./sagemaker-callback.sqlite"
 
 extension CommandLineOptions {
-    /// The database path: `--database`, else `SAGEMAKER_CALLBACK_DATABASE`, else the default.
-    public func databasePath(_ environment: Environment) throws(ConfigurationError) -> String {
-        let path = database ?? environment["SAGEMAKER_CALLBACK_DATABASE"] ?? defaultDatabasePath
-        guard !path.isEmpty else { throw ConfigurationError(option: "--database", message: "is empty") }
-        return path
+    /// Where the state lives: `--database`, else `SAGEMAKER_CALLBACK_DATABASE`, else the default
+    /// file; a path, or `dynamodb://TABLE`.
+    public func storeLocation(_ environment: Environment) throws(ConfigurationError) -> StoreLocation {
+        let text = database ?? environment["SAGEMAKER_CALLBACK_DATABASE"] ?? defaultDatabasePath
+        do {
+            return try StoreLocation(parsing: text)
+        } catch {
+            throw ConfigurationError(option: "--database", message: error.message)
+        }
     }
 
     /// The log level: `--log-level`, else `LOG_LEVEL`, else info.
@@ -135,7 +139,7 @@ extension CommandLineOptions {
         var configuration = ServeConfiguration(
             eventsQueueURL: events,
             requestsQueueURL: requests,
-            databasePath: try databasePath(environment),
+            database: try storeLocation(environment),
             logLevel: try level(environment),
             aws: try aws(environment, services: [.sqs, .stepFunctions, .sageMaker], queueURL: events)
         )

@@ -1,7 +1,6 @@
 import AWS
 import JSON
 import CallbackStore
-import Store
 
 /// The correlation engine: given one input and what the store knows about it, decides what to
 /// store, complete, ignore or reject. It does no I/O; the services around it read the store,

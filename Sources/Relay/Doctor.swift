@@ -4,7 +4,6 @@ import HTTP
 import JSON
 import SigV4
 import CallbackStore
-import Store
 
 /// `doctor`: checks, one by one, what `serve` needs — configuration, credentials, each queue,
 /// the Step Functions and SageMaker permissions — and says in one line what is wrong with each.
@@ -32,7 +31,7 @@ public struct Doctor: Sendable {
     /// Checks what does not need AWS, then, with a client, each remote permission.
     public static func checks(
         queues: [(role: String, url: String)],
-        databasePath: String,
+        database location: StoreLocation,
         client: AWSClient,
         credentialSource: String
     ) async -> [Check] {
@@ -42,7 +41,7 @@ public struct Doctor: Sendable {
                 checks.append(Check(name: "endpoint \(service.rawValue)", passed: true, detail: "\(endpoint.url) (\(endpoint.source))"))
             }
         }
-        checks.append(database(databasePath))
+        checks.append(await database(location))
         let sqs = SQS(client: client)
         for queue in queues {
             do {
@@ -86,16 +85,16 @@ public struct Doctor: Sendable {
         }
     }
 
-    /// The database file: present and readable, or its folder writable.
-    static func database(_ path: String) -> Check {
-        if FileManager.default.fileExists(atPath: path) {
+    /// The store: it opens and answers, or (a SQLite file not yet there) its folder is writable.
+    static func database(_ location: StoreLocation) async -> Check {
+        guard case .sqlite(let path) = location, !FileManager.default.fileExists(atPath: path) else {
             do {
-                let store = try Store.open(path: path)
+                let store = try CallbackRelay.openStore(location)
                 defer { store.close() }
-                let counts = try store.readSync { try $0.counts() }
-                return Check(name: "database", passed: true, detail: "\(path): \(counts.pending) pending, \(counts.outbox) undelivered")
+                let counts = try await store.counts()
+                return Check(name: "database", passed: true, detail: "\(location): \(counts.pending) pending, \(counts.outbox) undelivered")
             } catch {
-                return Check(name: "database", passed: false, detail: "\(path): \(error)")
+                return Check(name: "database", passed: false, detail: "\(location): \(error)")
             }
         }
         let folder = (path as NSString).deletingLastPathComponent

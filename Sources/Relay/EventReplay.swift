@@ -1,7 +1,6 @@
 import AWS
 import Logging
 import CallbackStore
-import Store
 
 /// `replay`: recorded events through the same engine and store as `serve`, then delivery of what
 /// they queued. With `dryRun`, only the decisions, and nothing changes or is called.
@@ -26,8 +25,8 @@ public struct EventReplay: Sendable {
     /// Events per transaction: large enough to amortise the commit, small enough to stay brief.
     public static let batchSize = 500
 
-    public let store: Store
-    public init(store: Store) { self.store = store }
+    public let store: any CallbackStore
+    public init(store: any CallbackStore) { self.store = store }
 
     /// Runs the events of each (origin, bodies) source in order.
     public func run(_ sources: [(origin: String, bodies: [String])], dryRun: Bool) async throws -> Report {

@@ -1,7 +1,6 @@
 import Logging
 import ServiceLifecycle
 import CallbackStore
-import Store
 
 /// Sends periodic heartbeats for callbacks that asked for them (`"Heartbeat": true`): every
 /// `interval` after the last one (or after the registration), a `SendTaskHeartbeat` is queued in
@@ -11,15 +10,18 @@ import Store
 /// It sleeps until the earliest heartbeat is due, and never longer than `interval`, so a
 /// callback registered while it sleeps is served on time.
 public final class HeartbeatSchedule: Service, Sendable {
-    private let store: Store
+    private let store: any CallbackStore
     private let interval: Duration
     private let dispatcher: OutboxDispatcher
     private let logger: Logger
 
     /// Heartbeats queued per transaction.
     static let batch = 256
+    /// How long one pass holds the fleet-wide lease `"heartbeats"` (ms): one process of a fleet
+    /// queues heartbeats at a time, and a dead holder's lease lapses after this long.
+    public static let leaseDuration: Int64 = 60_000
 
-    public init(store: Store, interval: Duration, dispatcher: OutboxDispatcher, logger: Logger) {
+    public init(store: any CallbackStore, interval: Duration, dispatcher: OutboxDispatcher, logger: Logger) {
         self.store = store
         self.interval = interval
         self.dispatcher = dispatcher
@@ -37,16 +39,31 @@ public final class HeartbeatSchedule: Service, Sendable {
         let period = max(1, interval.milliseconds)
         // Heartbeats due within a twentieth of the period (at most a second) go out together.
         let slack = min(period / 20, 1_000)
-        let (queued, oldest) = try await store.write { transaction -> (Int, Int64?) in
-            let due = try transaction.heartbeatsDue(since: now - period + slack, limit: Self.batch)
-            if !due.isEmpty { try transaction.apply(Correlator(now: now).decideHeartbeats(due).effects) }
-            return (due.count, try transaction.oldestHeartbeat())
+        guard try await store.holdLease("heartbeats", now: now, duration: Self.leaseDuration) else {
+            // Another process heartbeats; try again before its lease could lapse unnoticed.
+            return .milliseconds(min(period, Self.leaseDuration / 2))
         }
-        if queued > 0 {
-            dispatcher.ring()
-            logger.debug("heartbeat.queued", metadata: ["callbacks": "\(queued)"])
-            if queued == Self.batch { return .zero }
+        let since = now - period + slack
+        let due = try await store.heartbeatsDue(since: since, limit: Self.batch)
+        if !due.isEmpty {
+            let correlator = Correlator(now: now)
+            let units = due.map { callback in
+                StoreUnit<Bool>(reads: [.token(hash: callback.tokenHash)]) { view in
+                    // Completed, or heartbeated by an event, since it was listed: nothing to send.
+                    guard let current = try view.pending(tokenHash: callback.tokenHash), current.heartbeat,
+                          (current.lastHeartbeatAt ?? current.registeredAt) <= since
+                    else { return (false, []) }
+                    return (true, correlator.decideHeartbeats([current]).effects)
+                }
+            }
+            let queued = try await store.commit(units).filter { $0 }.count
+            if queued > 0 {
+                dispatcher.ring()
+                logger.debug("heartbeat.queued", metadata: ["callbacks": "\(queued)"])
+            }
+            if due.count == Self.batch { return .zero }
         }
+        let oldest = try await store.oldestHeartbeat()
         let next = oldest.map { $0 + period } ?? now + period
         return .milliseconds(min(max(next - now, 0), period))
     }

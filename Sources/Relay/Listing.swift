@@ -1,7 +1,6 @@
 import Foundation
 import JSON
 import CallbackStore
-import Store
 
 /// What `list` shows: pending callbacks, early events, undelivered outcomes and rejected messages.
 /// Tokens appear only as a short hash.
@@ -12,17 +11,16 @@ public struct Listing: Sendable {
     public var outbox: [OutboxEntry]
     public var rejected: [RejectedMessage]
 
-    /// Reads at most `limit` rows of each kind.
-    public static func read(_ store: Store, limit: Int) throws -> Listing {
-        try store.readSync { transaction in
-            Listing(
-                counts: try transaction.counts(),
-                pending: try transaction.listPending(limit: limit),
-                earlyEvents: try transaction.listEarlyEvents(limit: limit),
-                outbox: try transaction.listOutbox(limit: limit),
-                rejected: try transaction.listRejected(limit: limit)
-            )
-        }
+    /// Reads at most `limit` rows of each kind. Each kind is read on its own, so under a running
+    /// service the counts and rows may differ by what changed in between.
+    public static func read(_ store: any CallbackStore, limit: Int) async throws -> Listing {
+        Listing(
+            counts: try await store.counts(),
+            pending: try await store.listPending(limit: limit),
+            earlyEvents: try await store.listEarlyEvents(limit: limit),
+            outbox: try await store.listOutbox(limit: limit),
+            rejected: try await store.listRejected(limit: limit)
+        )
     }
 
     /// For machines: one JSON object.

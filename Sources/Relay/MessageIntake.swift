@@ -1,6 +1,5 @@
 import JSON
 import CallbackStore
-import Store
 
 /// A message to run through the engine: an SQS message, or a recorded event being replayed.
 public struct IncomingMessage: Sendable {
@@ -24,40 +23,26 @@ public enum MessageRole: String, Sendable {
 }
 
 /// Runs a batch of messages through the correlation engine and the store: each body is parsed
-/// once, outside the transaction; then one write transaction reads what the engine needs, decides
-/// and applies, message by message, so later messages see what earlier ones changed.
+/// once, outside the store; then each message becomes one ``StoreUnit`` that names what it reads
+/// and decides from it, committed in order, so later messages see what earlier ones changed.
 public struct MessageIntake: Sendable {
-    public let store: Store
+    public let store: any CallbackStore
 
-    public init(store: Store) { self.store = store }
+    public init(store: any CallbackStore) { self.store = store }
 
     /// Processes and commits a batch. Returns one decision per message, in order. When this
     /// returns, everything the messages taught is durable: they may be deleted from the queue.
     public func process(_ messages: [IncomingMessage], role: MessageRole, source: String) async throws -> [Decision] {
-        let parsed = Self.parse(messages, role: role)
-        let now = WallClock.millisecondsNow()
-        return try await store.write { transaction in
-            try Self.decide(parsed, source: source, correlator: Correlator(now: now), in: transaction)
-        }
+        let correlator = Correlator(now: WallClock.millisecondsNow())
+        return try await store.commit(Self.units(Self.parse(messages, role: role), source: source, correlator: correlator))
     }
 
-    /// The decisions the batch would produce, without changing the store (`replay --dry-run`).
+    /// The decisions the batch would produce, without changing the store (`replay --dry-run`):
+    /// later messages see earlier ones, exactly as a real run would, and nothing is left behind.
     public func preview(_ messages: [IncomingMessage], role: MessageRole, source: String) async throws -> [Decision] {
-        let parsed = Self.parse(messages, role: role)
-        let now = WallClock.millisecondsNow()
-        do {
-            _ = try await store.write { transaction -> [Decision] in
-                // Applying inside a transaction that is then rolled back lets later messages see
-                // earlier ones, exactly as a real run would, and leaves nothing behind.
-                throw Preview(decisions: try Self.decide(parsed, source: source, correlator: Correlator(now: now), in: transaction))
-            }
-            return []
-        } catch let preview as Preview {
-            return preview.decisions
-        }
+        let correlator = Correlator(now: WallClock.millisecondsNow())
+        return try await store.preview(Self.units(Self.parse(messages, role: role), source: source, correlator: correlator))
     }
-
-    private struct Preview: Error { var decisions: [Decision] }
 
     /// A message after parsing.
     enum Parsed: Sendable {
@@ -95,31 +80,49 @@ public struct MessageIntake: Sendable {
         }
     }
 
-    static func decide(_ parsed: [Parsed], source: String, correlator: Correlator, in transaction: StoreTransaction) throws -> [Decision] {
-        var decisions: [Decision] = []
-        decisions.reserveCapacity(parsed.count)
-        for message in parsed {
-            let decision: Decision
-            switch message {
-            case .change(let change, let body, _):
-                let pending = try transaction.pendingCallbacks(jobKind: change.kind.name, jobName: change.jobName)
+    /// One unit per message, each declaring exactly the keys its `decide` reads.
+    static func units(_ parsed: [Parsed], source: String, correlator: Correlator) -> [StoreUnit<Decision>] {
+        parsed.map { unit($0, source: source, correlator: correlator) }
+    }
+
+    static func unit(_ message: Parsed, source: String, correlator: Correlator) -> StoreUnit<Decision> {
+        func unit(_ reads: [StoreKey], _ decide: @escaping @Sendable (any StoreView) throws -> Decision) -> StoreUnit<Decision> {
+            StoreUnit(reads: reads) { view in
+                let decision = try decide(view)
+                return (decision, decision.effects)
+            }
+        }
+        switch message {
+        case .change(let change, let body, _):
+            return unit([.job(kind: change.kind.name, name: change.jobName)]) { view in
+                let pending = try view.pendingCallbacks(jobKind: change.kind.name, jobName: change.jobName)
                 let known = change.status.isTerminal
-                    ? try transaction.earlyEvent(jobKind: change.kind.name, jobName: change.jobName) != nil
+                    ? try view.earlyEvent(jobKind: change.kind.name, jobName: change.jobName) != nil
                     : false
-                decision = correlator.decide(change, event: body, pending: pending, terminalKnown: known)
-            case .execution(let change):
-                let pending = change.status.hasEnded ? try transaction.pendingCallbacks(executionArn: change.executionArn) : []
-                decision = correlator.decide(change, pending: pending)
-            case .unsupportedEvent(let reason, let body, let messageID):
-                decision = correlator.decideRejectedEvent(reason: reason, unsupported: true, body: body, source: source, messageID: messageID)
-            case .malformedEvent(let reason, let body, let messageID):
-                decision = correlator.decideRejectedEvent(reason: reason, unsupported: false, body: body, source: source, messageID: messageID)
-            case .registration(let registration, let sentAt):
-                let isPending = try transaction.pending(tokenHash: registration.tokenHash) != nil
-                let isClosed = isPending ? false : try transaction.isClosed(tokenHash: registration.tokenHash)
+                return correlator.decide(change, event: body, pending: pending, terminalKnown: known)
+            }
+        case .execution(let change):
+            return unit([.execution(arn: change.executionArn)]) { view in
+                let pending = change.status.hasEnded ? try view.pendingCallbacks(executionArn: change.executionArn) : []
+                return correlator.decide(change, pending: pending)
+            }
+        case .unsupportedEvent(let reason, let body, let messageID):
+            return unit([]) { _ in
+                correlator.decideRejectedEvent(reason: reason, unsupported: true, body: body, source: source, messageID: messageID)
+            }
+        case .malformedEvent(let reason, let body, let messageID):
+            return unit([]) { _ in
+                correlator.decideRejectedEvent(reason: reason, unsupported: false, body: body, source: source, messageID: messageID)
+            }
+        case .registration(let registration, let sentAt):
+            var reads: [StoreKey] = [.token(hash: registration.tokenHash), .job(kind: registration.kind.name, name: registration.jobName)]
+            if let arn = registration.executionArn { reads.append(.execution(arn: arn)) }
+            return unit(reads) { view in
+                let isPending = try view.pending(tokenHash: registration.tokenHash) != nil
+                let isClosed = isPending ? false : try view.isClosed(tokenHash: registration.tokenHash)
                 var terminal: JobStateChange?
                 if !isPending, !isClosed,
-                   let early = try transaction.earlyEvent(jobKind: registration.kind.name, jobName: registration.jobName),
+                   let early = try view.earlyEvent(jobKind: registration.kind.name, jobName: registration.jobName),
                    case .jobStateChange(let change)? = try? EventMessage.parse(early.event) {
                     terminal = change
                 }
@@ -127,19 +130,19 @@ public struct MessageIntake: Sendable {
                 // Only a registration sent before its execution ended is dead: one sent later
                 // comes from a redrive of that execution. Replayed input counts as sent now.
                 if !isPending, !isClosed, let arn = registration.executionArn,
-                   let end = try transaction.executionEnd(executionArn: arn), sentAt.map({ $0 <= end.endedAt }) ?? false {
+                   let end = try view.executionEnd(executionArn: arn), sentAt.map({ $0 <= end.endedAt }) ?? false {
                     ended = end
                 }
-                decision = correlator.decide(registration, state: .init(isPending: isPending, isClosed: isClosed, terminal: terminal, executionEnded: ended))
-            case .invalidRegistration(let token, let reason, let body, let messageID):
-                let closed = try token.map { try transaction.isClosed(tokenHash: TaskTokens.hash($0)) } ?? false
-                decision = correlator.decideInvalidRegistration(
+                return correlator.decide(registration, state: .init(isPending: isPending, isClosed: isClosed, terminal: terminal, executionEnded: ended))
+            }
+        case .invalidRegistration(let token, let reason, let body, let messageID):
+            let hash = token.map(TaskTokens.hash)
+            return unit(hash.map { [.token(hash: $0)] } ?? []) { view in
+                let closed = try hash.map { try view.isClosed(tokenHash: $0) } ?? false
+                return correlator.decideInvalidRegistration(
                     taskToken: token, reason: reason, body: body, source: source, messageID: messageID, tokenClosed: closed
                 )
             }
-            try transaction.apply(decision.effects)
-            decisions.append(decision)
         }
-        return decisions
     }
 }

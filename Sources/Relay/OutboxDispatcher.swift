@@ -4,7 +4,6 @@ import JSON
 import Logging
 import ServiceLifecycle
 import CallbackStore
-import Store
 
 /// Delivers the outbox: SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat and Create*Job calls,
 /// several at once (bounded), recording each result in the store. Failed deliveries are
@@ -12,7 +11,7 @@ import Store
 ///
 /// It never polls: it sleeps until the earliest scheduled retry or until a consumer rings.
 public final class OutboxDispatcher: Service, Sendable {
-    private let store: Store
+    private let store: any CallbackStore
     private let stepFunctions: StepFunctions
     private let sageMaker: SageMaker
     private let concurrency: Int
@@ -27,7 +26,7 @@ public final class OutboxDispatcher: Service, Sendable {
     /// Results committed per transaction.
     static let commitBatch = 64
 
-    public init(store: Store, client: AWSClient, concurrency: Int, logger: Logger) {
+    public init(store: any CallbackStore, client: AWSClient, concurrency: Int, logger: Logger) {
         self.store = store
         self.stepFunctions = StepFunctions(client: client)
         self.sageMaker = SageMaker(client: client)
@@ -42,7 +41,7 @@ public final class OutboxDispatcher: Service, Sendable {
         await TimerLoop.run(failureEvent: "outbox.store_failed", logger: logger, doorbell: doorbell) {
             try await deliverDue()
             // Sleeps until the earliest scheduled retry, or until a consumer rings.
-            let next = try await store.read { try $0.nextOutboxAttempt(excluding: []) }
+            let next = try await store.nextOutboxAttempt(now: WallClock.millisecondsNow())
             return next.map { .milliseconds(max(0, $0 - WallClock.millisecondsNow())) }
         }
     }
@@ -52,6 +51,19 @@ public final class OutboxDispatcher: Service, Sendable {
         public var delivered = 0
         public var rescheduled = 0
         public var closed = 0
+        /// Entries given up on while their task stays open: a heartbeat refused as `InvalidToken`
+        /// is deleted, not retried, and the outcome's own delivery settles the token.
+        public var dropped = 0
+
+        /// Counts one recorded delivery by what the engine decided about it.
+        public mutating func count(_ verdict: Verdict) {
+            switch verdict {
+            case .delivered, .nothingToStop, .createRefused: delivered += 1
+            case .alreadyClosed, .callbackDropped: closed += 1
+            case .heartbeatRefused: dropped += 1
+            default: rescheduled += 1
+            }
+        }
     }
 
     /// Delivers every entry due now, `concurrency` at a time, until none is due. Entries that fail
@@ -61,7 +73,7 @@ public final class OutboxDispatcher: Service, Sendable {
         var pass = Pass()
         while true {
             let now = WallClock.millisecondsNow()
-            let due = try await store.read { try $0.dueOutbox(now: now, limit: Self.fetchLimit, excluding: []) }
+            let due = try await store.claimDueOutbox(now: now, limit: Self.fetchLimit)
             if due.isEmpty { return pass }
             try await withThrowingTaskGroup(of: (OutboxEntry, Correlator.DeliveryResult).self) { group in
                 var queue = due.makeIterator()
@@ -87,15 +99,16 @@ public final class OutboxDispatcher: Service, Sendable {
 
     private func record(_ results: [(OutboxEntry, Correlator.DeliveryResult)], into pass: inout Pass) async throws {
         let now = WallClock.millisecondsNow()
-        let jitters = results.map { _ in Double.random(in: 0..<1) }
-        let decisions = try await store.write { transaction in
-            let correlator = Correlator(now: now)
-            return try zip(results, jitters).map { result, jitter in
-                let decision = correlator.decide(result.0, result: result.1, jitter: jitter)
-                try transaction.apply(decision.effects)
-                return decision
+        let correlator = Correlator(now: now)
+        // Drawn once, outside `decide`: a backend that decides again on a conflict gets the same answer.
+        let units = results.map { entry, result in
+            let jitter = Double.random(in: 0..<1)
+            return StoreUnit<Decision>(reads: [.token(hash: entry.tokenHash)]) { _ in
+                let decision = correlator.decide(entry, result: result, jitter: jitter)
+                return (decision, decision.effects)
             }
         }
+        let decisions = try await store.commit(units)
         for (result, decision) in zip(results, decisions) {
             let entry = result.0
             var metadata: Logger.Metadata = [
@@ -103,9 +116,9 @@ public final class OutboxDispatcher: Service, Sendable {
                 "outcome": "\(decision.verdict)",
             ]
             if !entry.jobName.isEmpty { metadata["job.name"] = "\(entry.jobName)" }
+            pass.count(decision.verdict)
             switch decision.verdict {
             case .delivered(let action):
-                pass.delivered += 1
                 metadata["outbox.age_ms"] = "\(now - entry.createdAt)"
                 switch action {
                 case .heartbeat: logger.debug("callback.heartbeat", metadata: metadata)
@@ -113,19 +126,14 @@ public final class OutboxDispatcher: Service, Sendable {
                 default: logger.info("callback.delivered", metadata: metadata)
                 }
             case .alreadyClosed, .callbackDropped:
-                pass.closed += 1
                 logger.notice("callback.closed", metadata: metadata)
             case .heartbeatRefused:
-                pass.rescheduled += 1
                 logger.warning("callback.heartbeat_refused", metadata: metadata)
             case .nothingToStop:
-                pass.delivered += 1
                 logger.info("job.stop_not_needed", metadata: metadata)
             case .createRefused:
-                pass.delivered += 1
                 logger.warning("job.create_refused", metadata: metadata)
             default:
-                pass.rescheduled += 1
                 if case .failed(let code, _, let transient) = result.1 {
                     metadata["aws.error"] = "\(code)"
                     metadata["outbox.attempts"] = "\(entry.attempts + 1)"

@@ -3,7 +3,6 @@ import HTTP
 import Logging
 import ServiceLifecycle
 import CallbackStore
-import Store
 
 /// The safety net for lost events: SageMaker's delivery to EventBridge is best effort, so a
 /// callback that has waited `after` without a terminal event gets one `Describe…Job`.
@@ -34,7 +33,7 @@ public final class SafetySweep: Service, Sendable {
         }
     }
 
-    private let store: Store
+    private let store: any CallbackStore
     private let sageMaker: SageMaker
     private let settings: Settings
     private let dispatcher: OutboxDispatcher
@@ -44,8 +43,11 @@ public final class SafetySweep: Service, Sendable {
     static let batch = 64
     /// One attempt per check: a retry would break the pacing; the next pass is the retry.
     static let describePolicy = RetryPolicy(maxAttempts: 1)
+    /// How long the fleet-wide lease `"sweep"` is held (ms), renewed before each `Describe…Job`:
+    /// only its holder sweeps, so `rate` limits the whole fleet.
+    public static let leaseDuration: Int64 = 60_000
 
-    public init(store: Store, client: AWSClient, settings: Settings, dispatcher: OutboxDispatcher, logger: Logger) {
+    public init(store: any CallbackStore, client: AWSClient, settings: Settings, dispatcher: OutboxDispatcher, logger: Logger) {
         self.store = store
         self.sageMaker = SageMaker(client: client)
         self.settings = settings
@@ -70,15 +72,20 @@ public final class SafetySweep: Service, Sendable {
     func pass(pacer: inout SweepPacer) async throws -> Duration {
         let after = settings.after.milliseconds
         let now = WallClock.millisecondsNow()
-        let due = try await store.read { try $0.sweepDue(now: now, firstCheckBefore: now - after, limit: Self.batch) }
+        guard try await store.holdLease("sweep", now: now, duration: Self.leaseDuration) else {
+            return .milliseconds(min(after, Self.leaseDuration / 2))
+        }
+        let due = try await store.sweepDue(now: now, firstCheckBefore: now - after, limit: Self.batch)
         if due.isEmpty {
-            let (oldestUnswept, nextCheck) = try await store.read { try $0.nextSweep() }
+            let (oldestUnswept, nextCheck) = try await store.nextSweep()
             let next = [oldestUnswept.map { $0 + after }, nextCheck].compactMap { $0 }.min() ?? now + after
             return .milliseconds(min(max(next - now, 0), after))
         }
         var seen = Set<JobKey>()
         for callback in due where seen.insert(JobKey(kind: callback.jobKind, name: callback.jobName)).inserted {
-            try await check(kind: callback.jobKind, name: callback.jobName, pacer: &pacer)
+            guard try await check(kind: callback.jobKind, name: callback.jobName, pacer: &pacer) else {
+                return .milliseconds(Self.leaseDuration / 2)
+            }
         }
         return .zero
     }
@@ -88,31 +95,37 @@ public final class SafetySweep: Service, Sendable {
         var name: String
     }
 
-    /// One job: describe it (paced), then decide for every callback waiting for it.
-    func check(kind kindName: String, name: String, pacer: inout SweepPacer) async throws {
-        guard let kind = JobKind.named(kindName) else { return }
-        let creating = try await store.read { transaction in
-            try transaction.pendingCallbacks(jobKind: kindName, jobName: name).contains {
-                try transaction.hasOutbox(tokenHash: $0.tokenHash, action: .createJob)
-            }
-        }
+    /// One job: describe it (paced), then decide for every callback waiting for it. Returns false,
+    /// having described nothing, when another process took the sweep's lease.
+    @discardableResult
+    func check(kind kindName: String, name: String, pacer: inout SweepPacer) async throws -> Bool {
+        guard let kind = JobKind.named(kindName) else { return true }
+        let job = StoreKey.job(kind: kindName, name: name)
+        // The tokens are read in a second unit that declares them: a view answers only for its unit's keys.
+        let hashes = try await store.commit(StoreUnit<[String]>(reads: [job]) { view in
+            (try view.pendingCallbacks(jobKind: kindName, jobName: name).map(\.tokenHash), [])
+        })
+        let creating = try await store.commit(StoreUnit<Bool>(reads: hashes.map { .token(hash: $0) }) { view in
+            (try hashes.contains { try view.hasOutbox(tokenHash: $0, action: .createJob) }, [])
+        })
         let finding: Correlator.SweepFinding
         if creating {
             finding = .creating
         } else {
             try await pacer.waitTurn()
+            guard try await store.holdLease("sweep", now: WallClock.millisecondsNow(), duration: Self.leaseDuration) else { return false }
             finding = await describe(kind, name: name)
             if case .failed(_, let throttled) = finding { pacer.record(throttled: throttled) } else { pacer.record(throttled: false) }
         }
-        let now = WallClock.millisecondsNow()
-        let decision = try await store.write { transaction -> Decision in
-            let callbacks = try transaction.pendingCallbacks(jobKind: kindName, jobName: name)
-            guard !callbacks.isEmpty else { return Decision(.sweepDeferred("no callback waits any more"), jobName: name) }
-            let known = try transaction.earlyEvent(jobKind: kindName, jobName: name) != nil
-            let decision = Correlator(now: now).decideSweep(callbacks, finding: finding, timing: self.timing, terminalKnown: known)
-            try transaction.apply(decision.effects)
-            return decision
-        }
+        let correlator = Correlator(now: WallClock.millisecondsNow())
+        let timing = self.timing
+        let decision = try await store.commit(StoreUnit<Decision>(reads: [job]) { view in
+            let callbacks = try view.pendingCallbacks(jobKind: kindName, jobName: name)
+            guard !callbacks.isEmpty else { return (Decision(.sweepDeferred("no callback waits any more"), jobName: name), []) }
+            let known = try view.earlyEvent(jobKind: kindName, jobName: name) != nil
+            let decision = correlator.decideSweep(callbacks, finding: finding, timing: timing, terminalKnown: known)
+            return (decision, decision.effects)
+        })
         if decision.queuesWork { dispatcher.ring() }
         let metadata: Logger.Metadata = ["job.kind": "\(kindName)", "job.name": "\(name)", "outcome": "\(decision.verdict)"]
         switch (decision.verdict, finding) {
@@ -122,6 +135,7 @@ public final class SafetySweep: Service, Sendable {
         case (.sweepDeferred, _): logger.info("sweep.deferred", metadata: metadata)
         default: logger.info("sweep.checked", metadata: metadata)
         }
+        return true
     }
 
     func describe(_ kind: JobKind, name: String) async -> Correlator.SweepFinding {

@@ -1,21 +1,23 @@
 import Logging
 import ServiceLifecycle
 import CallbackStore
-import Store
 
 /// Owns the store for the life of the service group: it is first in the group, so it shuts down
 /// last, and closes the database only after every other service has stopped. Meanwhile, on a
 /// timer, it prunes what has outlived its time (early events, closed tokens) and drops callbacks
 /// older than a Step Functions execution can live.
 public final class StoreService: Service, Sendable {
-    public let store: Store
+    public let store: any CallbackStore
     private let pruneInterval: Duration
     private let logger: Logger
 
     /// Expired callbacks dropped per transaction.
     static let expiryBatch = 256
+    /// How long a pass holds the fleet-wide lease `"expiry"` (ms): one process of a fleet drops
+    /// expired callbacks at a time.
+    public static let leaseDuration: Int64 = 600_000
 
-    public init(store: Store, pruneInterval: Duration = .seconds(600), logger: Logger) {
+    public init(store: any CallbackStore, pruneInterval: Duration = .seconds(600), logger: Logger) {
         self.store = store
         self.pruneInterval = pruneInterval
         self.logger = logger
@@ -34,25 +36,36 @@ public final class StoreService: Service, Sendable {
     /// callbacks (each logged by its token's short hash).
     func prune(now: Int64) async throws {
         // The time-to-live values are the store's own options, as it was opened.
-        let (early, executions, closed) = try await store.write { try $0.pruneExpired(now: now) }
-        if early + executions + closed > 0 {
+        let pruned = try await store.pruneExpired(now: now)
+        if pruned.total > 0 {
             logger.info("store.pruned", metadata: [
-                "store.early_events": "\(early)", "store.ended_executions": "\(executions)", "store.closed_tokens": "\(closed)",
+                "store.early_events": "\(pruned.earlyEvents)", "store.ended_executions": "\(pruned.endedExecutions)",
+                "store.closed_tokens": "\(pruned.closed)",
             ])
         }
+        guard try await store.holdLease("expiry", now: now, duration: Self.leaseDuration) else { return }
+        let cutoff = now - Correlator.maxCallbackAge
+        let correlator = Correlator(now: now)
         while true {
-            let expired = try await store.write { transaction -> [PendingCallback] in
-                let expired = try transaction.pendingCallbacks(registeredBefore: now - Correlator.maxCallbackAge, limit: Self.expiryBatch)
-                try transaction.apply(Correlator(now: now).decideExpired(expired).effects)
-                return expired
+            let candidates = try await store.pendingCallbacks(registeredBefore: cutoff, limit: Self.expiryBatch)
+            let units = candidates.map { candidate in
+                StoreUnit<PendingCallback?>(reads: [.token(hash: candidate.tokenHash)]) { view in
+                    // Completed since it was listed: nothing to drop.
+                    guard let current = try view.pending(tokenHash: candidate.tokenHash), current.registeredAt < cutoff else {
+                        return (nil, [])
+                    }
+                    return (current, correlator.decideExpired([current]).effects)
+                }
             }
+            let expired = try await store.commit(units).compactMap { $0 }
             for callback in expired {
                 logger.notice("callback.expired", metadata: [
                     "token.hash": "\(TaskTokens.short(callback.tokenHash))", "job.kind": "\(callback.jobKind)",
                     "job.name": "\(callback.jobName)", "callback.age_days": "\((now - callback.registeredAt) / 86_400_000)",
                 ])
             }
-            if expired.count < Self.expiryBatch { return }
+            // A full batch that dropped nothing would be listed again: stop there.
+            if candidates.count < Self.expiryBatch || expired.isEmpty { return }
         }
     }
 }

@@ -3,11 +3,10 @@ import AWS
 import Logging
 import Relay
 import CallbackStore
-import Store
 
 /// Options every subcommand shares.
 struct StoreOption: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("SQLite database file (env SAGEMAKER_CALLBACK_DATABASE; default \(defaultDatabasePath)).", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("SQLite database file, or dynamodb://TABLE (env SAGEMAKER_CALLBACK_DATABASE; default \(defaultDatabasePath)).", valueName: "path"))
     var database: String?
 }
 
@@ -60,12 +59,12 @@ struct CommandSession {
     let options: CommandLineOptions
     let environment: Environment
     let logger: Logger
-    let database: Store
+    let database: any CallbackStore
 
     init(store: StoreOption, aws: AWSOptions) throws {
         options = CommandLineOptions(store: store, aws: aws)
         environment = .process
         logger = bootstrapLogging(level: try options.level(environment))
-        database = try CallbackRelay.openStore(try options.databasePath(environment))
+        database = try CallbackRelay.openStore(try options.storeLocation(environment))
     }
 }

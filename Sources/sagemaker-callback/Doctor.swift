@@ -67,7 +67,7 @@ struct Doctor: AsyncParsableCommand {
         }
         var reachable = [(role: "events", url: configuration.eventsQueueURL)]
         if let requests = configuration.requestsQueueURL { reachable.append((role: "requests", url: requests)) }
-        for check in await Relay.Doctor.checks(queues: reachable, databasePath: configuration.databasePath, client: client, credentialSource: source) {
+        for check in await Relay.Doctor.checks(queues: reachable, database: configuration.database, client: client, credentialSource: source) {
             report(check)
         }
         if failed { throw ExitCode.failure }

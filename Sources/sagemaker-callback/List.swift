@@ -3,7 +3,7 @@ import AWS
 import Relay
 
 /// `list`: what the store holds.
-struct List: ParsableCommand {
+struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show pending callbacks, early events, undelivered outcomes and rejected messages."
     )
@@ -16,11 +16,11 @@ struct List: ParsableCommand {
 
     @OptionGroup var store: StoreOption
 
-    func run() throws {
-        let path = try CommandLineOptions(store: store, aws: nil).databasePath(.process)
-        let database = try CallbackRelay.openStore(path)
+    func run() async throws {
+        let location = try CommandLineOptions(store: store, aws: nil).storeLocation(.process)
+        let database = try CallbackRelay.openStore(location)
         defer { database.close() }
-        let listing = try Listing.read(database, limit: max(1, limit))
+        let listing = try await Listing.read(database, limit: max(1, limit))
         let now = WallClock.millisecondsNow()
         print(json ? listing.json(now: now) : listing.text(now: now))
     }

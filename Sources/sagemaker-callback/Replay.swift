@@ -4,7 +4,6 @@ import Foundation
 import Logging
 import Relay
 import CallbackStore
-import Store
 
 /// `replay`: recorded events through the same engine and store.
 struct Replay: AsyncParsableCommand {
@@ -53,7 +52,7 @@ struct Replay: AsyncParsableCommand {
 }
 
 /// Delivers what a command queued, once; what fails stays in the outbox for `serve`.
-func deliver(options: CommandLineOptions, environment: Environment, store: Store, logger: Logger) async throws -> OutboxDispatcher.Pass {
+func deliver(options: CommandLineOptions, environment: Environment, store: any CallbackStore, logger: Logger) async throws -> OutboxDispatcher.Pass {
     let aws = try options.aws(environment, services: [.stepFunctions, .sageMaker], queueURL: nil)
     let (client, transport) = try CallbackRelay.makeClient(aws, logger: logger)
     defer { transport.shutdown() }

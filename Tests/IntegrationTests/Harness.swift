@@ -105,7 +105,7 @@ final class InProcessRelay: Sendable {
         configuration.receiveWaitSeconds = waitSeconds
         var logger = Logger(label: "relay-under-test")
         logger.logLevel = ProcessInfo.processInfo.environment["RELAY_TEST_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .warning
-        let store = try CallbackRelay.openStore(configuration.databasePath)
+        let store = try CallbackRelay.openStore(configuration.database)
         let (client, transport) = try CallbackRelay.makeClient(configuration.aws, logger: logger)
         let group = CallbackRelay.serviceGroup(configuration, store: store, client: client, logger: logger)
         self.group = group

@@ -208,9 +208,9 @@ struct LifecycleWorkflowTests {
         }
         let callback = try #require(try Self.pending(emulator).first)
         #expect(callback.sweep.status == "InProgress" && callback.lastStatus == "InProgress")
-        let store = try CallbackRelay.openStore(emulator.databasePath)
+        let store = try CallbackRelay.openStore(.sqlite(path: emulator.databasePath))
         defer { store.close() }
-        let listing = try Listing.read(store, limit: 10).text(now: WallClock.millisecondsNow())
+        let listing = try await Listing.read(store, limit: 10).text(now: WallClock.millisecondsNow())
         #expect(listing.contains("long-train") && listing.contains("checks, InProgress"))
 
         sageMaker.setJob(nameField: "TrainingJobName", name: "long-train", .completed)

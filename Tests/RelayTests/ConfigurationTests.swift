@@ -15,7 +15,7 @@ struct ConfigurationTests {
             "LOG_LEVEL": "debug",
         ]))
         #expect(configuration.aws.region == "eu-west-1")
-        #expect(configuration.databasePath == "/tmp/x.sqlite")
+        #expect(configuration.database == .sqlite(path: "/tmp/x.sqlite"))
         #expect(configuration.logLevel == .debug)
         #expect(configuration.aws.endpoints[.stepFunctions]?.url == "https://states.eu-west-1.amazonaws.com")
     }
@@ -53,7 +53,7 @@ struct ConfigurationTests {
         options.database = "cli.sqlite"
         let configuration = try options.serve(Environment(["AWS_REGION": "eu-central-1", "SAGEMAKER_CALLBACK_DATABASE": "env.sqlite"]))
         #expect(configuration.aws.region == "us-west-2")
-        #expect(configuration.databasePath == "cli.sqlite")
+        #expect(configuration.database == .sqlite(path: "cli.sqlite"))
         #expect(configuration.aws.endpoints[.sqs]?.url == "http://127.0.0.1:4566")
     }
 
@@ -77,6 +77,26 @@ struct ConfigurationTests {
         } throws: { error in
             guard let error = error as? ConfigurationError else { return false }
             return error.option.hasPrefix(option) && !error.message.isEmpty && !"\(error)".contains("\n")
+        }
+    }
+
+    @Test("--database names a SQLite path or a DynamoDB table; a bad value, and DynamoDB in this build, fail naming --database")
+    func database() throws {
+        var options = CommandLineOptions()
+        options.database = "dynamodb://callbacks"
+        #expect(try options.storeLocation(Environment([:])) == .dynamoDB(table: "callbacks"))
+        #expect(try CommandLineOptions().storeLocation(Environment(["SAGEMAKER_CALLBACK_DATABASE": "env.sqlite"])) == .sqlite(path: "env.sqlite"))
+        for bad in ["", "dynamodb://x", "dynamodb://bad name"] {
+            options.database = bad
+            #expect(throws: ConfigurationError.self) { try options.storeLocation(Environment([:])) }
+            #expect((try? options.storeLocation(Environment([:]))) == nil)
+            do { _ = try options.storeLocation(Environment([:])) } catch { #expect(error.option == "--database") }
+        }
+        do {
+            _ = try CallbackRelay.openStore(.dynamoDB(table: "callbacks"))
+            Issue.record("DynamoDB must not open in this build")
+        } catch let error as ConfigurationError {
+            #expect(error.option == "--database" && error.message.contains("DynamoDB"))
         }
     }
 }

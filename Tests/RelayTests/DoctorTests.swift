@@ -30,8 +30,8 @@ struct DoctorTests {
     }
 
     @Test("a database in a folder that cannot be written fails; a new one in a writable folder passes")
-    func database() {
-        #expect(!Doctor.database("/proc/no-such-dir/x.sqlite").passed)
-        #expect(Doctor.database(FileManager.default.temporaryDirectory.appendingPathComponent("doctor-\(UUID()).sqlite").path).passed)
+    func database() async {
+        #expect(!(await Doctor.database(.sqlite(path: "/proc/no-such-dir/x.sqlite"))).passed)
+        #expect(await Doctor.database(.sqlite(path: FileManager.default.temporaryDirectory.appendingPathComponent("doctor-\(UUID()).sqlite").path)).passed)
     }
 }

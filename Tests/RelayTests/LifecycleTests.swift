@@ -335,7 +335,7 @@ struct LifecycleTests {
     }
 
     @Test("list shows heartbeat and sweep state")
-    func listing() throws {
+    func listing() async throws {
         let temporary = try TemporaryStore()
         let now: Int64 = 10_000_000
         try temporary.store.writeSync { tx throws in
@@ -346,7 +346,7 @@ struct LifecycleTests {
                 sweep: SweepState(checks: 1, status: "missing", nextCheckAt: now + 420_000, missingSince: now - 180_000)
             ))
         }
-        let listing = try Listing.read(temporary.store, limit: 10)
+        let listing = try await Listing.read(temporary.store, limit: 10)
         let text = listing.text(now: now)
         #expect(text.contains("TrainingJob  train-7  age 2h  status InProgress (60s ago)  heartbeat 30s ago  sweep 1 check, missing for 3m, next in 7m"))
         #expect(text.contains("stop-on-abort"))
