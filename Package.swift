@@ -60,7 +60,7 @@ let package = Package(
         .target(
             name: "Relay",
             dependencies: [
-                "AWS", "CallbackStore", "Store", "JSON", "SigV4", "HTTP",
+                "AWS", "CallbackStore", "Store", "DynamoStore", "JSON", "SigV4", "HTTP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -70,7 +70,7 @@ let package = Package(
         .executableTarget(
             name: "sagemaker-callback",
             dependencies: [
-                "Relay", "AWS", "CallbackStore", "Store", "JSON",
+                "Relay", "AWS", "CallbackStore", "HTTP", "JSON", "SigV4",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -106,11 +106,14 @@ let package = Package(
             ]
         ),
         .testTarget(name: "AWSTests", dependencies: ["AWS", "JSON", "HTTP", "SigV4", "Moto"]),
-        .testTarget(name: "RelayTests", dependencies: ["Relay", "AWS", "CallbackStore", "Store", "JSON"]),
+        .testTarget(
+            name: "RelayTests",
+            dependencies: ["Relay", "AWS", "CallbackStore", "Store", "JSON", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Relay", "AWS", "CallbackStore", "Store", "JSON", "HTTP", "Moto", "SigV4",
+                "Relay", "AWS", "CallbackStore", "Store", "DynamoStore", "JSON", "HTTP", "Moto", "SigV4",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -464,3 +464,52 @@ public final class DynamoStore: CallbackStore {
         }
     }
 }
+
+extension DynamoStore {
+    /// What `doctor` finds wrong with the table beyond its design: TTL off, or a call the service
+    /// makes that is refused. Writes (and removes) one short-lived probe item; never touches the
+    /// service's items. Empty when all is well.
+    public func accessProblems() async -> [String] {
+        var problems: [String] = []
+        func check(_ what: String, _ body: () async throws -> Void) async {
+            do {
+                try await body()
+            } catch {
+                problems.append(Self.classify(error, table: table, doing: what).message)
+            }
+        }
+        await check("describe its TTL (dynamodb:DescribeTimeToLive)") {
+            let ttl = try await db.describeTimeToLive()
+            if !["ENABLED", "ENABLING"].contains(ttl.status) || ttl.attribute != DynamoTableDesign.ttlAttribute {
+                problems.append("dynamodb://\(table): TTL is \(ttl.status.lowercased()) on \(ttl.attribute ?? "no attribute"), not enabled on \(DynamoTableDesign.ttlAttribute): nothing that expires would ever be deleted")
+            }
+        }
+        let key: DynamoItem = ["pk": .s("D#doctor-probe-\(settings.replicaID)")]
+        var probe = key
+        probe[DynamoTableDesign.ttlAttribute] = .number(Self.now() / 1000 + 600)
+        probe["v"] = .number(1)
+        await check("write items (dynamodb:PutItem)") { try await db.putItem(probe) }
+        await check("read items (dynamodb:GetItem, BatchGetItem)") {
+            _ = try await db.getItem(key: key)
+            _ = try await db.batchGetItem(keys: [key])
+        }
+        await check("update items (dynamodb:UpdateItem)") {
+            _ = try await db.updateItem(key: key, update: DynamoExpression("SET #v = :two", names: ["#v": "v"], values: [":two": .number(2)]))
+        }
+        await check("write transactions (dynamodb:ConditionCheckItem, DeleteItem in TransactWriteItems)") {
+            try await db.transactWriteItems([
+                .conditionCheck(key: ["pk": .s(ItemKey.lease("doctor-probe"))], condition: DynamoExpression("attribute_not_exists(pk)")),
+                .delete(key: key, condition: DynamoExpression("attribute_exists(pk)")),
+            ])
+        }
+        for index in DynamoTableDesign.indexes {
+            await check("query its index \(index.name) (dynamodb:Query)") {
+                _ = try await db.query(
+                    index: index.name,
+                    keyCondition: DynamoExpression("#h = :p", names: ["#h": index.hashKey], values: [":p": .s("doctor#0")]), limit: 1
+                )
+            }
+        }
+        return problems
+    }
+}

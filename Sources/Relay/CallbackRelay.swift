@@ -3,6 +3,7 @@ import HTTP
 import Logging
 import ServiceLifecycle
 import CallbackStore
+import DynamoStore
 import Store
 
 /// Builds the service from a resolved configuration: the store, the AWS client, the outbox
@@ -24,9 +25,15 @@ public enum CallbackRelay {
         return (client, transport)
     }
 
-    /// Opens the store `--database` names, turning a failure into a configuration error that
-    /// names `--database`. The only place Relay meets a concrete backend.
-    public static func openStore(_ location: StoreLocation, options: StoreOptions = StoreOptions()) throws -> any CallbackStore {
+    /// Opens the store `--database` names. A problem the operator must fix (a file that cannot be
+    /// opened, a missing table, a table of another design, a refused permission) becomes a
+    /// ``ConfigurationError`` naming `--database` (exit 64); DynamoDB out of reach becomes
+    /// ``UnavailableError`` (exit 69). Nothing is consumed before this succeeds. A DynamoDB table
+    /// needs `client`, with a DynamoDB endpoint. The only place Relay meets a concrete backend.
+    public static func openStore(
+        _ location: StoreLocation, options: StoreOptions = StoreOptions(), client: AWSClient? = nil,
+        dynamo: DynamoStoreSettings = DynamoStoreSettings(), meter: DynamoCapacityMeter? = nil, logger: Logger
+    ) async throws -> any CallbackStore {
         switch location {
         case .sqlite(let path):
             do {
@@ -34,9 +41,20 @@ public enum CallbackRelay {
             } catch {
                 throw ConfigurationError(option: "--database", message: "cannot open '\(path)': \(error)")
             }
-        case .dynamoDB:
-            // DYNAMODB: replaced by the DynamoStore backend when its module lands.
-            throw ConfigurationError(option: "--database", message: "DynamoDB is not available in this build")
+        case .dynamoDB(let table):
+            guard let client, client.endpoint(for: .dynamoDB) != nil else {
+                throw ConfigurationError(option: "--database", message: "\(location) needs a DynamoDB endpoint and credentials")
+            }
+            do {
+                let store = try await DynamoStore.open(table: table, client: client, options: options, settings: dynamo, meter: meter, logger: logger)
+                logger.info("store.opened", metadata: ["store.location": "\(location)", "store.replica": "\(dynamo.replicaID)"])
+                return store
+            } catch let error as DynamoStoreError {
+                switch error.kind {
+                case .configuration: throw ConfigurationError(option: "--database", message: error.message)
+                case .unavailable: throw UnavailableError(message: error.message)
+                }
+            }
         }
     }
 
@@ -76,9 +94,11 @@ public enum CallbackRelay {
 
     /// Runs `serve` until SIGTERM or SIGINT.
     public static func serve(_ configuration: ServeConfiguration, logger: Logger) async throws {
-        let store = try openStore(configuration.database, options: configuration.storeOptions)
         let (client, transport) = try makeClient(configuration.aws, logger: logger)
         defer { transport.shutdown() }
+        let store = try await openStore(
+            configuration.database, options: configuration.storeOptions, client: client, dynamo: configuration.dynamo, logger: logger
+        )
         logger.info("relay.starting", metadata: [
             "aws.region": "\(configuration.aws.region)",
             "sqs.events_queue_url": "\(configuration.eventsQueueURL)",

@@ -2,6 +2,15 @@ import AWS
 import HTTP
 import Logging
 import CallbackStore
+import DynamoStore
+
+/// Something the service needs is out of reach for now (DynamoDB cannot be reached). The
+/// executable prints it as one line and exits 69 (EX_UNAVAILABLE).
+public struct UnavailableError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+    public init(message: String) { self.message = message }
+    public var description: String { message }
+}
 
 /// A configuration problem, named after the option (and environment variable) it concerns.
 /// The executable prints it as one line and exits 64 (EX_USAGE).
@@ -56,6 +65,8 @@ public struct ServeConfiguration: Sendable {
     /// Long-poll wait, seconds (SQS allows 0–20).
     public var receiveWaitSeconds = SQS.maxWait
     public var storeOptions = StoreOptions()
+    /// How a DynamoDB store shares work with the other replicas.
+    public var dynamo = DynamoStoreSettings()
     /// Time between periodic heartbeats for registrations that ask for them.
     public var heartbeatInterval: Duration = .seconds(60)
     /// How the safety sweep is tuned.
@@ -75,6 +86,26 @@ extension CommandLineOptions {
         } catch {
             throw ConfigurationError(option: "--database", message: error.message)
         }
+    }
+
+    /// The AWS services a store needs: DynamoDB for a table, none for a file.
+    public static func storeServices(_ location: StoreLocation) -> [AWSService] {
+        if case .dynamoDB = location { return [.dynamoDB] }
+        return []
+    }
+
+    /// How a DynamoDB store shares work: `SAGEMAKER_CALLBACK_DYNAMODB_LEASE` seconds an outbox
+    /// entry or a schedule stays with its replica (default 60; a dead replica's work is taken
+    /// over after it), and the test-only `SAGEMAKER_CALLBACK_DYNAMODB_UNGUARDED=1`, which drops the
+    /// version conditions so the multi-replica tests can show the races they prevent.
+    public func dynamoSettings(_ environment: Environment) throws(ConfigurationError) -> DynamoStoreSettings {
+        var settings = DynamoStoreSettings()
+        settings.lease = .seconds(try Self.number(
+            nil, option: "SAGEMAKER_CALLBACK_DYNAMODB_LEASE", variable: "SAGEMAKER_CALLBACK_DYNAMODB_LEASE",
+            environment, default: 60, range: 1...3_600, unit: "seconds"
+        ))
+        settings.guarded = environment["SAGEMAKER_CALLBACK_DYNAMODB_UNGUARDED"] != "1"
+        return settings
     }
 
     /// The log level: `--log-level`, else `LOG_LEVEL`, else info.
@@ -136,13 +167,15 @@ extension CommandLineOptions {
                 throw ConfigurationError(option: "--requests-queue-url", message: "must be a different queue from the events queue")
             }
         }
+        let database = try storeLocation(environment)
         var configuration = ServeConfiguration(
             eventsQueueURL: events,
             requestsQueueURL: requests,
-            database: try storeLocation(environment),
+            database: database,
             logLevel: try level(environment),
-            aws: try aws(environment, services: [.sqs, .stepFunctions, .sageMaker], queueURL: events)
+            aws: try aws(environment, services: [.sqs, .stepFunctions, .sageMaker] + Self.storeServices(database), queueURL: events)
         )
+        configuration.dynamo = try dynamoSettings(environment)
         let day = 86_400.0
         configuration.heartbeatInterval = .seconds(try Self.number(
             heartbeatInterval, option: "--heartbeat-interval", variable: "SAGEMAKER_CALLBACK_HEARTBEAT_INTERVAL",

@@ -2,8 +2,10 @@ import AWS
 import Foundation
 import HTTP
 import JSON
+import Logging
 import SigV4
 import CallbackStore
+import DynamoStore
 
 /// `doctor`: checks, one by one, what `serve` needs — configuration, credentials, each queue,
 /// the Step Functions and SageMaker permissions — and says in one line what is wrong with each.
@@ -36,12 +38,12 @@ public struct Doctor: Sendable {
         credentialSource: String
     ) async -> [Check] {
         var checks: [Check] = [Check(name: "credentials", passed: true, detail: "from \(credentialSource)")]
-        for service in [AWSService.sqs, .stepFunctions, .sageMaker] {
+        for service in [AWSService.sqs, .stepFunctions, .sageMaker, .dynamoDB] {
             if let endpoint = client.endpoint(for: service) {
                 checks.append(Check(name: "endpoint \(service.rawValue)", passed: true, detail: "\(endpoint.url) (\(endpoint.source))"))
             }
         }
-        checks.append(await database(location))
+        checks += await database(location, client: client)
         let sqs = SQS(client: client)
         for queue in queues {
             do {
@@ -86,22 +88,36 @@ public struct Doctor: Sendable {
     }
 
     /// The store: it opens and answers, or (a SQLite file not yet there) its folder is writable.
-    static func database(_ location: StoreLocation) async -> Check {
+    /// A DynamoDB table is also checked for its design, its TTL, and every call the service makes.
+    static func database(_ location: StoreLocation, client: AWSClient? = nil) async -> [Check] {
         guard case .sqlite(let path) = location, !FileManager.default.fileExists(atPath: path) else {
+            var logger = Logger(label: "sagemaker-callback")
+            logger.logLevel = .critical
             do {
-                let store = try CallbackRelay.openStore(location)
+                let store = try await CallbackRelay.openStore(location, client: client, logger: logger)
                 defer { store.close() }
+                var checks: [Check] = []
+                if let table = store as? DynamoStore {
+                    let problems = await table.accessProblems()
+                    checks.append(Check(
+                        name: "table access", passed: problems.isEmpty,
+                        detail: problems.isEmpty ? "\(location): read, write, transactions, indexes and TTL in order" : problems.joined(separator: "; ")
+                    ))
+                }
                 let counts = try await store.counts()
-                return Check(name: "database", passed: true, detail: "\(location): \(counts.pending) pending, \(counts.outbox) undelivered")
+                checks.insert(Check(name: "database", passed: true, detail: "\(location): \(counts.pending) pending, \(counts.outbox) undelivered"), at: 0)
+                return checks
+            } catch let error as ConfigurationError {
+                return [Check(name: "database", passed: false, detail: error.message)]
             } catch {
-                return Check(name: "database", passed: false, detail: "\(location): \(error)")
+                return [Check(name: "database", passed: false, detail: "\(location): \(error)")]
             }
         }
         let folder = (path as NSString).deletingLastPathComponent
         let directory = folder.isEmpty ? "." : folder
         return FileManager.default.isWritableFile(atPath: directory)
-            ? Check(name: "database", passed: true, detail: "\(path) will be created")
-            : Check(name: "database", passed: false, detail: "\(directory) is not writable: \(path) cannot be created")
+            ? [Check(name: "database", passed: true, detail: "\(path) will be created")]
+            : [Check(name: "database", passed: false, detail: "\(directory) is not writable: \(path) cannot be created")]
     }
 
     /// One line saying why a call failed, telling a denial and an unreachable endpoint apart.

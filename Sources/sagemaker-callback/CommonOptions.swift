@@ -1,5 +1,6 @@
 import ArgumentParser
 import AWS
+import HTTP
 import Logging
 import Relay
 import CallbackStore
@@ -54,17 +55,40 @@ func bootstrapLogging(level: Logger.Level) -> Logger {
 }
 
 /// What a command that reads and writes the store starts with: its options resolved against the
-/// environment, logging set up, the database open (the caller closes it).
+/// environment, logging set up, the store open (with an AWS client when it is a DynamoDB table).
+/// The caller calls ``close()``.
 struct CommandSession {
     let options: CommandLineOptions
     let environment: Environment
     let logger: Logger
     let database: any CallbackStore
+    private let transport: CurlHTTPClient?
 
-    init(store: StoreOption, aws: AWSOptions) throws {
+    init(store: StoreOption, aws: AWSOptions) async throws {
         options = CommandLineOptions(store: store, aws: aws)
         environment = .process
         logger = bootstrapLogging(level: try options.level(environment))
-        database = try CallbackRelay.openStore(try options.storeLocation(environment))
+        let location = try options.storeLocation(environment)
+        var client: AWSClient?
+        if case .dynamoDB = location {
+            let configuration = try options.aws(environment, services: CommandLineOptions.storeServices(location), queueURL: nil)
+            let made = try CallbackRelay.makeClient(configuration, logger: logger)
+            (client, transport) = (made.client, made.transport)
+        } else {
+            transport = nil
+        }
+        do {
+            database = try await CallbackRelay.openStore(
+                location, client: client, dynamo: try options.dynamoSettings(environment), logger: logger
+            )
+        } catch {
+            transport?.shutdown()
+            throw error
+        }
+    }
+
+    func close() {
+        database.close()
+        transport?.shutdown()
     }
 }

@@ -3,7 +3,8 @@ import Foundation
 import Relay
 
 /// The `sagemaker-callback` command: parses arguments and runs the chosen subcommand. Every
-/// configuration or usage error ends as one line on standard error and exit code 64.
+/// configuration or usage error ends as one line on standard error and exit code 64; a store out
+/// of reach, as one line and exit code 69 (EX_UNAVAILABLE).
 @main
 struct Entry {
     static func main() async {
@@ -20,6 +21,8 @@ struct Entry {
             }
         } catch let error as ConfigurationError {
             fail("\(error)", code: ExitCode.validationFailure.rawValue)
+        } catch let error as UnavailableError {
+            fail("\(error)", code: 69)
         } catch let error as ExitCode {
             exit(error.rawValue)
         } catch {

@@ -15,12 +15,12 @@ struct List: AsyncParsableCommand {
     var limit = 100
 
     @OptionGroup var store: StoreOption
+    @OptionGroup var aws: AWSOptions
 
     func run() async throws {
-        let location = try CommandLineOptions(store: store, aws: nil).storeLocation(.process)
-        let database = try CallbackRelay.openStore(location)
-        defer { database.close() }
-        let listing = try await Listing.read(database, limit: max(1, limit))
+        let session = try await CommandSession(store: store, aws: aws)
+        defer { session.close() }
+        let listing = try await Listing.read(session.database, limit: max(1, limit))
         let now = WallClock.millisecondsNow()
         print(json ? listing.json(now: now) : listing.text(now: now))
     }

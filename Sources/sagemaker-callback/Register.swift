@@ -74,8 +74,8 @@ struct Register: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let session = try CommandSession(store: store, aws: aws)
-        defer { session.database.close() }
+        let session = try await CommandSession(store: store, aws: aws)
+        defer { session.close() }
         let (options, environment, logger, database) = (session.options, session.environment, session.logger, session.database)
 
         let decisions = try await MessageIntake(store: database).process(

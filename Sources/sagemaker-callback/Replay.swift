@@ -29,8 +29,8 @@ struct Replay: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let session = try CommandSession(store: store, aws: aws)
-        defer { session.database.close() }
+        let session = try await CommandSession(store: store, aws: aws)
+        defer { session.close() }
         let (options, environment, logger, database) = (session.options, session.environment, session.logger, session.database)
 
         var sources: [(origin: String, bodies: [String])] = []

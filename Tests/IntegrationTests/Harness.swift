@@ -99,20 +99,30 @@ final class InProcessRelay: Sendable {
 
     /// `environment` adds to (or overrides) the emulator's: a stand-in's endpoint, a heartbeat
     /// interval or sweep settings, read exactly as `serve` reads them.
-    init(_ emulator: Emulator, waitSeconds: Int = 1, environment: [String: String] = [:]) throws {
+    private init(group: ServiceGroup, task: Task<Void, any Error>) {
+        self.group = group
+        self.task = task
+    }
+
+    static func start(_ emulator: Emulator, waitSeconds: Int = 1, environment: [String: String] = [:]) async throws -> InProcessRelay {
         let merged = emulator.serviceEnvironment.merging(environment) { _, override in override }
         var configuration = try CommandLineOptions().serve(Environment(merged))
         configuration.receiveWaitSeconds = waitSeconds
         var logger = Logger(label: "relay-under-test")
         logger.logLevel = ProcessInfo.processInfo.environment["RELAY_TEST_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .warning
-        let store = try CallbackRelay.openStore(configuration.database)
         let (client, transport) = try CallbackRelay.makeClient(configuration.aws, logger: logger)
+        let store: any CallbackStore
+        do {
+            store = try await CallbackRelay.openStore(configuration.database, client: client, dynamo: configuration.dynamo, logger: logger)
+        } catch {
+            transport.shutdown()
+            throw error
+        }
         let group = CallbackRelay.serviceGroup(configuration, store: store, client: client, logger: logger)
-        self.group = group
-        self.task = Task {
+        return InProcessRelay(group: group, task: Task {
             defer { transport.shutdown() }
             try await group.run()
-        }
+        })
     }
 
     func stop() async throws {

@@ -70,7 +70,7 @@ struct JobKindTests {
     func kind(kind: JobKind) async throws {
         let emulator = try await Emulator.start("kind-\(kind.name.lowercased())")
         defer { emulator.stop() }
-        let relay = try InProcessRelay(emulator)
+        let relay = try await InProcessRelay.start(emulator)
         let d = emulator.deployment
         var machines: [Bool: String] = [:]
         for create in [false, true] {

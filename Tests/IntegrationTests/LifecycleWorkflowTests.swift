@@ -1,6 +1,7 @@
 import AWS
 import Foundation
 import JSON
+import Logging
 import Moto
 import Relay
 import CallbackStore
@@ -25,7 +26,7 @@ struct LifecycleWorkflowTests {
         defer { emulator.stop() }
         let sageMaker = try SageMakerStandIn()
         defer { sageMaker.stop() }
-        let relay = try InProcessRelay(emulator, environment: ["AWS_ENDPOINT_URL_SAGEMAKER": sageMaker.endpoint])
+        let relay = try await InProcessRelay.start(emulator, environment: ["AWS_ENDPOINT_URL_SAGEMAKER": sageMaker.endpoint])
         let d = emulator.deployment
 
         // One workflow has the service create its job; another waits for a job created elsewhere.
@@ -71,14 +72,14 @@ struct LifecycleWorkflowTests {
         // First only the events queue is read (requests go to an empty queue), as when the requests
         // consumer lags behind after an outage; then the service runs whole.
         let elsewhere = try await d.client.call(.sqs, "CreateQueue", ["QueueName": "late-elsewhere"])["QueueUrl"]?.stringValue ?? ""
-        let eventsOnly = try InProcessRelay(emulator, environment: [
+        let eventsOnly = try await InProcessRelay.start(emulator, environment: [
             "AWS_ENDPOINT_URL_SAGEMAKER": sageMaker.endpoint, "SAGEMAKER_CALLBACK_REQUESTS_QUEUE_URL": elsewhere,
         ])
         try await emulator.eventually("the execution's end is known") {
             try emulator.read { try $0.executionEnd(executionArn: arn)?.status } == "ABORTED"
         }
         try await eventsOnly.stop()
-        let relay = try InProcessRelay(emulator, environment: ["AWS_ENDPOINT_URL_SAGEMAKER": sageMaker.endpoint])
+        let relay = try await InProcessRelay.start(emulator, environment: ["AWS_ENDPOINT_URL_SAGEMAKER": sageMaker.endpoint])
         try await emulator.eventually("the registration is settled") { try emulator.counts().closed == 1 }
         try await relay.stop()
 
@@ -101,7 +102,7 @@ struct LifecycleWorkflowTests {
     func heartbeats() async throws {
         let emulator = try await Emulator.start("beats")
         defer { emulator.stop() }
-        let relay = try InProcessRelay(emulator, environment: ["SAGEMAKER_CALLBACK_HEARTBEAT_INTERVAL": "1"])
+        let relay = try await InProcessRelay.start(emulator, environment: ["SAGEMAKER_CALLBACK_HEARTBEAT_INTERVAL": "1"])
         let d = emulator.deployment
         var machines: [Bool: String] = [:]
         for heartbeat in [true, false] {
@@ -139,7 +140,7 @@ struct LifecycleWorkflowTests {
     func sweep() async throws {
         let emulator = try await Emulator.start("sweep")
         defer { emulator.stop() }
-        let relay = try InProcessRelay(emulator, environment: [
+        let relay = try await InProcessRelay.start(emulator, environment: [
             "SAGEMAKER_CALLBACK_SWEEP_AFTER": "2", "SAGEMAKER_CALLBACK_SWEEP_GRACE": "2", "SAGEMAKER_CALLBACK_SWEEP_RATE": "5",
         ])
         let d = emulator.deployment
@@ -167,7 +168,7 @@ struct LifecycleWorkflowTests {
         let emulator = try await Emulator.start("sweep-restart")
         defer { emulator.stop() }
         let settings = ["SAGEMAKER_CALLBACK_SWEEP_AFTER": "1", "SAGEMAKER_CALLBACK_SWEEP_GRACE": "8", "SAGEMAKER_CALLBACK_SWEEP_RATE": "10"]
-        let first = try InProcessRelay(emulator, environment: settings)
+        let first = try await InProcessRelay.start(emulator, environment: settings)
         try await emulator.deployment.sendRegistration(["TaskToken": "restart-token", "ProcessingJobName": "never-created"])
         try await emulator.eventually("the sweep found the job missing") {
             try Self.pending(emulator).first?.sweep.missingSince != nil
@@ -180,7 +181,7 @@ struct LifecycleWorkflowTests {
 
         // Down for about half the grace period, then up again.
         try await Task.sleep(for: .seconds(4))
-        let second = try InProcessRelay(emulator, environment: settings)
+        let second = try await InProcessRelay.start(emulator, environment: settings)
         try await emulator.eventually("the callback fails once the grace period ends", timeout: .seconds(40)) {
             try emulator.counts().pending == 0
         }
@@ -199,7 +200,7 @@ struct LifecycleWorkflowTests {
         let sageMaker = try SageMakerStandIn()
         defer { sageMaker.stop() }
         sageMaker.setJob(nameField: "TrainingJobName", name: "long-train", .running)
-        let relay = try InProcessRelay(emulator, environment: [
+        let relay = try await InProcessRelay.start(emulator, environment: [
             "AWS_ENDPOINT_URL_SAGEMAKER": sageMaker.endpoint, "SAGEMAKER_CALLBACK_SWEEP_AFTER": "1", "SAGEMAKER_CALLBACK_SWEEP_RATE": "10",
         ])
         try await emulator.deployment.sendRegistration(["TaskToken": "recheck-token", "TrainingJobName": "long-train"])
@@ -208,7 +209,7 @@ struct LifecycleWorkflowTests {
         }
         let callback = try #require(try Self.pending(emulator).first)
         #expect(callback.sweep.status == "InProgress" && callback.lastStatus == "InProgress")
-        let store = try CallbackRelay.openStore(.sqlite(path: emulator.databasePath))
+        let store = try await CallbackRelay.openStore(.sqlite(path: emulator.databasePath), logger: Logger(label: "test"))
         defer { store.close() }
         let listing = try await Listing.read(store, limit: 10).text(now: WallClock.millisecondsNow())
         #expect(listing.contains("long-train") && listing.contains("checks, InProgress"))
@@ -235,7 +236,7 @@ struct LifecycleWorkflowTests {
         let jobs = (1...6).map { "throttled-\($0)" }
         for job in jobs { sageMaker.setJob(nameField: "ProcessingJobName", name: job, .completed) }
         let rate = 4.0
-        let relay = try InProcessRelay(emulator, environment: [
+        let relay = try await InProcessRelay.start(emulator, environment: [
             "AWS_ENDPOINT_URL_SAGEMAKER": sageMaker.endpoint, "SAGEMAKER_CALLBACK_SWEEP_AFTER": "1",
             "SAGEMAKER_CALLBACK_SWEEP_RATE": "\(rate)",
         ])

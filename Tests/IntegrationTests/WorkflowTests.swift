@@ -14,7 +14,7 @@ struct WorkflowTests {
     func outcomes() async throws {
         let emulator = try await Emulator.start("outcomes")
         defer { emulator.stop() }
-        let relay = try InProcessRelay(emulator)
+        let relay = try await InProcessRelay.start(emulator)
         let d = emulator.deployment
         var executions: [String: String] = [:]
         for (job, status) in [("job-ok", "Completed"), ("job-bad", "Failed"), ("job-halt", "Stopped")] {
@@ -49,7 +49,7 @@ struct WorkflowTests {
     func eventFirst() async throws {
         let emulator = try await Emulator.start("early")
         defer { emulator.stop() }
-        let relay = try InProcessRelay(emulator)
+        let relay = try await InProcessRelay.start(emulator)
         let d = emulator.deployment
         try await d.publishProcessingJob("job-early", status: "Completed")
         try await emulator.eventually("the early event is kept") { try emulator.counts().earlyEvents == 1 }
@@ -63,7 +63,7 @@ struct WorkflowTests {
     func duplicates() async throws {
         let emulator = try await Emulator.start("dups")
         defer { emulator.stop() }
-        let relay = try InProcessRelay(emulator)
+        let relay = try await InProcessRelay.start(emulator)
         let d = emulator.deployment
         let arn = try await d.startExecution(Self.wait, name: "run-dup", input: ["ProcessingJobName": "job-dup"])
         try await emulator.eventually("the callback is pending") { try emulator.counts().pending == 1 }
@@ -79,7 +79,7 @@ struct WorkflowTests {
     func badInput() async throws {
         let emulator = try await Emulator.start("noise")
         defer { emulator.stop() }
-        let relay = try InProcessRelay(emulator)
+        let relay = try await InProcessRelay.start(emulator)
         let d = emulator.deployment
         let sqs = SQS(client: d.client)
         for body in ["{not json", "[]", #"{"detail-type":"EC2 Instance State-change Notification","source":"aws.ec2","detail":{}}"#,
@@ -107,7 +107,7 @@ struct WorkflowTests {
     func createForm() async throws {
         let emulator = try await Emulator.start("create")
         defer { emulator.stop() }
-        let relay = try InProcessRelay(emulator)
+        let relay = try await InProcessRelay.start(emulator)
         let d = emulator.deployment
         let request = JobKindTests.createRequest(.processing, name: "created-by-relay")
         let arn = try await d.startExecution("start-and-wait-processing-job", name: "run-create", input: ["CreateProcessingJob": .object(request)])
