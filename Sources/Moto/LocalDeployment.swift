@@ -47,6 +47,24 @@ public enum Infra {
         return .object(pattern)
     }
 
+    /// The `Properties` of the template's one `AWS::DynamoDB::Table` (the store's table).
+    public static func stateTableProperties() throws -> JSONObject {
+        let resources = try template()["Resources"]?.objectValue ?? [:]
+        let tables = resources.values.filter { $0["Type"]?.stringValue == "AWS::DynamoDB::Table" }
+        guard tables.count == 1, let properties = tables[0]["Properties"]?.objectValue else {
+            throw MotoUnavailable(message: "the template must declare exactly one AWS::DynamoDB::Table")
+        }
+        return properties
+    }
+
+    /// Creates the template's table on `client`'s DynamoDB under `name` (keys, indexes and TTL as
+    /// declared), and waits until it is active.
+    public static func createStateTable(named name: String, on client: AWSClient) async throws {
+        var request = try stateTableProperties()
+        request["TableName"] = .string(name)
+        try await DynamoDB.createTable(client: client, request: request)
+    }
+
     /// The event pattern of the template's EventBridge rule for events from `source`, as written.
     public static func eventPattern(source: String) throws -> JSONValue {
         let resources = try template()["Resources"]?.objectValue ?? [:]

@@ -12,7 +12,9 @@ import Testing
 /// Starts moto for a test; when it is missing the test fails with how to install it (never skipped).
 func startMoto() async throws -> MotoServer {
     do {
-        return try await MotoServer.start()
+        // DynamoDB requests one at a time: moto does not isolate concurrent transactions from
+        // several clients (replicas), so without this it would lose updates the real service keeps.
+        return try await MotoServer.start(serializeRequests: true)
     } catch let error as MotoUnavailable {
         Issue.record("\(error.message)")
         throw error
@@ -34,6 +36,13 @@ struct Emulator {
     }
 
     var databasePath: String { directory.appendingPathComponent("state.sqlite").path }
+
+    /// Creates the template's table under a fresh name and returns its `--database` value.
+    func createStateTable() async throws -> String {
+        let name = "state-\(UUID().uuidString.prefix(8).lowercased())"
+        try await Infra.createStateTable(named: name, on: deployment.client)
+        return "dynamodb://\(name)"
+    }
 
     /// The environment that points the service at this emulator.
     var serviceEnvironment: [String: String] {

@@ -1,4 +1,7 @@
 import AWS
+import Logging
+import DynamoStore
+import CallbackStore
 import JSON
 import Moto
 import Relay
@@ -331,6 +334,26 @@ extension InfraTests {
 /// The execution rule on the emulator, as `LocalDeployment` puts it.
 @Suite("infra/ on the emulator", .timeLimit(.minutes(1)))
 struct InfraEmulatorTests {
+    @Test("the template's table is the store's design: it is created as declared, and the DynamoDB backend opens it with its TTL on")
+    func stateTableFitsTheStore() async throws {
+        let properties = try Infra.stateTableProperties()
+        let design = DynamoTableDesign.createTableRequest(name: "x")
+        for field in ["KeySchema", "BillingMode"] {
+            #expect(properties[field] == design[field], "\(field)")
+        }
+        func set(_ value: JSONValue?) -> Set<String> { Set((value?.arrayValue ?? []).map { $0.serialized() }) }
+        #expect(set(properties["AttributeDefinitions"]) == set(design["AttributeDefinitions"]))
+        #expect(set(properties["GlobalSecondaryIndexes"]) == set(design["GlobalSecondaryIndexes"]))
+
+        let emulator = try await Emulator.start("table")
+        defer { emulator.stop() }
+        let database = try await emulator.createStateTable()
+        guard case .dynamoDB(let table) = try StoreLocation(parsing: database) else { throw StoreError(.corruptRow, "not a table") }
+        let store = try await DynamoStore.open(table: table, client: emulator.deployment.client, logger: Logger(label: "test"))
+        defer { store.close() }
+        #expect(await store.accessProblems() == [], "TTL on expiresAt, every call allowed")
+    }
+
     @Test("execution ends of the deployment's machines reach the events queue; others do not")
     func executionEventsRouted() async throws {
         let emulator = try await Emulator.start("infra-executions")
