@@ -30,16 +30,17 @@ build: deps
 lint: venv
 	$(VENV)/bin/cfn-lint infra/sagemaker-callback.template.json
 
-# Tests whose contract is a few seconds long (a 3 s HeartbeatSeconds): they run alone after the
-# parallel run, because on two cores the dozens of emulators that run starts at once can stall
-# any process for seconds.
-TIMED_TESTS := LifecycleWorkflowTests/heartbeats
+# Tests whose contract is a few seconds long (a 3 s HeartbeatSeconds, 3 s leases) or that run
+# several service processes at once (the replica tests): they run alone after the parallel run,
+# because on two cores the dozens of emulators that run starts at once can stall any process for
+# seconds.
+TIMED_TESTS := LifecycleWorkflowTests/heartbeats|ReplicaTests
 
 ## test: every test (unit, integration against moto, crash), and cfn-lint on infra/.
 test: deps venv lint
 	swift build --build-tests
 	set -o pipefail; MOTO_SERVER="$(abspath $(VENV))/bin/moto_server" swift test --skip-build --skip '$(TIMED_TESTS)' 2>&1 | tee .build/test.log
-	set -o pipefail; MOTO_SERVER="$(abspath $(VENV))/bin/moto_server" swift test --skip-build --filter '$(TIMED_TESTS)' 2>&1 | tee -a .build/test.log
+	set -o pipefail; MOTO_SERVER="$(abspath $(VENV))/bin/moto_server" swift test --skip-build --no-parallel --filter '$(TIMED_TESTS)' 2>&1 | tee -a .build/test.log
 	@# One plain closing line, whatever the runners printed before it: both runs, added up.
 	@passed=$$(sed -n 's/.*Test run with \([0-9]*\) tests\{0,1\} .* passed .*/\1/p' .build/test.log | awk '{ n += $$1 } END { print n + 0 }'); \
 	  runs=$$(grep -c 'Test run with [0-9]* tests\{0,1\} .* passed' .build/test.log); \

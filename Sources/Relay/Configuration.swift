@@ -97,7 +97,8 @@ extension CommandLineOptions {
     /// How a DynamoDB store shares work: `SAGEMAKER_CALLBACK_DYNAMODB_LEASE` seconds an outbox
     /// entry or a schedule stays with its replica (default 60; a dead replica's work is taken
     /// over after it), and the test-only `SAGEMAKER_CALLBACK_DYNAMODB_UNGUARDED=1`, which drops the
-    /// version conditions so the multi-replica tests can show the races they prevent.
+    /// version conditions so the multi-replica tests can show the races they prevent, and the
+    /// test-only `SAGEMAKER_CALLBACK_DYNAMODB_WRITE_DELAY_MS`, a pause between deciding and writing.
     public func dynamoSettings(_ environment: Environment) throws(ConfigurationError) -> DynamoStoreSettings {
         var settings = DynamoStoreSettings()
         settings.lease = .seconds(try Self.number(
@@ -105,6 +106,14 @@ extension CommandLineOptions {
             environment, default: 60, range: 1...3_600, unit: "seconds"
         ))
         settings.guarded = environment["SAGEMAKER_CALLBACK_DYNAMODB_UNGUARDED"] != "1"
+        // Test-only: widens the window between a decision and its write, so that the
+        // multi-replica tests meet the races the version conditions exist for.
+        if let text = environment["SAGEMAKER_CALLBACK_DYNAMODB_WRITE_DELAY_MS"] {
+            guard let millis = Int(text), (0...10_000).contains(millis) else {
+                throw ConfigurationError(option: "SAGEMAKER_CALLBACK_DYNAMODB_WRITE_DELAY_MS", message: "'\(text.prefix(32))' is not 0–10000 milliseconds")
+            }
+            settings.beforeWrite = { try? await Task.sleep(for: .milliseconds(millis)) }
+        }
         return settings
     }
 
