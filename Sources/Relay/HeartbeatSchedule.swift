@@ -14,19 +14,21 @@ public final class HeartbeatSchedule: Service, Sendable {
     private let interval: Duration
     private let dispatcher: OutboxDispatcher
     private let logger: Logger
+    private let liveness: Liveness.Loop?
 
     /// Heartbeats queued per transaction.
     static let batch = 256
 
-    public init(store: Store, interval: Duration, dispatcher: OutboxDispatcher, logger: Logger) {
+    public init(store: Store, interval: Duration, dispatcher: OutboxDispatcher, logger: Logger, liveness: Liveness? = nil) {
         self.store = store
         self.interval = interval
         self.dispatcher = dispatcher
         self.logger = logger
+        self.liveness = liveness?.loop("heartbeat schedule")
     }
 
     public func run() async throws {
-        await TimerLoop.run(failureEvent: "heartbeat.store_failed", logger: logger) {
+        await TimerLoop.run(failureEvent: "heartbeat.store_failed", logger: logger, liveness: liveness) {
             try await pass(now: WallClock.millisecondsNow())
         }
     }

@@ -38,18 +38,20 @@ public final class SafetySweep: Service, Sendable {
     private let settings: Settings
     private let dispatcher: OutboxDispatcher
     private let logger: Logger
+    private let liveness: Liveness.Loop?
 
     /// Callbacks read per pass.
     static let batch = 64
     /// One attempt per check: a retry would break the pacing; the next pass is the retry.
     static let describePolicy = RetryPolicy(maxAttempts: 1)
 
-    public init(store: Store, client: AWSClient, settings: Settings, dispatcher: OutboxDispatcher, logger: Logger) {
+    public init(store: Store, client: AWSClient, settings: Settings, dispatcher: OutboxDispatcher, logger: Logger, liveness: Liveness? = nil) {
         self.store = store
         self.sageMaker = SageMaker(client: client)
         self.settings = settings
         self.dispatcher = dispatcher
         self.logger = logger
+        self.liveness = liveness?.loop("safety sweep")
     }
 
     var timing: Correlator.SweepTiming {
@@ -60,7 +62,7 @@ public final class SafetySweep: Service, Sendable {
 
     public func run() async throws {
         var pacer = SweepPacer(rate: settings.rate)
-        await TimerLoop.run(failureEvent: "sweep.store_failed", logger: logger) {
+        await TimerLoop.run(failureEvent: "sweep.store_failed", logger: logger, liveness: liveness) {
             try await pass(pacer: &pacer)
         }
     }
@@ -99,7 +101,10 @@ public final class SafetySweep: Service, Sendable {
         if creating {
             finding = .creating
         } else {
+            // The pacing is waiting, not work: at a low rate it outlasts any bound on work.
+            liveness?.end()
             try await pacer.waitTurn()
+            liveness?.begin()
             finding = await describe(kind, name: name)
             if case .failed(_, let throttled) = finding { pacer.record(throttled: throttled) } else { pacer.record(throttled: false) }
         }

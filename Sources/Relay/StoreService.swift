@@ -10,18 +10,20 @@ public final class StoreService: Service, Sendable {
     public let store: Store
     private let pruneInterval: Duration
     private let logger: Logger
+    private let liveness: Liveness.Loop?
 
     /// Expired callbacks dropped per transaction.
     static let expiryBatch = 256
 
-    public init(store: Store, pruneInterval: Duration = .seconds(600), logger: Logger) {
+    public init(store: Store, pruneInterval: Duration = .seconds(600), logger: Logger, liveness: Liveness? = nil) {
         self.store = store
         self.pruneInterval = pruneInterval
         self.logger = logger
+        self.liveness = liveness?.loop("store maintenance")
     }
 
     public func run() async throws {
-        await TimerLoop.run(failureEvent: "store.prune_failed", logger: logger) { [pruneInterval] in
+        await TimerLoop.run(failureEvent: "store.prune_failed", logger: logger, liveness: liveness) { [pruneInterval] in
             try await prune(now: WallClock.millisecondsNow())
             return pruneInterval
         }
