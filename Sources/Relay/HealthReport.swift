@@ -117,7 +117,8 @@ public enum HealthFile {
     /// Writes `bytes` to a temporary file beside `path`, mode 0644, then renames it over `path`,
     /// so a reader sees the old report or the new one, never half of one.
     public static func write(_ bytes: [UInt8], to path: String) throws(WriteError) {
-        let temporary = "\(path).\(getpid()).tmp"
+        // Unique per write: two writers of one path (tests run several) must not share a temporary.
+        let temporary = "\(path).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw WriteError(description: "cannot create \(temporary): \(lastError())") }
         // The umask must not narrow it: the health check may run as another user.
