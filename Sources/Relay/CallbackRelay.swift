@@ -60,26 +60,28 @@ public enum CallbackRelay {
 
     /// The service group of `serve`. Order matters: services stop in reverse order, so the
     /// consumers stop receiving first, then the sweep and the heartbeat schedule, the dispatcher
-    /// finishes what is in flight, and the store closes last.
+    /// finishes what is in flight, the health report is removed, and the store closes last.
     public static func serviceGroup(_ configuration: ServeConfiguration, store: any CallbackStore, client: AWSClient, logger: Logger) -> ServiceGroup {
-        let dispatcher = OutboxDispatcher(store: store, client: client, concurrency: configuration.dispatchConcurrency, logger: logger)
+        let liveness = Liveness()
+        let dispatcher = OutboxDispatcher(store: store, client: client, concurrency: configuration.dispatchConcurrency, logger: logger, liveness: liveness)
         let intake = MessageIntake(store: store)
         let sqs = SQS(client: client)
         var services: [any Service] = [
-            StoreService(store: store, logger: logger),
+            StoreService(store: store, logger: logger, liveness: liveness),
+            HealthReporter(path: configuration.healthFilePath, liveness: liveness, logger: logger),
             dispatcher,
-            HeartbeatSchedule(store: store, interval: configuration.heartbeatInterval, dispatcher: dispatcher, logger: logger),
-            SafetySweep(store: store, client: client, settings: configuration.sweep, dispatcher: dispatcher, logger: logger),
+            HeartbeatSchedule(store: store, interval: configuration.heartbeatInterval, dispatcher: dispatcher, logger: logger, liveness: liveness),
+            SafetySweep(store: store, client: client, settings: configuration.sweep, dispatcher: dispatcher, logger: logger, liveness: liveness),
         ]
         if let requests = configuration.requestsQueueURL {
             services.append(QueueConsumer(
                 queueURL: requests, role: .requests, sqs: sqs, intake: intake, dispatcher: dispatcher,
-                waitSeconds: configuration.receiveWaitSeconds, logger: logger
+                waitSeconds: configuration.receiveWaitSeconds, logger: logger, liveness: liveness
             ))
         }
         services.append(QueueConsumer(
             queueURL: configuration.eventsQueueURL, role: .events, sqs: sqs, intake: intake, dispatcher: dispatcher,
-            waitSeconds: configuration.receiveWaitSeconds, logger: logger
+            waitSeconds: configuration.receiveWaitSeconds, logger: logger, liveness: liveness
         ))
         var groupConfiguration = ServiceGroupConfiguration(
             services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0, serviceName: "\(type(of: $0))") },

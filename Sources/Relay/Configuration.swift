@@ -41,6 +41,8 @@ public struct CommandLineOptions: Sendable {
     public var sweepGrace: String?
     /// Most sweep calls per second (`--sweep-rate`).
     public var sweepRate: String?
+    /// The health report file (`--health-file`).
+    public var healthFile: String?
     public init() {}
 }
 
@@ -71,6 +73,8 @@ public struct ServeConfiguration: Sendable {
     public var heartbeatInterval: Duration = .seconds(60)
     /// How the safety sweep is tuned.
     public var sweep = SafetySweep.Settings()
+    /// Where the health report is written for `sagemaker-callback health`.
+    public var healthFilePath = HealthFile.defaultPath
 }
 
 /// The default database file, relative to the working directory.
@@ -185,6 +189,7 @@ extension CommandLineOptions {
             aws: try aws(environment, services: [.sqs, .stepFunctions, .sageMaker] + Self.storeServices(database), queueURL: events)
         )
         configuration.dynamo = try dynamoSettings(environment)
+        configuration.healthFilePath = try healthFilePath(environment)
         let day = 86_400.0
         configuration.heartbeatInterval = .seconds(try Self.number(
             heartbeatInterval, option: "--heartbeat-interval", variable: "SAGEMAKER_CALLBACK_HEARTBEAT_INTERVAL",

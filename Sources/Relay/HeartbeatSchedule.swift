@@ -14,6 +14,7 @@ public final class HeartbeatSchedule: Service, Sendable {
     private let interval: Duration
     private let dispatcher: OutboxDispatcher
     private let logger: Logger
+    private let liveness: Liveness.Loop?
 
     /// Heartbeats queued per transaction.
     static let batch = 256
@@ -21,15 +22,16 @@ public final class HeartbeatSchedule: Service, Sendable {
     /// queues heartbeats at a time, and a dead holder's lease lapses after this long.
     public static let leaseDuration: Int64 = 60_000
 
-    public init(store: any CallbackStore, interval: Duration, dispatcher: OutboxDispatcher, logger: Logger) {
+    public init(store: any CallbackStore, interval: Duration, dispatcher: OutboxDispatcher, logger: Logger, liveness: Liveness? = nil) {
         self.store = store
         self.interval = interval
         self.dispatcher = dispatcher
         self.logger = logger
+        self.liveness = liveness?.loop("heartbeat schedule")
     }
 
     public func run() async throws {
-        await TimerLoop.run(failureEvent: "heartbeat.store_failed", logger: logger) {
+        await TimerLoop.run(failureEvent: "heartbeat.store_failed", logger: logger, liveness: liveness) {
             try await pass(now: WallClock.millisecondsNow())
         }
     }

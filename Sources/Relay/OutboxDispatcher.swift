@@ -17,6 +17,7 @@ public final class OutboxDispatcher: Service, Sendable {
     private let concurrency: Int
     private let logger: Logger
     private let doorbell = Doorbell()
+    private let liveness: Liveness.Loop?
 
     /// Retries inside one delivery stay short: the outbox's own schedule handles long outages,
     /// and a short call keeps graceful shutdown prompt.
@@ -26,19 +27,20 @@ public final class OutboxDispatcher: Service, Sendable {
     /// Results committed per transaction.
     static let commitBatch = 64
 
-    public init(store: any CallbackStore, client: AWSClient, concurrency: Int, logger: Logger) {
+    public init(store: any CallbackStore, client: AWSClient, concurrency: Int, logger: Logger, liveness: Liveness? = nil) {
         self.store = store
         self.stepFunctions = StepFunctions(client: client)
         self.sageMaker = SageMaker(client: client)
         self.concurrency = max(1, concurrency)
         self.logger = logger
+        self.liveness = liveness?.loop("outbox dispatcher")
     }
 
     /// Tells the dispatcher new work was committed.
     public func ring() { doorbell.ring() }
 
     public func run() async throws {
-        await TimerLoop.run(failureEvent: "outbox.store_failed", logger: logger, doorbell: doorbell) {
+        await TimerLoop.run(failureEvent: "outbox.store_failed", logger: logger, doorbell: doorbell, liveness: liveness) {
             try await deliverDue()
             // Sleeps until the earliest scheduled retry, or until a consumer rings.
             let next = try await store.nextOutboxAttempt(now: WallClock.millisecondsNow())
@@ -84,6 +86,8 @@ public final class OutboxDispatcher: Service, Sendable {
                 var results: [(OutboxEntry, Correlator.DeliveryResult)] = []
                 while let result = try await group.next() {
                     results.append(result)
+                    // A long burst is many deliveries, each bounded: progress, not a stuck pass.
+                    liveness?.progress()
                     if let entry = queue.next() {
                         group.addTask { (entry, await self.deliver(entry)) }
                     }

@@ -12,8 +12,9 @@ public final class QueueConsumer: Service, Sendable {
     private let dispatcher: OutboxDispatcher
     private let waitSeconds: Int
     private let logger: Logger
+    private let liveness: Liveness.Loop?
 
-    public init(queueURL: String, role: MessageRole, sqs: SQS, intake: MessageIntake, dispatcher: OutboxDispatcher, waitSeconds: Int = SQS.maxWait, logger: Logger) {
+    public init(queueURL: String, role: MessageRole, sqs: SQS, intake: MessageIntake, dispatcher: OutboxDispatcher, waitSeconds: Int = SQS.maxWait, logger: Logger, liveness: Liveness? = nil) {
         self.queueURL = queueURL
         self.role = role
         self.sqs = sqs
@@ -23,6 +24,7 @@ public final class QueueConsumer: Service, Sendable {
         var logger = logger
         logger[metadataKey: "sqs.queue"] = "\(role.rawValue)"
         self.logger = logger
+        self.liveness = liveness?.loop("\(role.rawValue) consumer", silentAfter: Self.silenceBound(waitSeconds: waitSeconds))
     }
 
     public func run() async throws {
@@ -39,14 +41,21 @@ public final class QueueConsumer: Service, Sendable {
             } catch is CancellationError {
                 break
             } catch {
+                // A failed receive is a cycle too: an AWS outage must not look like a hung process.
+                liveness?.end()
                 failures += 1
                 let wait = Self.backoff(failures)
                 logger.warning("consumer.receive_failed", metadata: ["error": "\(error)", "retry_in_ms": "\(wait)"])
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(wait)) }
                 continue
             }
-            if !messages.isEmpty { await handle(messages) }
+            if !messages.isEmpty {
+                liveness?.begin()
+                await handle(messages)
+            }
+            liveness?.end()
         }
+        liveness?.stop()
         logger.info("consumer.stopped")
     }
 

@@ -38,6 +38,7 @@ public final class SafetySweep: Service, Sendable {
     private let settings: Settings
     private let dispatcher: OutboxDispatcher
     private let logger: Logger
+    private let liveness: Liveness.Loop?
 
     /// Callbacks read per pass.
     static let batch = 64
@@ -47,12 +48,13 @@ public final class SafetySweep: Service, Sendable {
     /// only its holder sweeps, so `rate` limits the whole fleet.
     public static let leaseDuration: Int64 = 60_000
 
-    public init(store: any CallbackStore, client: AWSClient, settings: Settings, dispatcher: OutboxDispatcher, logger: Logger) {
+    public init(store: any CallbackStore, client: AWSClient, settings: Settings, dispatcher: OutboxDispatcher, logger: Logger, liveness: Liveness? = nil) {
         self.store = store
         self.sageMaker = SageMaker(client: client)
         self.settings = settings
         self.dispatcher = dispatcher
         self.logger = logger
+        self.liveness = liveness?.loop("safety sweep")
     }
 
     var timing: Correlator.SweepTiming {
@@ -63,7 +65,7 @@ public final class SafetySweep: Service, Sendable {
 
     public func run() async throws {
         var pacer = SweepPacer(rate: settings.rate)
-        await TimerLoop.run(failureEvent: "sweep.store_failed", logger: logger) {
+        await TimerLoop.run(failureEvent: "sweep.store_failed", logger: logger, liveness: liveness) {
             try await pass(pacer: &pacer)
         }
     }
@@ -112,8 +114,11 @@ public final class SafetySweep: Service, Sendable {
         if creating {
             finding = .creating
         } else {
+            // The pacing is waiting, not work: at a low rate it outlasts any bound on work.
+            liveness?.end()
             try await pacer.waitTurn()
             guard try await store.holdLease("sweep", now: WallClock.millisecondsNow(), duration: Self.leaseDuration) else { return false }
+            liveness?.begin()
             finding = await describe(kind, name: name)
             if case .failed(_, let throttled) = finding { pacer.record(throttled: throttled) } else { pacer.record(throttled: false) }
         }

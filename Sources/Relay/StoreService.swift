@@ -10,6 +10,7 @@ public final class StoreService: Service, Sendable {
     public let store: any CallbackStore
     private let pruneInterval: Duration
     private let logger: Logger
+    private let liveness: Liveness.Loop?
 
     /// Expired callbacks dropped per transaction.
     static let expiryBatch = 256
@@ -17,14 +18,15 @@ public final class StoreService: Service, Sendable {
     /// expired callbacks at a time.
     public static let leaseDuration: Int64 = 600_000
 
-    public init(store: any CallbackStore, pruneInterval: Duration = .seconds(600), logger: Logger) {
+    public init(store: any CallbackStore, pruneInterval: Duration = .seconds(600), logger: Logger, liveness: Liveness? = nil) {
         self.store = store
         self.pruneInterval = pruneInterval
         self.logger = logger
+        self.liveness = liveness?.loop("store maintenance")
     }
 
     public func run() async throws {
-        await TimerLoop.run(failureEvent: "store.prune_failed", logger: logger) { [pruneInterval] in
+        await TimerLoop.run(failureEvent: "store.prune_failed", logger: logger, liveness: liveness) { [pruneInterval] in
             try await prune(now: WallClock.millisecondsNow())
             return pruneInterval
         }

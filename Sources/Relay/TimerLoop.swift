@@ -8,13 +8,17 @@ import ServiceLifecycle
 enum TimerLoop {
     /// - Parameters:
     ///   - doorbell: ends a wait early when new work is committed; nil for a plain timer.
+    ///   - liveness: told when each pass begins and ends, and when the loop stops.
     ///   - pass: does the work due; returns how long to wait for the next (nil: until rung, or a
     ///     minute without a doorbell).
-    static func run(failureEvent: Logger.Message, logger: Logger, doorbell: Doorbell? = nil, pass: () async throws -> Duration?) async {
+    static func run(failureEvent: Logger.Message, logger: Logger, doorbell: Doorbell? = nil, liveness: Liveness.Loop? = nil, pass: () async throws -> Duration?) async {
+        defer { liveness?.stop() }
         var failures = 0
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do {
+                liveness?.begin()
                 let pause = try await pass()
+                liveness?.end()
                 failures = 0
                 if let doorbell {
                     await cancelWhenGracefulShutdown { await doorbell.wait(timeout: pause) }
@@ -24,6 +28,7 @@ enum TimerLoop {
             } catch is CancellationError {
                 return
             } catch {
+                liveness?.end()
                 failures += 1
                 logger.error(failureEvent, metadata: ["error": "\(error)"])
                 let pause = Duration.milliseconds(min(30_000, 500 << min(failures, 6)))

@@ -53,6 +53,6 @@ struct SageMakerCallback: AsyncParsableCommand {
             Consumes SageMaker job state change events (EventBridge → SQS), correlates them with the \
             task tokens workflows registered, and calls SendTaskSuccess or SendTaskFailure.
             """,
-        subcommands: [Serve.self, Replay.self, Register.self, List.self, Doctor.self]
+        subcommands: [Serve.self, Replay.self, Register.self, List.self, Doctor.self, Health.self]
     )
 }

@@ -21,6 +21,7 @@ struct Serve: AsyncParsableCommand {
     var sweepGrace: String?
     @Option(name: .long, help: ArgumentHelp("Most Describe calls per second the sweep makes (env SAGEMAKER_CALLBACK_SWEEP_RATE; default 1).", valueName: "calls"))
     var sweepRate: String?
+    @OptionGroup var health: HealthFileOption
 
     func run() async throws {
         var options = CommandLineOptions(store: store, aws: aws, queues: queues)
@@ -28,6 +29,7 @@ struct Serve: AsyncParsableCommand {
         options.sweepAfter = sweepAfter
         options.sweepGrace = sweepGrace
         options.sweepRate = sweepRate
+        options.healthFile = health.healthFile
         let configuration = try await options.withInstanceRegion(.process).serve(.process)
         let logger = bootstrapLogging(level: configuration.logLevel)
         try await CallbackRelay.serve(configuration, logger: logger)
