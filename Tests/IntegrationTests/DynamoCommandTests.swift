@@ -9,7 +9,9 @@ import CallbackStore
 import Testing
 
 /// The command line on a DynamoDB table: the real binary, every command, against moto.
-@Suite("Commands on a DynamoDB table", .timeLimit(.minutes(5)))
+/// One test at a time: each starts moto and the binary, and the suite shares two cores with
+/// timing-sensitive tests (a 3 s heartbeat contract).
+@Suite("Commands on a DynamoDB table", .serialized, .timeLimit(.minutes(5)))
 struct DynamoCommandTests {
     static let wait = "wait-for-processing-job"
     static let events = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
