@@ -97,7 +97,7 @@ public final class DynamoStore: CallbackStore {
         do {
             description = try await db.describeTable()
         } catch {
-            throw classify(error, table: table, doing: "describe it")
+            throw classify(error, table: table, doing: "describe it (dynamodb:DescribeTable)")
         }
         let problems = DynamoTableDesign.problems(with: description)
         guard problems.isEmpty else {

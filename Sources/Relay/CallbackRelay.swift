@@ -94,13 +94,15 @@ public enum CallbackRelay {
         return ServiceGroup(configuration: groupConfiguration)
     }
 
-    /// Runs `serve` until SIGTERM or SIGINT.
-    public static func serve(_ configuration: ServeConfiguration, logger: Logger) async throws {
+    /// Runs `serve` until SIGTERM or SIGINT. `opened` is called once the store is open, before
+    /// anything is received.
+    public static func serve(_ configuration: ServeConfiguration, logger: Logger, opened: @Sendable () -> Void = {}) async throws {
         let (client, transport) = try makeClient(configuration.aws, logger: logger)
         defer { transport.shutdown() }
         let store = try await openStore(
             configuration.database, options: configuration.storeOptions, client: client, dynamo: configuration.dynamo, logger: logger
         )
+        opened()
         logger.info("relay.starting", metadata: [
             "aws.region": "\(configuration.aws.region)",
             "sqs.events_queue_url": "\(configuration.eventsQueueURL)",

@@ -3,6 +3,7 @@ import AWS
 import HTTP
 import Logging
 import Relay
+import Synchronization
 import CallbackStore
 
 /// Options every subcommand shares.
@@ -25,7 +26,7 @@ struct AWSOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("AWS region (else AWS_REGION, AWS_DEFAULT_REGION, the profile's region).", valueName: "region"))
     var region: String?
 
-    @Option(name: .long, help: ArgumentHelp("One endpoint for every AWS service, e.g. an emulator (else AWS_ENDPOINT_URL_SQS/_SFN/_SAGEMAKER, AWS_ENDPOINT_URL).", valueName: "url"))
+    @Option(name: .long, help: ArgumentHelp("One endpoint for every AWS service, e.g. an emulator (else AWS_ENDPOINT_URL_SQS/_SFN/_SAGEMAKER/_DYNAMODB, AWS_ENDPOINT_URL).", valueName: "url"))
     var endpointURL: String?
 
     @Option(name: .long, help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error, critical (env LOG_LEVEL; default info).", valueName: "level"))
@@ -44,14 +45,65 @@ extension CommandLineOptions {
     }
 }
 
-/// Logging is set up once, by the command that runs, to standard error.
+/// Logging is set up once, by the command that runs, to standard error. Lines below warning
+/// wait in ``StartupLog`` until the command's store is open, so a command that cannot open its
+/// store (a missing table: the first AWS call, which resolves and logs the credentials) prints
+/// only its one error line.
 func bootstrapLogging(level: Logger.Level) -> Logger {
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardError(label: label)
         handler.logLevel = level
-        return handler
+        return StartupLog.Handler(inner: handler)
     }
     return Logger(label: "sagemaker-callback")
+}
+
+/// Holds the lines below warning logged before ``release()`` and writes them then (at most
+/// `limit`; the rest are dropped); a process that exits before it never shows them.
+enum StartupLog {
+    static let limit = 200
+    private static let state = Mutex<(released: Bool, held: [@Sendable () -> Void])>((false, []))
+
+    /// Writes what was held; later lines go straight out.
+    static func release() {
+        let held = state.withLock { state in
+            defer { state = (true, []) }
+            return state.held
+        }
+        for line in held { line() }
+    }
+
+    struct Handler: LogHandler {
+        var inner: StreamLogHandler
+
+        func log(event: LogEvent) {
+            let write: @Sendable () -> Void = { [inner] in inner.log(event: event) }
+            guard event.level < .warning else { return write() }
+            let now = StartupLog.state.withLock { state -> Bool in
+                if state.released { return true }
+                if state.held.count < StartupLog.limit { state.held.append(write) }
+                return false
+            }
+            if now { write() }
+        }
+
+        var metadataProvider: Logger.MetadataProvider? {
+            get { inner.metadataProvider }
+            set { inner.metadataProvider = newValue }
+        }
+        var metadata: Logger.Metadata {
+            get { inner.metadata }
+            set { inner.metadata = newValue }
+        }
+        var logLevel: Logger.Level {
+            get { inner.logLevel }
+            set { inner.logLevel = newValue }
+        }
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { inner[metadataKey: key] }
+            set { inner[metadataKey: key] = newValue }
+        }
+    }
 }
 
 /// What a command that reads and writes the store starts with: its options resolved against the
@@ -85,6 +137,7 @@ struct CommandSession {
             transport?.shutdown()
             throw error
         }
+        StartupLog.release()
     }
 
     func close() {

@@ -32,6 +32,6 @@ struct Serve: AsyncParsableCommand {
         options.healthFile = health.healthFile
         let configuration = try await options.withInstanceRegion(.process).serve(.process)
         let logger = bootstrapLogging(level: configuration.logLevel)
-        try await CallbackRelay.serve(configuration, logger: logger)
+        try await CallbackRelay.serve(configuration, logger: logger, opened: StartupLog.release)
     }
 }

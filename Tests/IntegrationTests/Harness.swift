@@ -152,7 +152,8 @@ final class ServiceProcess {
             .appendingPathComponent(".build/debug/sagemaker-callback").path
     }
 
-    init(_ arguments: [String], environment: [String: String], log: URL) throws {
+    /// `directory` is the working directory (else this process's).
+    init(_ arguments: [String], environment: [String: String], log: URL, directory: URL? = nil) throws {
         guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
             Issue.record("the service binary is missing at \(Self.binary): run `swift build` (make test does)")
             throw MotoUnavailable(message: "no binary")
@@ -161,6 +162,7 @@ final class ServiceProcess {
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = arguments
         process.environment = Self.environment(environment)
+        process.currentDirectoryURL = directory
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         handle.seekToEndOfFile()
@@ -177,20 +179,40 @@ final class ServiceProcess {
         return merged
     }
 
-    /// Runs to completion; returns exit status, stdout and stderr.
-    static func run(_ arguments: [String], environment: [String: String]) throws -> (status: Int32, out: String, err: String) {
+    /// Runs to completion (killed after `timeout`, which the caller sees as a signal status);
+    /// returns exit status, stdout and stderr. `directory` is the working directory. Waits
+    /// without holding a thread of the shared pool: the suite's in-process tests keep their timing.
+    static func run(
+        _ arguments: [String], environment: [String: String], directory: URL? = nil, timeout: Duration = .seconds(120)
+    ) async throws -> (status: Int32, out: String, err: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
         process.environment = Self.environment(environment)
+        process.currentDirectoryURL = directory
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        let pid = process.processIdentifier
+        let (seconds, attoseconds) = timeout.components
+        let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + Double(seconds) + Double(attoseconds) / 1e18, execute: watchdog)
+        // Both pipes drained at once: a child that fills one while we wait on the other would hang.
+        async let outData = drain(out)
+        async let errData = drain(err)
+        let (outText, errText) = (String(decoding: await outData, as: UTF8.self), String(decoding: await errData, as: UTF8.self))
+        while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+        watchdog.cancel()
+        return (process.terminationStatus, outText, errText)
+    }
+
+    /// Everything a pipe carries until its writer closes it, read off the shared pool.
+    private static func drain(_ pipe: Pipe) async -> Data {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: pipe.fileHandleForReading.readDataToEndOfFile()) }
+        }
     }
 
     /// Sends SIGTERM and waits up to `timeout` for the exit; returns the status and the time it took.

@@ -78,8 +78,8 @@ struct ProcessTests {
         (["--bogus-flag"], [:], "--bogus-flag"),
         (["--events-queue-url", "http://127.0.0.1:1/1/q"], ["AWS_EC2_METADATA_DISABLED": "true"], "--region"),
     ])
-    func badConfiguration(arguments: [String], environment: [String: String], option: String) throws {
-        let result = try ServiceProcess.run(["serve"] + arguments, environment: environment)
+    func badConfiguration(arguments: [String], environment: [String: String], option: String) async throws {
+        let result = try await ServiceProcess.run(["serve"] + arguments, environment: environment)
         #expect(result.status == 64)
         let lines = result.err.split(separator: "\n")
         #expect(lines.count == 1, "stderr: \(result.err)")
@@ -87,24 +87,24 @@ struct ProcessTests {
     }
 
     @Test("replay: recorded events into a fresh database, and what it answers")
-    func replay() throws {
+    func replay() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("replay-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let events = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("events")
         let database = directory.appendingPathComponent("r.sqlite").path
-        let valid = try ServiceProcess.run(["replay", "--database", database, events.appendingPathComponent("batch-jsonl.jsonl").path,
+        let valid = try await ServiceProcess.run(["replay", "--database", database, events.appendingPathComponent("batch-jsonl.jsonl").path,
                                             events.appendingPathComponent("other-detail-type.json").path], environment: [:])
         #expect(valid.status == 0, "\(valid.err)")
         #expect(valid.out.contains("6 events, 0 rejected"), "\(valid.out)")
-        let dry = try ServiceProcess.run(["replay", "--dry-run", "--database", database, events.appendingPathComponent("processing-failed.json").path], environment: [:])
+        let dry = try await ServiceProcess.run(["replay", "--dry-run", "--database", database, events.appendingPathComponent("processing-failed.json").path], environment: [:])
         #expect(dry.status == 0)
         #expect(dry.out.contains("kept for a registration"), "\(dry.out)")
-        let bad = try ServiceProcess.run(["replay", "--database", database, events.appendingPathComponent("malformed-not-json.txt").path], environment: [:])
+        let bad = try await ServiceProcess.run(["replay", "--database", database, events.appendingPathComponent("malformed-not-json.txt").path], environment: [:])
         #expect(bad.status == 65)
         #expect(bad.out.contains("rejected: not JSON"))
-        let list = try ServiceProcess.run(["list", "--json", "--database", database], environment: [:])
+        let list = try await ServiceProcess.run(["list", "--json", "--database", database], environment: [:])
         #expect(list.status == 0)
         let listing = try JSONValue.parse(list.out)
         #expect(listing["counts"]?["earlyEvents"] == 4)
@@ -127,18 +127,18 @@ struct ProcessTests {
         var environment = emulator.moto.processEnvironment()
         environment["SAGEMAKER_CALLBACK_DATABASE"] = emulator.databasePath
 
-        let registered = try ServiceProcess.run(["register", "--message", try #require(registration).body], environment: environment)
+        let registered = try await ServiceProcess.run(["register", "--message", try #require(registration).body], environment: environment)
         #expect(registered.status == 0, "\(registered.err)")
         #expect(registered.out.hasPrefix("registered"), "\(registered.out)")
         #expect(!registered.out.contains(try #require(registration).body), "the token is never printed")
-        let invalid = try ServiceProcess.run(["register", "--task-token", "t", "--processing-job-name", "bad_name"], environment: environment)
+        let invalid = try await ServiceProcess.run(["register", "--task-token", "t", "--processing-job-name", "bad_name"], environment: environment)
         #expect(invalid.status == 65)
 
         let event = emulator.directory.appendingPathComponent("event.json")
         let detail = LocalDeployment.processingDetail("job-by-hand", status: "Completed")
         let body: JSONObject = ["detail-type": "SageMaker Processing Job State Change", "source": "aws.sagemaker", "detail": .object(detail)]
         try JSONValue.object(body).serialized().write(to: event, atomically: true, encoding: .utf8)
-        let replayed = try ServiceProcess.run(["replay", event.path], environment: environment)
+        let replayed = try await ServiceProcess.run(["replay", event.path], environment: environment)
         #expect(replayed.status == 0, "\(replayed.err)")
         #expect(replayed.out.contains("outcomes delivered: 1"), "\(replayed.out)")
         #expect(try await d.waitForExecution(arn)["status"] == "SUCCEEDED")
@@ -148,7 +148,7 @@ struct ProcessTests {
     func doctor() async throws {
         let emulator = try await Emulator.start("doctor")
         defer { emulator.stop() }
-        let healthy = try ServiceProcess.run(["doctor"], environment: emulator.serviceEnvironment)
+        let healthy = try await ServiceProcess.run(["doctor"], environment: emulator.serviceEnvironment)
         #expect(healthy.status == 0, "\(healthy.out)\(healthy.err)")
         for name in ["region", "credentials", "account", "events queue", "requests queue", "states:SendTaskHeartbeat", "sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob", "database"] {
             #expect(healthy.out.contains("ok   \(name)"), "\(name): \(healthy.out)")
@@ -156,7 +156,7 @@ struct ProcessTests {
 
         var missingQueue = emulator.serviceEnvironment
         missingQueue["SAGEMAKER_CALLBACK_REQUESTS_QUEUE_URL"] = emulator.deployment.requestsQueueURL + "-gone"
-        let queue = try ServiceProcess.run(["doctor"], environment: missingQueue)
+        let queue = try await ServiceProcess.run(["doctor"], environment: missingQueue)
         #expect(queue.status != 0)
         #expect(queue.out.split(separator: "\n").filter { $0.hasPrefix("FAIL") }.map(String.init) .contains { $0.hasPrefix("FAIL requests queue: ") }, "\(queue.out)")
 
@@ -167,17 +167,17 @@ struct ProcessTests {
         noCredentials["AWS_CONFIG_FILE"] = "/nonexistent/config"
         // Only loopback traffic in tests: the instance metadata service is not asked.
         noCredentials["AWS_EC2_METADATA_DISABLED"] = "true"
-        let credentials = try ServiceProcess.run(["doctor"], environment: noCredentials)
+        let credentials = try await ServiceProcess.run(["doctor"], environment: noCredentials)
         #expect(credentials.status != 0)
         #expect(credentials.out.contains("FAIL credentials:"), "\(credentials.out)")
 
         var unreachable = emulator.serviceEnvironment
         unreachable["AWS_ENDPOINT_URL"] = "http://127.0.0.1:1"
-        let down = try ServiceProcess.run(["doctor"], environment: unreachable)
+        let down = try await ServiceProcess.run(["doctor"], environment: unreachable)
         #expect(down.status != 0)
         #expect(down.out.contains("FAIL events queue: unreachable"), "\(down.out)")
 
-        let unconfigured = try ServiceProcess.run(["doctor"], environment: [:])
+        let unconfigured = try await ServiceProcess.run(["doctor"], environment: [:])
         #expect(unconfigured.status != 0)
         #expect(unconfigured.out.contains("FAIL configuration: --events-queue-url"), "\(unconfigured.out)")
     }
@@ -210,7 +210,7 @@ struct ProcessTests {
         defer { kill(imds.processIdentifier, SIGKILL); imds.waitUntilExit() }
         let port = String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(Int(port) != nil)
-        let result = try ServiceProcess.run(["doctor", "--events-queue-url", "http://127.0.0.1:1/123456789012/events"], environment: [
+        let result = try await ServiceProcess.run(["doctor", "--events-queue-url", "http://127.0.0.1:1/123456789012/events"], environment: [
             "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:\(port)", "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
             "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y",
             "AWS_CONFIG_FILE": "/nonexistent/config", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials",
