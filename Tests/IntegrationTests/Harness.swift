@@ -116,7 +116,7 @@ struct Emulator {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if (try? await condition()) == true { return }
-            try await Task.sleep(for: .milliseconds(backend == .dynamoDB ? 250 : 50))
+            try await Task.sleep(for: .milliseconds(backend == .dynamoDB ? 500 : 50))
         }
         Issue.record("timed out waiting: \(what)")
         throw MotoUnavailable(message: "timed out waiting: \(what)")
