@@ -6,6 +6,7 @@ import Moto
 import Relay
 import ServiceLifecycle
 import CallbackStore
+import DynamoStore
 import Store
 import Testing
 
@@ -21,18 +22,35 @@ func startMoto() async throws -> MotoServer {
     }
 }
 
+/// The store an integration test runs the service on: the default SQLite file, or the
+/// template's DynamoDB table on the test's own moto.
+enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case sqlite
+    case dynamoDB
+
+    var testDescription: String { rawValue }
+}
+
 /// A moto server with the `infra/` deployment on it, for one test.
 struct Emulator {
     let moto: MotoServer
     let deployment: LocalDeployment
     let directory: URL
+    let backend: Backend
+    /// The service's `--database`: the SQLite file, or `dynamodb://TABLE`.
+    private(set) var database: String
 
-    static func start(_ name: String) async throws -> Emulator {
+    static func start(_ name: String, backend: Backend = .sqlite) async throws -> Emulator {
         let moto = try await startMoto()
         let deployment = try await LocalDeployment.create(on: try moto.client(), prefix: name)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("it-\(name)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        return Emulator(moto: moto, deployment: deployment, directory: directory)
+        var emulator = Emulator(
+            moto: moto, deployment: deployment, directory: directory, backend: backend,
+            database: directory.appendingPathComponent("state.sqlite").path
+        )
+        if backend == .dynamoDB { emulator.database = try await emulator.createStateTable() }
+        return emulator
     }
 
     var databasePath: String { directory.appendingPathComponent("state.sqlite").path }
@@ -49,9 +67,31 @@ struct Emulator {
         var environment = moto.processEnvironment()
         environment["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL"] = deployment.eventsQueueURL
         environment["SAGEMAKER_CALLBACK_REQUESTS_QUEUE_URL"] = deployment.requestsQueueURL
-        environment["SAGEMAKER_CALLBACK_DATABASE"] = databasePath
+        environment["SAGEMAKER_CALLBACK_DATABASE"] = database
         environment["SAGEMAKER_CALLBACK_HEALTH_FILE"] = directory.appendingPathComponent("serve.health").path
         return environment
+    }
+
+    /// Opens the service's store beside it, whichever the backend: the SQLite file (WAL lets a
+    /// reader in beside the writer), or the table as one more replica on the emulator's client.
+    func openStore(replicaID: String = "test-reader") async throws -> any CallbackStore {
+        var logger = Logger(label: "test-reader")
+        logger.logLevel = .warning
+        return try await CallbackRelay.openStore(
+            try StoreLocation(parsing: database), client: deployment.client, dynamo: DynamoStoreSettings(replicaID: replicaID), logger: logger
+        )
+    }
+
+    /// Reads the service's store while it runs, through the store interface (either backend).
+    func store<T>(_ body: (any CallbackStore) async throws -> T) async throws -> T {
+        let store = try await openStore()
+        defer { store.close() }
+        return try await body(store)
+    }
+
+    /// ``counts()`` on either backend.
+    func storeCounts() async throws -> StoreCounts {
+        try await store { try await $0.counts() }
     }
 
     func stop() {
@@ -59,7 +99,7 @@ struct Emulator {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    /// Reads the service's store while it runs (WAL lets a reader in beside the writer).
+    /// Reads the service's store while it runs (WAL lets a reader in beside the writer); SQLite only.
     func counts() throws -> StoreCounts {
         try read { try $0.counts() }
     }
@@ -71,12 +111,13 @@ struct Emulator {
         return try store.readSync(body)
     }
 
-    /// Waits for `condition` with a deadline.
+    /// Waits for `condition` with a deadline. On DynamoDB a store read is a score of requests
+    /// that moto serializes with the service's: polled less often.
     func eventually(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if (try? await condition()) == true { return }
-            try await Task.sleep(for: .milliseconds(50))
+            try await Task.sleep(for: .milliseconds(backend == .dynamoDB ? 500 : 50))
         }
         Issue.record("timed out waiting: \(what)")
         throw MotoUnavailable(message: "timed out waiting: \(what)")

@@ -5,8 +5,8 @@ import Testing
 @Suite("The health command", .timeLimit(.minutes(5)))
 struct HealthProcessTests {
     /// Runs `health` against `file`; returns its exit status and its one line.
-    static func health(_ file: String, environment: [String: String] = [:]) throws -> (status: Int32, line: String) {
-        let result = try ServiceProcess.run(["health", "--health-file", file], environment: environment)
+    static func health(_ file: String, environment: [String: String] = [:]) async throws -> (status: Int32, line: String) {
+        let result = try await ServiceProcess.run(["health", "--health-file", file], environment: environment)
         #expect(result.err.isEmpty, "stderr: \(result.err)")
         let lines = result.out.split(separator: "\n", omittingEmptySubsequences: false)
         #expect(lines.count == 2 && lines[1].isEmpty, "exactly one line: \(result.out)")
@@ -16,10 +16,10 @@ struct HealthProcessTests {
     /// Runs `health` until it answers `status`, or fails after `timeout`; returns its last line.
     static func waitFor(_ status: Int32, _ file: String, timeout: Duration = .seconds(90)) async throws -> String {
         let deadline = ContinuousClock.now + timeout
-        var last = try health(file)
+        var last = try await health(file)
         while last.status != status, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(200))
-            last = try health(file)
+            last = try await health(file)
         }
         #expect(last.status == status, "health never exited \(status); last: \(last.line)")
         return last.line
@@ -32,7 +32,7 @@ struct HealthProcessTests {
         let file = emulator.directory.appendingPathComponent("serve.health").path
         let log = emulator.directory.appendingPathComponent("service.log")
 
-        let none = try Self.health(file)
+        let none = try await Self.health(file)
         #expect(none.status == 1)
         #expect(none.line == "unhealthy: no health report at \(file): serve is not running here")
 
@@ -42,11 +42,11 @@ struct HealthProcessTests {
         let attributes = try FileManager.default.attributesOfItem(atPath: file)
         #expect((attributes[.posixPermissions] as? Int) == 0o644)
         let start = ContinuousClock.now
-        _ = try Self.health(file)
+        _ = try await Self.health(file)
         #expect(ContinuousClock.now - start < .seconds(5), "the check is quick")
 
         first.crash()
-        let dead = try Self.health(file)
+        let dead = try await Self.health(file)
         #expect(dead.status == 1)
         #expect(dead.line.hasPrefix("unhealthy: serve (pid \(first.process.processIdentifier)) is not running"), "\(dead.line)")
 
@@ -58,15 +58,15 @@ struct HealthProcessTests {
 
         let (status, _) = try await second.terminate()
         #expect(status == 0, "exit status \(status): \(second.output.suffix(2000))")
-        let stopped = try Self.health(file)
+        let stopped = try await Self.health(file)
         #expect(stopped.status == 1)
         #expect(stopped.line == "unhealthy: no health report at \(file): serve is not running here", "the file is removed on shutdown")
     }
 
     @Test("a missing file: exit 1 with one line, whatever the directory")
-    func missing() throws {
+    func missing() async throws {
         let file = "/nonexistent-\(UUID().uuidString.prefix(8))/serve.health"
-        let result = try Self.health(file)
+        let result = try await Self.health(file)
         #expect(result.status == 1)
         #expect(result.line == "unhealthy: no health report at \(file): serve is not running here")
     }

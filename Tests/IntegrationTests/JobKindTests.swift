@@ -66,9 +66,9 @@ struct JobKindTests {
         return JSONValue.object(machine).serialized()
     }
 
-    @Test("wait and create forms of each kind", arguments: [JobKind.training, .transform, .tuning])
-    func kind(kind: JobKind) async throws {
-        let emulator = try await Emulator.start("kind-\(kind.name.lowercased())")
+    @Test("wait and create forms of each kind", arguments: [JobKind.training, .transform, .tuning], Backend.allCases)
+    func kind(kind: JobKind, backend: Backend) async throws {
+        let emulator = try await Emulator.start("kind-\(kind.name.lowercased())", backend: backend)
         defer { emulator.stop() }
         let relay = try await InProcessRelay.start(emulator)
         let d = emulator.deployment
@@ -91,7 +91,7 @@ struct JobKindTests {
         let created = try await d.startExecution(
             try #require(machines[true]), name: "\(prefix)-created", input: ["Request": .object(Self.createRequest(kind, name: "\(prefix)-created"))]
         )
-        try await emulator.eventually("four callbacks pending") { try emulator.counts().pending == 4 }
+        try await emulator.eventually("four callbacks pending") { try await emulator.storeCounts().pending == 4 }
         try await emulator.eventually("the service creates the job in SageMaker") {
             let describe = try await d.client.call(.sageMaker, kind.describeOperation, [kind.nameField: .string("\(prefix)-created")])
             return describe[kind.nameField]?.stringValue == "\(prefix)-created"

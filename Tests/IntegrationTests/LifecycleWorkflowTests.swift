@@ -20,9 +20,9 @@ struct LifecycleWorkflowTests {
         try emulator.read { try $0.listPending(limit: 100) }
     }
 
-    @Test("an aborted execution stops the job the service created, and only that one")
-    func stopOnAbort() async throws {
-        let emulator = try await Emulator.start("abort")
+    @Test("an aborted execution stops the job the service created, and only that one", arguments: Backend.allCases)
+    func stopOnAbort(_ backend: Backend) async throws {
+        let emulator = try await Emulator.start("abort", backend: backend)
         defer { emulator.stop() }
         let sageMaker = try SageMakerStandIn()
         defer { sageMaker.stop() }
@@ -34,7 +34,7 @@ struct LifecycleWorkflowTests {
         sageMaker.setJob(nameField: "ProcessingJobName", name: "not-mine", .running)
         let waiting = try await d.startExecution("wait-for-processing-job", name: "abort-waiting", input: ["ProcessingJobName": "not-mine"])
         try await emulator.eventually("both callbacks pending and the job created") {
-            try emulator.counts().pending == 2 && sageMaker.job(nameField: "ProcessingJobName", name: "abort-me") == .running
+            try await emulator.storeCounts().pending == 2 && sageMaker.job(nameField: "ProcessingJobName", name: "abort-me") == .running
         }
 
         for (arn, machine) in [(created, "start-and-wait-processing-job"), (waiting, "wait-for-processing-job")] {
@@ -48,7 +48,7 @@ struct LifecycleWorkflowTests {
             sageMaker.job(nameField: "ProcessingJobName", name: "abort-me") == .stopped
         }
         try await emulator.eventually("both callbacks dropped, nothing left to deliver") {
-            let counts = try emulator.counts()
+            let counts = try await emulator.storeCounts()
             return counts.pending == 0 && counts.outbox == 0
         }
         let stops = sageMaker.calls("StopProcessingJob")
@@ -98,9 +98,13 @@ struct LifecycleWorkflowTests {
         return text
     }
 
-    @Test("with heartbeats a 3 s HeartbeatSeconds survives a 10 s job; without them the task times out with States.Timeout")
-    func heartbeats() async throws {
-        let emulator = try await Emulator.start("beats")
+    // Timed (see TIMED_TESTS in the Makefile): its backends run one after the other.
+    @Test(
+        "with heartbeats a 3 s HeartbeatSeconds survives a 10 s job; without them the task times out with States.Timeout",
+        .serialized, arguments: Backend.allCases
+    )
+    func heartbeats(_ backend: Backend) async throws {
+        let emulator = try await Emulator.start("beats", backend: backend)
         defer { emulator.stop() }
         let relay = try await InProcessRelay.start(emulator, environment: ["SAGEMAKER_CALLBACK_HEARTBEAT_INTERVAL": "1"])
         let d = emulator.deployment
@@ -136,9 +140,12 @@ struct LifecycleWorkflowTests {
         try await relay.stop()
     }
 
-    @Test("the sweep completes a callback whose event never came, and fails one whose job does not exist with SageMaker.JobNotFound")
-    func sweep() async throws {
-        let emulator = try await Emulator.start("sweep")
+    @Test(
+        "the sweep completes a callback whose event never came, and fails one whose job does not exist with SageMaker.JobNotFound",
+        arguments: Backend.allCases
+    )
+    func sweep(_ backend: Backend) async throws {
+        let emulator = try await Emulator.start("sweep", backend: backend)
         defer { emulator.stop() }
         let relay = try await InProcessRelay.start(emulator, environment: [
             "SAGEMAKER_CALLBACK_SWEEP_AFTER": "2", "SAGEMAKER_CALLBACK_SWEEP_GRACE": "2", "SAGEMAKER_CALLBACK_SWEEP_RATE": "5",
@@ -159,7 +166,7 @@ struct LifecycleWorkflowTests {
         let failed = try await d.history(phantom).first { $0["type"] == "TaskFailed" }
         #expect(failed?["taskFailedEventDetails"]?["error"] == "SageMaker.JobNotFound")
         #expect(ContinuousClock.now - started < .seconds(30))
-        try await emulator.eventually("nothing pending") { try emulator.counts().pending == 0 }
+        try await emulator.eventually("nothing pending") { try await emulator.storeCounts().pending == 0 }
         try await relay.stop()
     }
 
@@ -227,26 +234,40 @@ struct LifecycleWorkflowTests {
         try await relay.stop()
     }
 
-    @Test("under a throttling SageMaker the sweep stays within its rate and slows down, and still completes every callback")
-    func sweepThrottled() async throws {
-        let emulator = try await Emulator.start("throttle")
+    @Test("under a throttling SageMaker the sweep stays within its rate and slows down, and still completes every callback", arguments: Backend.allCases)
+    func sweepThrottled(_ backend: Backend) async throws {
+        try await Self.throttledSweep(backend, replicas: 1)
+    }
+
+    @Test("two replicas on one table sweep within one --sweep-rate between them, not one each: the sweep's lease")
+    func sweepThrottledFleet() async throws {
+        try await Self.throttledSweep(.dynamoDB, replicas: 2)
+    }
+
+    /// Six callbacks whose events never came, swept by `replicas` services on one store through
+    /// a throttling stand-in: the Describe calls it records, from every replica, keep one rate.
+    static func throttledSweep(_ backend: Backend, replicas: Int) async throws {
+        let emulator = try await Emulator.start("throttle", backend: backend)
         defer { emulator.stop() }
         let sageMaker = try SageMakerStandIn(throttle: SageMakerStandIn.Throttle(ratePerSecond: 0.5, burst: 1))
         defer { sageMaker.stop() }
         let jobs = (1...6).map { "throttled-\($0)" }
         for job in jobs { sageMaker.setJob(nameField: "ProcessingJobName", name: job, .completed) }
         let rate = 4.0
-        let relay = try await InProcessRelay.start(emulator, environment: [
-            "AWS_ENDPOINT_URL_SAGEMAKER": sageMaker.endpoint, "SAGEMAKER_CALLBACK_SWEEP_AFTER": "1",
-            "SAGEMAKER_CALLBACK_SWEEP_RATE": "\(rate)",
-        ])
+        var relays: [InProcessRelay] = []
+        for _ in 0..<replicas {
+            relays.append(try await InProcessRelay.start(emulator, environment: [
+                "AWS_ENDPOINT_URL_SAGEMAKER": sageMaker.endpoint, "SAGEMAKER_CALLBACK_SWEEP_AFTER": "1",
+                "SAGEMAKER_CALLBACK_SWEEP_RATE": "\(rate)",
+            ]))
+        }
         for job in jobs { try await emulator.deployment.sendRegistration(["TaskToken": .string("token-\(job)"), "ProcessingJobName": .string(job)]) }
         // moto does not know these tokens: each completion ends as "already closed".
         try await emulator.eventually("every callback completed by the sweep", timeout: .seconds(90)) {
-            let counts = try emulator.counts()
+            let counts = try await emulator.storeCounts()
             return counts.closed == jobs.count && counts.pending == 0 && counts.outbox == 0
         }
-        try await relay.stop()
+        for relay in relays { try await relay.stop() }
 
         let calls = sageMaker.calls("DescribeProcessingJob")
         let throttled = calls.filter { $0.answeredStatus == 400 }.count

@@ -10,9 +10,9 @@ import Testing
 struct WorkflowTests {
     static let wait = "wait-for-processing-job"
 
-    @Test("completed, failed and stopped jobs end executions as the contract says")
-    func outcomes() async throws {
-        let emulator = try await Emulator.start("outcomes")
+    @Test("completed, failed and stopped jobs end executions as the contract says", arguments: Backend.allCases)
+    func outcomes(_ backend: Backend) async throws {
+        let emulator = try await Emulator.start("outcomes", backend: backend)
         defer { emulator.stop() }
         let relay = try await InProcessRelay.start(emulator)
         let d = emulator.deployment
@@ -20,7 +20,7 @@ struct WorkflowTests {
         for (job, status) in [("job-ok", "Completed"), ("job-bad", "Failed"), ("job-halt", "Stopped")] {
             executions[status] = try await d.startExecution(Self.wait, name: "run-\(job)", input: ["ProcessingJobName": .string(job)])
         }
-        try await emulator.eventually("three callbacks pending") { try emulator.counts().pending == 3 }
+        try await emulator.eventually("three callbacks pending") { try await emulator.storeCounts().pending == 3 }
         try await d.publishProcessingJob("job-ok", status: "Completed")
         try await d.publishProcessingJob("job-bad", status: "Failed", failureReason: "AlgorithmError: out of memory")
         try await d.publishProcessingJob("job-halt", status: "Stopped")
@@ -41,8 +41,8 @@ struct WorkflowTests {
             #expect(failed?["taskFailedEventDetails"]?["error"]?.stringValue == error)
         }
         try await relay.stop()
-        #expect(try emulator.counts().pending == 0)
-        #expect(try emulator.counts().outbox == 0)
+        #expect(try await emulator.storeCounts().pending == 0)
+        #expect(try await emulator.storeCounts().outbox == 0)
     }
 
     @Test("an event that arrives before its registration still completes the task")
@@ -103,9 +103,9 @@ struct WorkflowTests {
         try await relay.stop()
     }
 
-    @Test("the CreateProcessingJob form really creates the job in SageMaker")
-    func createForm() async throws {
-        let emulator = try await Emulator.start("create")
+    @Test("the CreateProcessingJob form really creates the job in SageMaker", arguments: Backend.allCases)
+    func createForm(_ backend: Backend) async throws {
+        let emulator = try await Emulator.start("create", backend: backend)
         defer { emulator.stop() }
         let relay = try await InProcessRelay.start(emulator)
         let d = emulator.deployment
