@@ -50,10 +50,13 @@ test: deps venv lint
 demo: deps venv build
 	MOTO_SERVER="$(abspath $(VENV))/bin/moto_server" .build/debug/sagemaker-callback-demo
 
-## bench: replay throughput into a fresh database and serve's resident memory (release build).
+## bench: replay throughput into a fresh database and serve's resident memory (release build),
+## then what the DynamoDB backend costs per job (BENCH_JOBS jobs on moto, units by AWS's rules).
 bench: deps venv
 	swift build -c release --product sagemaker-callback
+	swift build -c release --product sagemaker-callback-bench
 	MOTO_SERVER="$(abspath $(VENV))/bin/moto_server" $(VENV)/bin/python Tests/bench/bench.py
+	MOTO_SERVER="$(abspath $(VENV))/bin/moto_server" .build/release/sagemaker-callback-bench
 
 clean:
 	rm -rf .build $(VENV)

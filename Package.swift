@@ -94,6 +94,15 @@ let package = Package(
             ]
         ),
 
+        // `make bench`: what the DynamoDB backend costs per job (not a product: never shipped).
+        .executableTarget(
+            name: "sagemaker-callback-bench",
+            dependencies: [
+                "Relay", "Moto", "AWS", "CallbackStore", "DynamoStore", "Store", "JSON",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "SigV4Tests", dependencies: ["SigV4"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),

@@ -92,7 +92,7 @@ public final class DynamoStore: CallbackStore {
         table: String, client: AWSClient, options: StoreOptions = StoreOptions(), settings: DynamoStoreSettings = DynamoStoreSettings(),
         meter: DynamoCapacityMeter? = nil, logger: Logger
     ) async throws -> DynamoStore {
-        let db = DynamoDB(client: client, table: table, meter: meter)
+        let db = DynamoDB(client: client, table: table, meter: meter, tableKey: [DynamoTableDesign.partitionKey], indexes: DynamoTableDesign.capacityIndexes)
         let description: DynamoTableDescription
         do {
             description = try await db.describeTable()
@@ -409,9 +409,17 @@ public final class DynamoStore: CallbackStore {
     /// ``Conflict`` when an item changed since it was read.
     func write(_ set: WorkingSet) async throws {
         var writes: [DynamoWrite] = []
+        // Size hints for the meter: each write's item as read (re-encoded), when one is counting.
+        let metered = db.meter != nil
+        var previous: [DynamoItem?] = []
         var outcomes: [(id: Int64, held: Held?)] = []
         for key in set.changedKeys {
             guard let slot = set.slots[key] else { continue }
+            let before: DynamoItem? = metered ? slot.original?.item(options: options, shards: settings.shards).map { item in
+                var item = item
+                if let version = slot.version { item["v"] = .number(version) }
+                return item
+            } : nil
             let condition: DynamoExpression?
             if !settings.guarded || slot.blind {
                 condition = nil
@@ -424,11 +432,13 @@ public final class DynamoStore: CallbackStore {
             if var item = slot.record?.item(options: options, shards: settings.shards) {
                 item["v"] = .number(next)
                 writes.append(.put(item: item, condition: condition))
+                previous.append(before)
                 if case .outbox(let record)? = slot.record {
                     outcomes.append((record.entry.id, record.owner == settings.replicaID ? Held(record: record, version: next) : nil))
                 }
             } else if slot.existed {
                 writes.append(.delete(key: ["pk": .s(key)], condition: condition))
+                previous.append(before)
                 if let id = ItemKey.outboxID(key) { outcomes.append((id, nil)) }
             }
         }
@@ -440,12 +450,12 @@ public final class DynamoStore: CallbackStore {
         do {
             if writes.count == 1 {
                 switch writes[0] {
-                case .put(let item, let condition): try await db.putItem(item, condition: condition)
-                case .delete(let key, let condition): try await db.deleteItem(key: key, condition: condition)
-                default: try await db.transactWriteItems(writes)
+                case .put(let item, let condition): try await db.putItem(item, condition: condition, previous: previous.first ?? nil)
+                case .delete(let key, let condition): try await db.deleteItem(key: key, condition: condition, previous: previous.first ?? nil)
+                default: try await db.transactWriteItems(writes, previous: previous)
                 }
             } else {
-                try await db.transactWriteItems(writes)
+                try await db.transactWriteItems(writes, previous: previous)
             }
         } catch is DynamoConditionFailed {
             throw Conflict(outboxIDs: outcomes.map(\.id))

@@ -45,6 +45,11 @@ public enum DynamoTableDesign {
 
     public static let indexes = [byTime, heartbeats, sweep]
 
+    /// The indexes as the capacity meter computes their writes.
+    public static var capacityIndexes: [DynamoCapacityRules.Index] {
+        indexes.map { DynamoCapacityRules.Index(name: $0.name, hashKey: $0.hashKey, rangeKey: $0.rangeKey, included: $0.included) }
+    }
+
     /// The `CreateTable` request for a table named `name` (tests and local set-ups; production
     /// tables come from the template).
     public static func createTableRequest(name: String) -> JSONObject {
