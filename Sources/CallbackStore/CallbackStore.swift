@@ -78,6 +78,12 @@ public protocol CallbackStore: AnyObject, Sendable {
     /// Up to `limit` rejected messages, newest first.
     func listRejected(limit: Int) async throws -> [RejectedMessage]
 
+    /// Hands back, on a graceful shutdown, the work this process holds for the fleet (outbox
+    /// entries and schedule leases), so other processes take it at their next look rather than
+    /// after the leases lapse. Best effort, bounded in time; a store used by one process alone has nothing
+    /// to hand back.
+    func relinquish() async
+
     /// Releases what the store holds open; idempotent. Later calls fail.
     func close()
 }

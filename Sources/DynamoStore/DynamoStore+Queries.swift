@@ -106,6 +106,33 @@ extension DynamoStore {
         }
     }
 
+    /// Lets go of every lease this replica holds (a conditional write each, so one another replica
+    /// took meanwhile is left alone), at most `limit` outbox entries and for at most `budget`.
+    public func relinquish() async {
+        await relinquish(limit: 500, budget: .seconds(3))
+    }
+
+    func relinquish(limit: Int, budget: Duration) async {
+        let deadline = ContinuousClock.now + budget
+        let mine = DynamoExpression("#o = :me", names: ["#o": "owner"], values: [":me": .s(settings.replicaID)])
+        let release = DynamoExpression("SET leaseUntil = :zero", values: [":zero": .number(0)])
+        var released = 0
+        for held in heldSnapshot().prefix(limit) where ContinuousClock.now < deadline {
+            let id = held.record.entry.id
+            forget(id)
+            if (try? await db.updateItem(key: ["pk": .s(ItemKey.outbox(id))], update: release, condition: mine)) != nil { released += 1 }
+        }
+        let names = leases.withLock { leases in
+            defer { leases.removeAll() }
+            return Array(leases.keys)
+        }
+        for name in names where ContinuousClock.now < deadline {
+            _ = try? await db.updateItem(key: ["pk": .s(ItemKey.lease(name))], update: release, condition: mine)
+        }
+        // The next replica to scan finds the entries at once.
+        if released > 0 { logger.info("outbox.relinquished", metadata: ["outbox.entries": "\(released)"]) }
+    }
+
     // MARK: schedules
 
     public func heartbeatsDue(since: Int64, limit: Int) async throws -> [PendingCallback] {

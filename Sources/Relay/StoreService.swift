@@ -30,6 +30,8 @@ public final class StoreService: Service, Sendable {
             try await prune(now: WallClock.millisecondsNow())
             return pruneInterval
         }
+        // Every other service has stopped: what this process still holds goes back to the fleet.
+        await store.relinquish()
         store.close()
         logger.info("store.closed")
     }

@@ -36,6 +36,8 @@ extension Store: CallbackStore {
 
     public func holdLease(_ name: String, now: Int64, duration: Int64) async throws -> Bool { true }
 
+    public func relinquish() async {}
+
     public func heartbeatsDue(since: Int64, limit: Int) async throws -> [PendingCallback] {
         try await read { try $0.heartbeatsDue(since: since, limit: limit) }
     }

@@ -91,6 +91,7 @@ final class StrictStore: CallbackStore {
     func listEarlyEvents(limit: Int) async throws -> [EarlyEvent] { try await base.listEarlyEvents(limit: limit) }
     func listOutbox(limit: Int) async throws -> [OutboxEntry] { try await base.listOutbox(limit: limit) }
     func listRejected(limit: Int) async throws -> [RejectedMessage] { try await base.listRejected(limit: limit) }
+    func relinquish() async { await base.relinquish() }
     func close() { base.close() }
 }
 

@@ -142,4 +142,23 @@ struct ReplicaRaceTests {
         #expect(try await other.counts().outbox == 0)
         #expect(try await t.store.claimDueOutbox(now: lapsed + 5_000, limit: 10).isEmpty || true)
     }
+
+    @Test
+    func aReplicaThatShutsDownHandsItsEntriesAndLeasesBack() async throws {
+        let t = try await TestStore(.dynamoDB)
+        let other = try await t.replica()
+        let now = nowMillis()
+        try await t.store.apply([.insertPending(Sample.pending(1))])
+        try await t.store.apply([.enqueue(Sample.entry(1, notBefore: now))], reads: [.token(hash: "hash-1")])
+        #expect(try await t.store.holdLease("sweep", now: now, duration: 60_000))
+        #expect(try await other.claimDueOutbox(now: nowMillis(), limit: 10).isEmpty, "held by its replica")
+        #expect(try await other.holdLease("sweep", now: nowMillis(), duration: 60_000) == false)
+        await t.store.relinquish()
+        // Well within the 60 s the leases had left.
+        let later = nowMillis() + 1
+        #expect(try await other.holdLease("sweep", now: later, duration: 60_000))
+        let fresh = try await t.replica()
+        #expect(try await fresh.claimDueOutbox(now: later, limit: 10).map(\.tokenHash) == ["hash-1"], "its lease had 60 s left")
+        #expect(try await t.store.claimDueOutbox(now: later, limit: 10).isEmpty, "the first replica let go of it")
+    }
 }
