@@ -200,7 +200,7 @@ extension DynamoStore {
 
     public func listEarlyEvents(limit: Int) async throws -> [EarlyEvent] {
         let keys = try await indexQuery(DynamoTableDesign.byTime, partition: "early", upTo: .max, limit: limit, ascending: false)
-        let now = Self.now()
+        let now = WallClock.millisecondsNow()
         let events = try await items(keys).compactMap { item -> EarlyEvent? in
             guard let key = item["pk"]?.stringValue, case .job(let job)? = try WorkingSet.Record(item: item, key: key) else { return nil }
             return job.earlyEvent(now: now, options: options)

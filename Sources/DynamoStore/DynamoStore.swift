@@ -135,8 +135,6 @@ public final class DynamoStore: CallbackStore {
     func remember(_ entry: Held) { held.withLock { $0[entry.record.entry.id] = entry } }
     func forget(_ id: Int64) { _ = held.withLock { $0.removeValue(forKey: id) } }
 
-    static func now() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
-
     /// A random positive id for an outbox entry or a rejected message.
     static func newID() -> Int64 { Int64.random(in: 1...Int64.max) }
 
@@ -158,7 +156,7 @@ public final class DynamoStore: CallbackStore {
         let set = WorkingSet()
         var results: [Result] = []
         for unit in units {
-            let now = Self.now()
+            let now = WallClock.millisecondsNow()
             let view = try await read(unit.reads, into: set, now: now, seedHeld: false)
             let (result, effects) = try unit.decide(view)
             try await apply(effects, to: set, now: now)
@@ -174,7 +172,7 @@ public final class DynamoStore: CallbackStore {
         var first: Result?
         while true {
             let set = WorkingSet()
-            let now = Self.now()
+            let now = WallClock.millisecondsNow()
             let view = try await read(unit.reads, into: set, now: now, seedHeld: attempt == 0)
             let (result, effects) = try unit.decide(view)
             // Before the effects change the records the view reads.
@@ -496,7 +494,7 @@ extension DynamoStore {
         }
         let key: DynamoItem = ["pk": .s("D#doctor-probe-\(settings.replicaID)")]
         var probe = key
-        probe[DynamoTableDesign.ttlAttribute] = .number(Self.now() / 1000 + 600)
+        probe[DynamoTableDesign.ttlAttribute] = .number(WallClock.millisecondsNow() / 1000 + 600)
         probe["v"] = .number(1)
         await check("write items (dynamodb:PutItem)") { try await db.putItem(probe) }
         await check("read items (dynamodb:GetItem, BatchGetItem)") {

@@ -1,3 +1,4 @@
+import CallbackStore
 import Foundation
 
 /// What `sagemaker-callback health` concludes from the report file: healthy or not, with one

@@ -1,3 +1,4 @@
+import CallbackStore
 import Synchronization
 
 /// What each loop of `serve` last said about itself: whether it is in the middle of a piece of

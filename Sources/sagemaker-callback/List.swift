@@ -1,3 +1,4 @@
+import CallbackStore
 import ArgumentParser
 import AWS
 import Relay

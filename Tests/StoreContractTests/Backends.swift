@@ -119,5 +119,3 @@ extension CallbackStore {
     }
 }
 
-/// Wall-clock milliseconds, as the stores keep time.
-func nowMillis() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }

@@ -45,9 +45,9 @@ struct ReplicaRaceTests {
     static let registration = StoreUnit<String>(reads: [.token(hash: "hash-1"), job]) { view in
         if try view.pending(tokenHash: "hash-1") != nil || view.isClosed(tokenHash: "hash-1") { return ("duplicate", []) }
         if try view.earlyEvent(jobKind: "ProcessingJob", jobName: "job") != nil {
-            return ("completed on arrival", [.enqueue(Sample.entry(1)), .markClosed(tokenHash: "hash-1", result: "queued", at: nowMillis())])
+            return ("completed on arrival", [.enqueue(Sample.entry(1)), .markClosed(tokenHash: "hash-1", result: "queued", at: WallClock.millisecondsNow())])
         }
-        return ("registered", [.insertPending(Sample.pending(1, registeredAt: nowMillis()))])
+        return ("registered", [.insertPending(Sample.pending(1, registeredAt: WallClock.millisecondsNow()))])
     }
 
     /// A terminal event unit: complete every waiting callback and keep the event.
@@ -55,8 +55,8 @@ struct ReplicaRaceTests {
         let pending = try view.pendingCallbacks(jobKind: "ProcessingJob", jobName: "job")
         let effects: [Effect] = pending.flatMap { callback -> [Effect] in [
             .enqueue(Sample.entry(1)), .removePending(tokenHash: callback.tokenHash),
-            .markClosed(tokenHash: callback.tokenHash, result: "queued", at: nowMillis()),
-        ] } + [.rememberTerminal(Sample.early(receivedAt: nowMillis()))]
+            .markClosed(tokenHash: callback.tokenHash, result: "queued", at: WallClock.millisecondsNow()),
+        ] } + [.rememberTerminal(Sample.early(receivedAt: WallClock.millisecondsNow()))]
         return (pending.count, effects)
     }
 
@@ -103,7 +103,7 @@ struct ReplicaRaceTests {
                 guard try view.pending(tokenHash: "hash-1") != nil else { return (false, []) }
                 return (true, [
                     .enqueue(Sample.entry(1, action: action)), .removePending(tokenHash: "hash-1"),
-                    .markClosed(tokenHash: "hash-1", result: "queued", at: nowMillis()),
+                    .markClosed(tokenHash: "hash-1", result: "queued", at: WallClock.millisecondsNow()),
                 ])
             }
         }
@@ -124,7 +124,7 @@ struct ReplicaRaceTests {
         settings.lease = .seconds(2)
         let t = try await TestStore(.dynamoDB, settings: settings)
         let other = try await t.replica(settings: settings)
-        let now = nowMillis()
+        let now = WallClock.millisecondsNow()
         try await t.store.apply([.insertPending(Sample.pending(1))])
         try await t.store.apply([.enqueue(Sample.entry(1, notBefore: now))], reads: [.token(hash: "hash-1")])
         #expect(try await t.store.claimDueOutbox(now: now, limit: 10).count == 1, "born leased to the replica that queued it")
@@ -132,7 +132,7 @@ struct ReplicaRaceTests {
         // The first replica goes silent; once its lease lapsed, the other takes the entry. The
         // lease was born at the commit's own clock, which on a loaded machine may be seconds
         // after `now`: the lapse is counted from the clock as it is now.
-        let lapsed = nowMillis() + 5_000
+        let lapsed = WallClock.millisecondsNow() + 5_000
         let taken = try await other.claimDueOutbox(now: lapsed, limit: 10)
         #expect(taken.map(\.tokenHash) == ["hash-1"])
         #expect(try await other.claimDueOutbox(now: lapsed, limit: 10).count == 1, "now held by the other")
@@ -147,15 +147,15 @@ struct ReplicaRaceTests {
     func aReplicaThatShutsDownHandsItsEntriesAndLeasesBack() async throws {
         let t = try await TestStore(.dynamoDB)
         let other = try await t.replica()
-        let now = nowMillis()
+        let now = WallClock.millisecondsNow()
         try await t.store.apply([.insertPending(Sample.pending(1))])
         try await t.store.apply([.enqueue(Sample.entry(1, notBefore: now))], reads: [.token(hash: "hash-1")])
         #expect(try await t.store.holdLease("sweep", now: now, duration: 60_000))
-        #expect(try await other.claimDueOutbox(now: nowMillis(), limit: 10).isEmpty, "held by its replica")
-        #expect(try await other.holdLease("sweep", now: nowMillis(), duration: 60_000) == false)
+        #expect(try await other.claimDueOutbox(now: WallClock.millisecondsNow(), limit: 10).isEmpty, "held by its replica")
+        #expect(try await other.holdLease("sweep", now: WallClock.millisecondsNow(), duration: 60_000) == false)
         await t.store.relinquish()
         // Well within the 60 s the leases had left.
-        let later = nowMillis() + 1
+        let later = WallClock.millisecondsNow() + 1
         #expect(try await other.holdLease("sweep", now: later, duration: 60_000))
         let fresh = try await t.replica()
         #expect(try await fresh.claimDueOutbox(now: later, limit: 10).map(\.tokenHash) == ["hash-1"], "its lease had 60 s left")

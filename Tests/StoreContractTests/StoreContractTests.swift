@@ -47,7 +47,7 @@ struct StoreContractTests {
             .dropQueued(tokenHash: "hash-1", actions: [.heartbeat, .createJob]),
             .enqueue(Sample.entry(1, notBefore: 5_000)),
             .removePending(tokenHash: "hash-1"),
-            .markClosed(tokenHash: "hash-1", result: "queued", at: nowMillis()),
+            .markClosed(tokenHash: "hash-1", result: "queued", at: WallClock.millisecondsNow()),
         ], reads: [.token(hash: "hash-1"), Self.job])
         let state = try await t.store.look([.token(hash: "hash-1"), Self.job]) { view in
             (try view.pending(tokenHash: "hash-1"), try view.isClosed(tokenHash: "hash-1"),
@@ -59,7 +59,7 @@ struct StoreContractTests {
         #expect(state.2 == 0)
         #expect(state.3)
         #expect(try await t.store.claimDueOutbox(now: 4_999, limit: 10).isEmpty, "not due before notBefore")
-        let due = try await t.store.claimDueOutbox(now: nowMillis(), limit: 10)
+        let due = try await t.store.claimDueOutbox(now: WallClock.millisecondsNow(), limit: 10)
         #expect(due.map(\.action) == [.success])
         #expect(due.first?.payload == "{\"n\":1}")
         #expect(due.first?.taskToken == "token-1")
@@ -72,7 +72,7 @@ struct StoreContractTests {
     @Test(arguments: Backend.allCases)
     func theFirstTerminalEventOfAJobIsKept(_ backend: Backend) async throws {
         let t = try await TestStore(backend)
-        let now = nowMillis()
+        let now = WallClock.millisecondsNow()
         try await t.store.apply([.rememberTerminal(Sample.early(status: "Completed", receivedAt: now))])
         try await t.store.apply([.rememberTerminal(Sample.early(status: "Failed", receivedAt: now + 1))])
         let early = try await t.store.look([Self.job]) { try $0.earlyEvent(jobKind: "ProcessingJob", jobName: "job") }
@@ -85,7 +85,7 @@ struct StoreContractTests {
     func anExecutionEndIsRememberedAndALaterOneReplacesIt(_ backend: Backend) async throws {
         let t = try await TestStore(backend)
         let arn = "arn:aws:states:us-east-1:123456789012:execution:m:e2"
-        let now = nowMillis()
+        let now = WallClock.millisecondsNow()
         try await t.store.apply([.rememberExecutionEnd(EndedExecution(executionArn: arn, status: "ABORTED", endedAt: now - 10, receivedAt: now))])
         try await t.store.apply([.rememberExecutionEnd(EndedExecution(executionArn: arn, status: "SUCCEEDED", endedAt: now, receivedAt: now))])
         let ended = try await t.store.look([.execution(arn: arn)]) { try $0.executionEnd(executionArn: arn) }
@@ -95,7 +95,7 @@ struct StoreContractTests {
     @Test(arguments: Backend.allCases)
     func theOutboxReschedulesDeletesAndDropsByAction(_ backend: Backend) async throws {
         let t = try await TestStore(backend)
-        let now = nowMillis()
+        let now = WallClock.millisecondsNow()
         try await t.store.apply([.insertPending(Sample.pending(1, heartbeat: true))])
         try await t.store.apply([.enqueue(Sample.entry(1, action: .heartbeat, notBefore: now)), .enqueue(Sample.entry(1, action: .createJob, notBefore: now))])
         var due = try await t.store.claimDueOutbox(now: now, limit: 10)
@@ -167,7 +167,7 @@ struct StoreContractTests {
         var options = StoreOptions()
         options.rejectedBodyLimit = 16
         let t = try await TestStore(backend, options: options)
-        let now = nowMillis()
+        let now = WallClock.millisecondsNow()
         try await t.store.apply([.recordRejected(RejectedMessage(receivedAt: now, source: "events", messageID: "m-1", reason: "not JSON", body: "é" + String(repeating: "x", count: 40)))])
         let rejected = try await t.store.listRejected(limit: 10)
         #expect(rejected.map(\.reason) == ["not JSON"])
@@ -197,7 +197,7 @@ struct StoreContractTests {
             let effects: [Effect] = pending.flatMap { callback -> [Effect] in [
                 .enqueue(Sample.entry(Int(callback.registeredAt))), .removePending(tokenHash: callback.tokenHash),
                 .markClosed(tokenHash: callback.tokenHash, result: "queued", at: 9_000),
-            ] } + [.rememberTerminal(Sample.early(receivedAt: nowMillis()))]
+            ] } + [.rememberTerminal(Sample.early(receivedAt: WallClock.millisecondsNow()))]
             return (pending.count, effects)
         }
         _ = try await t.store.commit(unit)
@@ -209,7 +209,7 @@ struct StoreContractTests {
     func leasesAreHeldByOneProcessAtATime(_ backend: Backend) async throws {
         let t = try await TestStore(backend)
         let other = try await t.replica()
-        let now = nowMillis()
+        let now = WallClock.millisecondsNow()
         #expect(try await t.store.holdLease("sweep", now: now, duration: 10_000))
         #expect(try await t.store.holdLease("sweep", now: now + 1_000, duration: 10_000), "renewed by its holder")
         #expect(try await other.holdLease("sweep", now: now + 2_000, duration: 10_000) == (backend == .sqlite), "one process alone always holds it")
