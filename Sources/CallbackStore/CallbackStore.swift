@@ -25,14 +25,16 @@ public protocol CallbackStore: AnyObject, Sendable {
 
     // MARK: the outbox
 
-    /// Up to `limit` entries due at `now` that this process may deliver now, soonest first.
+    /// Up to `limit` entries due at `now` that this process may deliver now, soonest first,
+    /// leaving out the ids in `excluding` (the deliveries this process has in flight).
     /// A backend shared by several processes hands each entry to one of them at a time (a lease
     /// that lapses if its holder dies); one process alone gets every due entry.
-    func claimDueOutbox(now: Int64, limit: Int) async throws -> [OutboxEntry]
+    func claimDueOutbox(now: Int64, limit: Int, excluding: Set<Int64>) async throws -> [OutboxEntry]
 
-    /// When ``claimDueOutbox(now:limit:)`` may next return something (epoch ms), or nil when
-    /// nothing is queued; the dispatcher sleeps until then unless new work is committed.
-    func nextOutboxAttempt(now: Int64) async throws -> Int64?
+    /// When ``claimDueOutbox(now:limit:excluding:)`` may next return something other than the
+    /// entries in `excluding` (epoch ms), or nil when nothing else is queued; the dispatcher
+    /// sleeps until then unless new work is committed.
+    func nextOutboxAttempt(now: Int64, excluding: Set<Int64>) async throws -> Int64?
 
     // MARK: schedules
 
@@ -148,5 +150,15 @@ extension CallbackStore {
     /// Decides and applies one unit.
     public func commit<Result: Sendable>(_ unit: StoreUnit<Result>) async throws -> Result {
         try await commit([unit])[0]
+    }
+
+    /// Due entries when nothing is in flight.
+    public func claimDueOutbox(now: Int64, limit: Int) async throws -> [OutboxEntry] {
+        try await claimDueOutbox(now: now, limit: limit, excluding: [])
+    }
+
+    /// The next attempt when nothing is in flight.
+    public func nextOutboxAttempt(now: Int64) async throws -> Int64? {
+        try await nextOutboxAttempt(now: now, excluding: [])
     }
 }

@@ -6,9 +6,9 @@ import CallbackStore
 extension DynamoStore {
     // MARK: the outbox
 
-    public func claimDueOutbox(now: Int64, limit: Int) async throws -> [OutboxEntry] {
+    public func claimDueOutbox(now: Int64, limit: Int, excluding: Set<Int64>) async throws -> [OutboxEntry] {
         try ensureOpenForQueries()
-        var due = heldEntries().filter { $0.record.entry.nextAttemptAt <= now }
+        var due = heldEntries().filter { $0.record.entry.nextAttemptAt <= now && !excluding.contains($0.record.entry.id) }
             .sorted { ($0.record.entry.nextAttemptAt, $0.record.entry.id) < ($1.record.entry.nextAttemptAt, $1.record.entry.id) }
         due = Array(due.prefix(max(0, limit)))
         var claimed: [OutboxEntry] = []
@@ -29,8 +29,8 @@ extension DynamoStore {
         return claimed.sorted { ($0.nextAttemptAt, $0.id) < ($1.nextAttemptAt, $1.id) }
     }
 
-    public func nextOutboxAttempt(now: Int64) async throws -> Int64? {
-        let local = heldEntries().map(\.record.entry.nextAttemptAt).min()
+    public func nextOutboxAttempt(now: Int64, excluding: Set<Int64>) async throws -> Int64? {
+        let local = heldEntries().filter { !excluding.contains($0.record.entry.id) }.map(\.record.entry.nextAttemptAt).min()
         // Entries of a replica that died are found by the next scan.
         let scan = nextScan.withLock { $0 }
         return [local, max(scan, now)].compactMap { $0 }.min()

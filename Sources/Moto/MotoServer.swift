@@ -142,13 +142,19 @@ public final class MotoServer: Sendable {
         transport.shutdown()
     }
 
+    /// Sends SIGTERM and returns at once; a thread of its own reaps the process (SIGKILL after
+    /// 5 s). Tests stop emulators from async code, and a caller blocked while moto exits would
+    /// hold one of the few threads every other test's tasks run on.
     private func stopProcess() {
         guard process.isRunning else { return }
         process.terminate()
-        let deadline = Date().addingTimeInterval(5)
-        while process.isRunning, Date() < deadline { usleep(20_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        let process = process
+        Thread.detachNewThread {
+            let deadline = Date().addingTimeInterval(5)
+            while process.isRunning, Date() < deadline { usleep(20_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
     }
 
     /// POSTs `/moto-api/config`.

@@ -12,8 +12,15 @@ import Store
 public enum CallbackRelay {
     /// An AWS client over libcurl with the SDK credential chain. The transport must be shut down
     /// when the client is no longer needed.
-    public static func makeClient(_ aws: AWSConfiguration, logger: Logger) throws -> (client: AWSClient, transport: CurlHTTPClient) {
-        let transport = try CurlHTTPClient()
+    ///
+    /// `maxInFlight` is the dispatcher's limit: the transport allows that many transfers, plus room
+    /// for the consumers' receives and deletes, the sweep and the store, all on one host if need be
+    /// (a local emulator serves every service from one address).
+    public static func makeClient(
+        _ aws: AWSConfiguration, maxInFlight: Int = OutboxDispatcher.defaultMaxInFlight, logger: Logger
+    ) throws -> (client: AWSClient, transport: CurlHTTPClient) {
+        let transfers = maxInFlight + 64
+        let transport = try CurlHTTPClient(configuration: .init(maxConcurrentTransfers: transfers, maxConnectionsPerHost: transfers))
         let chain = CredentialChain.default(environment: aws.environment, profile: aws.profile, http: transport, logger: logger)
         let client = AWSClient(
             http: transport,
@@ -63,7 +70,7 @@ public enum CallbackRelay {
     /// finishes what is in flight, the health report is removed, and the store closes last.
     public static func serviceGroup(_ configuration: ServeConfiguration, store: any CallbackStore, client: AWSClient, logger: Logger) -> ServiceGroup {
         let liveness = Liveness()
-        let dispatcher = OutboxDispatcher(store: store, client: client, concurrency: configuration.dispatchConcurrency, logger: logger, liveness: liveness)
+        let dispatcher = OutboxDispatcher(store: store, client: client, maxInFlight: configuration.maxInFlight, logger: logger, liveness: liveness)
         let intake = MessageIntake(store: store)
         let sqs = SQS(client: client)
         var services: [any Service] = [
@@ -97,7 +104,7 @@ public enum CallbackRelay {
     /// Runs `serve` until SIGTERM or SIGINT. `opened` is called once the store is open, before
     /// anything is received.
     public static func serve(_ configuration: ServeConfiguration, logger: Logger, opened: @Sendable () -> Void = {}) async throws {
-        let (client, transport) = try makeClient(configuration.aws, logger: logger)
+        let (client, transport) = try makeClient(configuration.aws, maxInFlight: configuration.maxInFlight, logger: logger)
         defer { transport.shutdown() }
         let store = try await openStore(
             configuration.database, options: configuration.storeOptions, client: client, dynamo: configuration.dynamo, logger: logger
@@ -110,7 +117,7 @@ public enum CallbackRelay {
             "store.location": "\(configuration.database)",
             "heartbeat.interval": "\(configuration.heartbeatInterval)",
             "sweep.after": "\(configuration.sweep.after)", "sweep.grace": "\(configuration.sweep.grace)",
-            "sweep.rate": "\(configuration.sweep.rate)",
+            "sweep.rate": "\(configuration.sweep.rate)", "outbox.max_in_flight": "\(configuration.maxInFlight)",
         ])
         try await serviceGroup(configuration, store: store, client: client, logger: logger).run()
         logger.info("relay.stopped")

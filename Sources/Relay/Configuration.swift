@@ -43,6 +43,8 @@ public struct CommandLineOptions: Sendable {
     public var sweepRate: String?
     /// The health report file (`--health-file`).
     public var healthFile: String?
+    /// Step Functions and SageMaker calls in flight at once (`--max-in-flight`).
+    public var maxInFlight: String?
     public init() {}
 }
 
@@ -62,8 +64,8 @@ public struct ServeConfiguration: Sendable {
     public var database: StoreLocation
     public var logLevel: Logger.Level
     public var aws: AWSConfiguration
-    /// Step Functions and SageMaker calls in flight at once.
-    public var dispatchConcurrency = 16
+    /// Step Functions and SageMaker calls in flight at once (`--max-in-flight`).
+    public var maxInFlight = OutboxDispatcher.defaultMaxInFlight
     /// Long-poll wait, seconds (SQS allows 0–20).
     public var receiveWaitSeconds = SQS.maxWait
     public var storeOptions = StoreOptions()
@@ -190,6 +192,10 @@ extension CommandLineOptions {
         )
         configuration.dynamo = try dynamoSettings(environment)
         configuration.healthFilePath = try healthFilePath(environment)
+        configuration.maxInFlight = Int(try Self.number(
+            maxInFlight, option: "--max-in-flight", variable: "SAGEMAKER_CALLBACK_MAX_IN_FLIGHT",
+            environment, default: Double(OutboxDispatcher.defaultMaxInFlight), range: 1...4_096, unit: "calls", whole: true
+        ))
         let day = 86_400.0
         configuration.heartbeatInterval = .seconds(try Self.number(
             heartbeatInterval, option: "--heartbeat-interval", variable: "SAGEMAKER_CALLBACK_HEARTBEAT_INTERVAL",
@@ -215,12 +221,15 @@ extension CommandLineOptions {
     /// A number from its option, else its environment variable, else `fallback`, within `range`.
     static func number(
         _ given: String?, option: String, variable: String, _ environment: Environment,
-        default fallback: Double, range: ClosedRange<Double>, unit: String
+        default fallback: Double, range: ClosedRange<Double>, unit: String, whole: Bool = false
     ) throws(ConfigurationError) -> Double {
         guard let text = given ?? environment[variable] else { return fallback }
         let name = given != nil ? option : variable
         guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite else {
             throw ConfigurationError(option: name, message: "'\(text.prefix(64))' is not a number of \(unit)")
+        }
+        guard !whole || value == value.rounded() else {
+            throw ConfigurationError(option: name, message: "'\(text.prefix(64))' is not a whole number of \(unit)")
         }
         guard range.contains(value) else {
             throw ConfigurationError(option: name, message: "\(text) is outside \(range.lowerBound.formatted)–\(range.upperBound.formatted) \(unit)")

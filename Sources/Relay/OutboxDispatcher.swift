@@ -4,34 +4,44 @@ import JSON
 import Logging
 import ServiceLifecycle
 import CallbackStore
+import Synchronization
 
 /// Delivers the outbox: SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat and Create*Job calls,
-/// several at once (bounded), recording each result in the store. Failed deliveries are
+/// up to `maxInFlight` at once, recording each result in the store. Failed deliveries are
 /// rescheduled with backoff and survive restarts; nothing is dropped but what the engine decides.
 ///
-/// It never polls: it sleeps until the earliest scheduled retry or until a consumer rings.
+/// It works as a pipeline, not in passes: whenever a call ends or new work is committed, the free
+/// places are filled from the store at once, so a slow call never holds back the ones behind it,
+/// and results are recorded in groups as they arrive (what ends during one commit goes into the
+/// next). An entry stays out of later claims from the moment it is claimed until its result is
+/// committed. It never polls: it sleeps until the earliest scheduled retry or until it is rung.
 public final class OutboxDispatcher: Service, Sendable {
     private let store: any CallbackStore
     private let stepFunctions: StepFunctions
     private let sageMaker: SageMaker
-    private let concurrency: Int
+    private let maxInFlight: Int
     private let logger: Logger
+    /// Rung by the consumers (new work committed) and by the recorder (places freed).
     private let doorbell = Doorbell()
     private let liveness: Liveness.Loop?
 
     /// Retries inside one delivery stay short: the outbox's own schedule handles long outages,
     /// and a short call keeps graceful shutdown prompt.
     static let callRetryPolicy = RetryPolicy(maxAttempts: 3, base: .milliseconds(50), cap: .seconds(1))
-    /// Rows fetched per store read.
-    static let fetchLimit = 256
-    /// Results committed per transaction.
-    static let commitBatch = 64
+    /// Results committed per transaction at most.
+    static let commitBatch = 128
+    /// Attempts at committing one group of results before they are given up on: the entries stay
+    /// in the outbox, due, and are delivered again (Step Functions then answers that the task is
+    /// closed, which settles them).
+    static let recordAttempts = 3
+    /// The default of `--max-in-flight`: calls in flight at once.
+    public static let defaultMaxInFlight = 256
 
-    public init(store: any CallbackStore, client: AWSClient, concurrency: Int, logger: Logger, liveness: Liveness? = nil) {
+    public init(store: any CallbackStore, client: AWSClient, maxInFlight: Int, logger: Logger, liveness: Liveness? = nil) {
         self.store = store
         self.stepFunctions = StepFunctions(client: client)
         self.sageMaker = SageMaker(client: client)
-        self.concurrency = max(1, concurrency)
+        self.maxInFlight = max(1, maxInFlight)
         self.logger = logger
         self.liveness = liveness?.loop("outbox dispatcher")
     }
@@ -39,16 +49,14 @@ public final class OutboxDispatcher: Service, Sendable {
     /// Tells the dispatcher new work was committed.
     public func ring() { doorbell.ring() }
 
+    /// Delivers until graceful shutdown, then finishes and records the calls in flight. A store
+    /// that fails is logged and tried again after a growing pause.
     public func run() async throws {
-        await TimerLoop.run(failureEvent: "outbox.store_failed", logger: logger, doorbell: doorbell, liveness: liveness) {
-            try await deliverDue()
-            // Sleeps until the earliest scheduled retry, or until a consumer rings.
-            let next = try await store.nextOutboxAttempt(now: WallClock.millisecondsNow())
-            return next.map { .milliseconds(max(0, $0 - WallClock.millisecondsNow())) }
-        }
+        defer { liveness?.stop() }
+        _ = try await pump(untilIdle: false)
     }
 
-    /// Summary of one pass over the due outbox.
+    /// Summary of the deliveries recorded.
     public struct Pass: Sendable, Equatable {
         public var delivered = 0
         public var rescheduled = 0
@@ -68,40 +76,160 @@ public final class OutboxDispatcher: Service, Sendable {
         }
     }
 
-    /// Delivers every entry due now, `concurrency` at a time, until none is due. Entries that fail
-    /// are rescheduled into the future, so this always ends.
+    /// Delivers every entry due now, `maxInFlight` at a time, until none is due and none is in
+    /// flight (`replay`, tests). Entries that fail are rescheduled into the future, so this always
+    /// ends. A store failure is thrown.
     @discardableResult
     public func deliverDue() async throws -> Pass {
-        var pass = Pass()
-        while true {
-            let now = WallClock.millisecondsNow()
-            let due = try await store.claimDueOutbox(now: now, limit: Self.fetchLimit)
-            if due.isEmpty { return pass }
-            try await withThrowingTaskGroup(of: (OutboxEntry, Correlator.DeliveryResult).self) { group in
-                var queue = due.makeIterator()
-                for _ in 0..<concurrency {
-                    guard let entry = queue.next() else { break }
-                    group.addTask { (entry, await self.deliver(entry)) }
-                }
-                var results: [(OutboxEntry, Correlator.DeliveryResult)] = []
-                while let result = try await group.next() {
-                    results.append(result)
-                    // A long burst is many deliveries, each bounded: progress, not a stuck pass.
-                    liveness?.progress()
-                    if let entry = queue.next() {
-                        group.addTask { (entry, await self.deliver(entry)) }
+        try await pump(untilIdle: true)
+    }
+
+    /// The pipeline: this task claims and starts deliveries; a child records their results.
+    private func pump(untilIdle: Bool) async throws -> Pass {
+        let pipeline = Pipeline()
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await self.recordResults(pipeline, untilIdle: untilIdle) }
+            defer { pipeline.endFeeding() }
+            var failures = 0
+            while untilIdle || (!Task.isShuttingDownGracefully && !Task.isCancelled) {
+                let now = WallClock.millisecondsNow()
+                let inFlight = pipeline.inFlight
+                let free = maxInFlight - inFlight.count
+                var pause: Duration?
+                do {
+                    if free > 0 {
+                        let due = try await store.claimDueOutbox(now: now, limit: free, excluding: inFlight)
+                        if pipeline.start(due) { liveness?.begin() }
+                        for entry in due {
+                            group.addTask {
+                                let result = await self.deliver(entry)
+                                pipeline.finish(entry, result)
+                            }
+                        }
+                        if untilIdle, due.isEmpty, inFlight.isEmpty { return }
+                        // Places left: nothing else is due now; sleep until the next retry.
+                        if due.count < free, !untilIdle {
+                            let next = try await store.nextOutboxAttempt(now: now, excluding: pipeline.inFlight)
+                            pause = next.map { .milliseconds(max(0, $0 - WallClock.millisecondsNow())) }
+                            if pause == .zero { continue }
+                        }
                     }
-                    if results.count >= Self.commitBatch {
-                        try await record(results, into: &pass)
-                        results.removeAll(keepingCapacity: true)
-                    }
+                    failures = 0
+                } catch {
+                    if untilIdle { throw error }
+                    failures += 1
+                    logger.error("outbox.store_failed", metadata: ["error": "\(error)"])
+                    pause = Self.failurePause(failures)
                 }
-                if !results.isEmpty { try await record(results, into: &pass) }
+                let wait = pause
+                await cancelWhenGracefulShutdown { await self.doorbell.wait(timeout: wait) }
             }
+        }
+        return pipeline.pass
+    }
+
+    /// Commits results as they arrive, in groups, until feeding has ended and nothing is in flight.
+    private func recordResults(_ pipeline: Pipeline, untilIdle: Bool) async throws {
+        var failures = 0
+        while true {
+            let (batch, done) = pipeline.takeFinished(limit: Self.commitBatch)
+            if batch.isEmpty {
+                // Cancelled past the shutdown deadline: what is unrecorded stays in the outbox.
+                if done || Task.isCancelled { return }
+                await pipeline.results.wait(timeout: nil)
+                continue
+            }
+            do {
+                let pass = try await record(batch)
+                failures = 0
+                if pipeline.recorded(batch, pass) { liveness?.end() } else { liveness?.progress() }
+            } catch {
+                if untilIdle { throw error }
+                failures += 1
+                logger.error("outbox.store_failed", metadata: ["error": "\(error)", "outbox.results": "\(batch.count)"])
+                if failures >= Self.recordAttempts {
+                    failures = 0
+                    if pipeline.recorded(batch, Pass()) { liveness?.end() }
+                } else {
+                    pipeline.putBack(batch)
+                    try? await Task.sleep(for: Self.failurePause(failures))
+                }
+            }
+            doorbell.ring()
         }
     }
 
-    private func record(_ results: [(OutboxEntry, Correlator.DeliveryResult)], into pass: inout Pass) async throws {
+    /// The pause after consecutive store failures: 1 s doubling to 30 s.
+    static func failurePause(_ failures: Int) -> Duration {
+        .milliseconds(min(30_000, 500 << min(failures, 6)))
+    }
+
+    /// What the feeder and the recorder share: the entries in flight (claimed and not yet
+    /// recorded) and the results waiting to be committed.
+    private final class Pipeline: Sendable {
+        private struct State {
+            var inFlight: Set<Int64> = []
+            var finished: [(OutboxEntry, Correlator.DeliveryResult)] = []
+            var feeding = true
+            var pass = Pass()
+        }
+        private let state = Mutex(State())
+        /// Rung when a result arrives or feeding ends.
+        let results = Doorbell()
+
+        var inFlight: Set<Int64> { state.withLock { $0.inFlight } }
+        var pass: Pass { state.withLock { $0.pass } }
+
+        /// Marks entries in flight; true when the pipeline was idle before.
+        func start(_ entries: [OutboxEntry]) -> Bool {
+            guard !entries.isEmpty else { return false }
+            return state.withLock { state in
+                let wasIdle = state.inFlight.isEmpty
+                for entry in entries { state.inFlight.insert(entry.id) }
+                return wasIdle
+            }
+        }
+
+        func finish(_ entry: OutboxEntry, _ result: Correlator.DeliveryResult) {
+            state.withLock { $0.finished.append((entry, result)) }
+            results.ring()
+        }
+
+        /// Up to `limit` results to commit, and whether the pipeline is done (no more will come).
+        func takeFinished(limit: Int) -> ([(OutboxEntry, Correlator.DeliveryResult)], done: Bool) {
+            state.withLock { state in
+                let batch = Array(state.finished.prefix(limit))
+                state.finished.removeFirst(batch.count)
+                return (batch, !state.feeding && state.inFlight.isEmpty && state.finished.isEmpty)
+            }
+        }
+
+        func putBack(_ batch: [(OutboxEntry, Correlator.DeliveryResult)]) {
+            state.withLock { $0.finished.insert(contentsOf: batch, at: 0) }
+        }
+
+        /// The batch is settled (committed, or given up on): its entries may be claimed again.
+        /// True when nothing is in flight any more.
+        func recorded(_ batch: [(OutboxEntry, Correlator.DeliveryResult)], _ pass: Pass) -> Bool {
+            state.withLock { state in
+                for (entry, _) in batch { state.inFlight.remove(entry.id) }
+                state.pass.delivered += pass.delivered
+                state.pass.rescheduled += pass.rescheduled
+                state.pass.closed += pass.closed
+                state.pass.dropped += pass.dropped
+                return state.inFlight.isEmpty
+            }
+        }
+
+        func endFeeding() {
+            state.withLock { $0.feeding = false }
+            results.ring()
+        }
+    }
+
+    /// Commits one group of results, one unit per delivery, and logs each; returns their count.
+    private func record(_ results: [(OutboxEntry, Correlator.DeliveryResult)]) async throws -> Pass {
+        var pass = Pass()
         let now = WallClock.millisecondsNow()
         let correlator = Correlator(now: now)
         // Drawn once, outside `decide`: a backend that decides again on a conflict gets the same answer.
@@ -146,6 +274,7 @@ public final class OutboxDispatcher: Service, Sendable {
                 }
             }
         }
+        return pass
     }
 
     /// One delivery attempt, reduced to what the engine needs to decide.

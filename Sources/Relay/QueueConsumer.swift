@@ -4,7 +4,14 @@ import ServiceLifecycle
 
 /// Long-polls one SQS queue and runs what it receives through the engine: a batch is committed
 /// in one transaction, and only then deleted from the queue. Nothing a message says can stop it.
+///
+/// Receiving overlaps committing: as soon as a batch arrives the next receive is sent, and up to
+/// ``batchesInFlight`` batches are committed and deleted at once (the store groups their commits).
 public final class QueueConsumer: Service, Sendable {
+    /// Batches received and not yet deleted, at most: enough that a batch is always waiting when
+    /// a commit ends, few enough that a stalled store holds little.
+    static let batchesInFlight = 4
+
     private let queueURL: String
     private let role: MessageRole
     private let sqs: SQS
@@ -29,31 +36,41 @@ public final class QueueConsumer: Service, Sendable {
 
     public func run() async throws {
         logger.info("consumer.started", metadata: ["sqs.queue_url": "\(queueURL)"])
-        var failures = 0
-        while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            let messages: [SQSMessage]
-            do {
-                // Only the wait is cancelled on shutdown; a batch already received is finished below.
-                messages = try await cancelWhenGracefulShutdown { [sqs, queueURL, waitSeconds] in
-                    try await sqs.receiveMessages(queueURL: queueURL, waitSeconds: waitSeconds)
+        // Batches in hand finish after the loop ends (the group waits for them): commit, then delete.
+        await withTaskGroup(of: Void.self) { batches in
+            var inHand = 0
+            var failures = 0
+            while !Task.isShuttingDownGracefully, !Task.isCancelled {
+                if inHand == Self.batchesInFlight {
+                    // Work in hand: a store that stalls shows as a consumer that does not finish.
+                    liveness?.begin()
+                    await batches.next()
+                    inHand -= 1
                 }
-                failures = 0
-            } catch is CancellationError {
-                break
-            } catch {
-                // A failed receive is a cycle too: an AWS outage must not look like a hung process.
+                let messages: [SQSMessage]
+                do {
+                    // Only the wait is cancelled on shutdown; a batch already received is finished below.
+                    messages = try await cancelWhenGracefulShutdown { [sqs, queueURL, waitSeconds] in
+                        try await sqs.receiveMessages(queueURL: queueURL, waitSeconds: waitSeconds)
+                    }
+                    failures = 0
+                } catch is CancellationError {
+                    break
+                } catch {
+                    // A failed receive is a cycle too: an AWS outage must not look like a hung process.
+                    liveness?.end()
+                    failures += 1
+                    let wait = Self.backoff(failures)
+                    logger.warning("consumer.receive_failed", metadata: ["error": "\(error)", "retry_in_ms": "\(wait)"])
+                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(wait)) }
+                    continue
+                }
                 liveness?.end()
-                failures += 1
-                let wait = Self.backoff(failures)
-                logger.warning("consumer.receive_failed", metadata: ["error": "\(error)", "retry_in_ms": "\(wait)"])
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(wait)) }
-                continue
+                if !messages.isEmpty {
+                    inHand += 1
+                    batches.addTask { await self.handle(messages) }
+                }
             }
-            if !messages.isEmpty {
-                liveness?.begin()
-                await handle(messages)
-            }
-            liveness?.end()
         }
         liveness?.stop()
         logger.info("consumer.stopped")
@@ -111,18 +128,22 @@ public final class QueueConsumer: Service, Sendable {
         }
     }
 
+    /// One line per message, at the level its decision deserves; built only when it is written.
     private func log(_ decisions: [Decision], _ messages: [SQSMessage]) {
         for (decision, message) in zip(decisions, messages) {
+            let (level, event): (Logger.Level, Logger.Message) = switch decision.verdict {
+            case .rejected, .rejectedAndFailed: (.warning, "message.rejected")
+            case .unsupported: (.notice, "message.ignored")
+            // One line per callback at info comes from its delivery (`callback.delivered`); an
+            // aborted execution ends its callbacks without one, so it is told here.
+            case .executionEnded: (.info, "message.processed")
+            default: (.debug, "message.processed")
+            }
+            guard logger.logLevel <= level else { continue }
             var metadata: Logger.Metadata = ["sqs.message_id": "\(message.messageID)", "decision": "\(decision.verdict)"]
             if let job = decision.jobName { metadata["job.name"] = "\(job)" }
             if let hash = decision.tokenHash { metadata["token.hash"] = "\(TaskTokens.short(hash))" }
-            switch decision.verdict {
-            case .rejected, .rejectedAndFailed: logger.warning("message.rejected", metadata: metadata)
-            case .unsupported: logger.notice("message.ignored", metadata: metadata)
-            case .registered, .registeredCreating, .completed, .completedOnArrival, .executionEnded:
-                logger.info("message.processed", metadata: metadata)
-            default: logger.debug("message.processed", metadata: metadata)
-            }
+            logger.log(level: level, event, metadata: metadata)
         }
     }
 }

@@ -98,6 +98,16 @@ final class Connection {
 
     var lastInsertRowID: Int64 { db.map { sqlite3_last_insert_rowid($0) } ?? 0 }
 
+    /// Whether a transaction is open (SQLite ends one by itself after some errors: a full disk, I/O).
+    var isInTransaction: Bool { db.map { sqlite3_get_autocommit($0) == 0 } ?? false }
+
+    /// Runs a cached statement that returns no rows, once.
+    func run(_ query: Query) throws {
+        let statement = try self.statement(query)
+        defer { statement.reset() }
+        _ = try statement.step()
+    }
+
     /// Rolls back when a transaction is open; used on error paths, where a second error would hide the first.
     func rollbackIfActive() {
         guard let db, sqlite3_get_autocommit(db) == 0 else { return }

@@ -4,6 +4,7 @@ import CallbackStore
 /// Parameters are numbered (`?1`, `?2`, …) so that the binding code can name them.
 enum Query: Int, CaseIterable {
     case beginImmediate, beginDeferred, commit, rollback
+    case savepoint, releaseSavepoint, rollbackToSavepoint
 
     case insertPending, pendingByToken, pendingByJob, deletePending, updatePendingStatus, listPending
     case pendingByExecution, dueHeartbeats, nextHeartbeatBase, noteHeartbeat
@@ -37,6 +38,9 @@ enum Query: Int, CaseIterable {
         case .beginDeferred: "BEGIN DEFERRED"
         case .commit: "COMMIT"
         case .rollback: "ROLLBACK"
+        case .savepoint: "SAVEPOINT grouped_write"
+        case .releaseSavepoint: "RELEASE grouped_write"
+        case .rollbackToSavepoint: "ROLLBACK TO grouped_write"
 
         case .insertPending:
             "INSERT INTO pending (\(Self.pendingColumns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) "

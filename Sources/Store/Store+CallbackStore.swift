@@ -26,12 +26,12 @@ extension Store: CallbackStore {
         return results
     }
 
-    public func claimDueOutbox(now: Int64, limit: Int) async throws -> [OutboxEntry] {
-        try await read { try $0.dueOutbox(now: now, limit: limit, excluding: []) }
+    public func claimDueOutbox(now: Int64, limit: Int, excluding: Set<Int64>) async throws -> [OutboxEntry] {
+        try await read { try $0.dueOutbox(now: now, limit: limit, excluding: excluding) }
     }
 
-    public func nextOutboxAttempt(now: Int64) async throws -> Int64? {
-        try await read { try $0.nextOutboxAttempt(excluding: []) }
+    public func nextOutboxAttempt(now: Int64, excluding: Set<Int64>) async throws -> Int64? {
+        try await read { try $0.nextOutboxAttempt(excluding: excluding) }
     }
 
     public func holdLease(_ name: String, now: Int64, duration: Int64) async throws -> Bool { true }

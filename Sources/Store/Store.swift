@@ -1,5 +1,6 @@
 import CallbackStore
 import Dispatch
+import Synchronization
 
 /// The service's durable state — pending callbacks, closed tokens, early events, the outbox and
 /// the rejected-message log — in one SQLite database (WAL, `synchronous=FULL` by default).
@@ -15,6 +16,11 @@ public final class Store: Sendable {
     public let options: StoreOptions
     private let queue: DispatchQueue
     private let owner: ConnectionOwner
+    /// Writes waiting for the queue, and whether a drain of them is already scheduled.
+    private let waitingWrites = Mutex<(writes: [GroupedWrite], draining: Bool)>(([], false))
+
+    /// Most writes committed together in one transaction.
+    static let maxGroup = 64
 
     /// The schema version this build writes and understands (`PRAGMA user_version`).
     public static var schemaVersion: Int { Schema.version }
@@ -42,10 +48,39 @@ public final class Store: Sendable {
         queue.sync { owner.close() }
     }
 
-    /// Runs `body` in one IMMEDIATE transaction on the store's queue: commits if it returns,
-    /// rolls back if it throws. Once started, the transaction finishes even if the task is cancelled.
+    /// Runs `body` in an IMMEDIATE transaction on the store's queue: its changes are committed if
+    /// it returns, and rolled back if it throws. Once started, it finishes even if the task is
+    /// cancelled.
+    ///
+    /// Group commit: writes that arrive while another transaction runs wait for it, then share one
+    /// transaction (and one sync of the WAL), each inside its own savepoint, so one that throws
+    /// rolls back alone and the others still commit. No write waits for anything but the
+    /// transaction before it. Each write's body sees what the writes before it changed, as it would
+    /// one after another.
     public func write<T: Sendable>(_ body: @escaping @Sendable (StoreTransaction) throws -> T) async throws -> T {
-        try await perform(.write, body)
+        try await withCheckedThrowingContinuation { continuation in
+            let write = GroupedWrite(body, continuation)
+            let schedule = waitingWrites.withLock { waiting -> Bool in
+                waiting.writes.append(write)
+                defer { waiting.draining = true }
+                return !waiting.draining
+            }
+            if schedule { queue.async { [self] in drainWrites() } }
+        }
+    }
+
+    /// Commits the waiting writes, a group at a time, until none is left (on the store's queue).
+    private func drainWrites() {
+        while true {
+            let group = waitingWrites.withLock { waiting -> [GroupedWrite] in
+                let group = Array(waiting.writes.prefix(Self.maxGroup))
+                waiting.writes.removeFirst(group.count)
+                if group.isEmpty { waiting.draining = false }
+                return group
+            }
+            if group.isEmpty { return }
+            owner.commit(group)
+        }
     }
 
     /// Runs `body` in one DEFERRED transaction on the store's queue; it sees one consistent
@@ -84,6 +119,26 @@ public final class Store: Sendable {
     }
 }
 
+/// A write waiting for its turn, its result type erased so that writes of any type share a group.
+///
+/// `@unchecked Sendable`: created by the caller, then used only on the store's queue, and resumed
+/// exactly once (``succeed()`` after the commit, or ``fail(_:)``).
+private final class GroupedWrite: @unchecked Sendable {
+    private let body: (StoreTransaction) throws -> Void
+    private let resume: (Result<Void, any Error>) -> Void
+
+    init<T: Sendable>(_ work: @escaping @Sendable (StoreTransaction) throws -> T, _ continuation: CheckedContinuation<T, any Error>) {
+        var value: T?
+        body = { value = try work($0) }
+        resume = { outcome in continuation.resume(with: outcome.map { value! }) }
+    }
+
+    /// Runs the body in the current transaction.
+    func run(_ transaction: StoreTransaction) throws { try body(transaction) }
+    func succeed() { resume(.success(())) }
+    func fail(_ error: any Error) { resume(.failure(error)) }
+}
+
 /// Holds the store's connection.
 ///
 /// `@unchecked Sendable` is safe because every access happens on the owning ``Store``'s serial
@@ -100,6 +155,56 @@ private final class ConnectionOwner: @unchecked Sendable {
     func close() {
         connection?.close()
         connection = nil
+    }
+
+    /// Commits a group of writes in one transaction, each in its own savepoint; resumes every one.
+    func commit(_ group: [GroupedWrite]) {
+        if group.count == 1 {
+            let write = group[0]
+            do {
+                try transaction(.write) { try write.run($0) }
+                write.succeed()
+            } catch {
+                write.fail(error)
+            }
+            return
+        }
+        guard let connection else { return group.forEach { $0.fail(StoreError(.closed, "the store is closed")) } }
+        do {
+            try connection.run(.beginImmediate)
+        } catch {
+            return group.forEach { $0.fail(error) }
+        }
+        var done: [GroupedWrite] = []
+        for (index, write) in group.enumerated() {
+            let transaction = StoreTransaction(connection: connection, kind: .write, options: options)
+            do {
+                try connection.run(.savepoint)
+                try write.run(transaction)
+                transaction.end()
+                try connection.run(.releaseSavepoint)
+                done.append(write)
+            } catch {
+                transaction.end()
+                write.fail(error)
+                // Undo this write alone; when SQLite has ended the whole transaction, nothing
+                // of the group can commit.
+                guard connection.isInTransaction,
+                      (try? connection.run(.rollbackToSavepoint)) != nil, (try? connection.run(.releaseSavepoint)) != nil
+                else {
+                    connection.rollbackIfActive()
+                    (done + group[(index + 1)...]).forEach { $0.fail(error) }
+                    return
+                }
+            }
+        }
+        do {
+            try connection.run(.commit)
+        } catch {
+            connection.rollbackIfActive()
+            return done.forEach { $0.fail(error) }
+        }
+        done.forEach { $0.succeed() }
     }
 
     func transaction<T>(_ kind: StoreTransaction.Kind, rollBack: Bool = false, _ body: (StoreTransaction) throws -> T) throws -> T {

@@ -56,5 +56,5 @@ func deliver(options: CommandLineOptions, environment: Environment, store: any C
     let aws = try options.aws(environment, services: [.stepFunctions, .sageMaker], queueURL: nil)
     let (client, transport) = try CallbackRelay.makeClient(aws, logger: logger)
     defer { transport.shutdown() }
-    return try await OutboxDispatcher(store: store, client: client, concurrency: 16, logger: logger).deliverDue()
+    return try await OutboxDispatcher(store: store, client: client, maxInFlight: OutboxDispatcher.defaultMaxInFlight, logger: logger).deliverDue()
 }

@@ -21,6 +21,8 @@ struct Serve: AsyncParsableCommand {
     var sweepGrace: String?
     @Option(name: .long, help: ArgumentHelp("Most Describe calls per second the sweep makes (env SAGEMAKER_CALLBACK_SWEEP_RATE; default 1).", valueName: "calls"))
     var sweepRate: String?
+    @Option(name: .long, help: ArgumentHelp("Most Step Functions and SageMaker calls in flight at once (env SAGEMAKER_CALLBACK_MAX_IN_FLIGHT; default 256).", valueName: "calls"))
+    var maxInFlight: String?
     @OptionGroup var health: HealthFileOption
 
     func run() async throws {
@@ -30,6 +32,7 @@ struct Serve: AsyncParsableCommand {
         options.sweepGrace = sweepGrace
         options.sweepRate = sweepRate
         options.healthFile = health.healthFile
+        options.maxInFlight = maxInFlight
         let configuration = try await options.withInstanceRegion(.process).serve(.process)
         let logger = bootstrapLogging(level: configuration.logLevel)
         try await CallbackRelay.serve(configuration, logger: logger, opened: StartupLog.release)

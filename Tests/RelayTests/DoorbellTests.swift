@@ -9,8 +9,8 @@ struct DoorbellTests {
         bell.ring()
         bell.ring()
         let start = ContinuousClock.now
-        await bell.wait(timeout: .seconds(30))
-        #expect(ContinuousClock.now - start < .seconds(5))
+        await bell.wait(timeout: .seconds(120))
+        #expect(ContinuousClock.now - start < .seconds(60))
         await bell.wait(timeout: .milliseconds(50))
         #expect(ContinuousClock.now - start >= .milliseconds(50), "the second wait must not see a stale ring")
     }
@@ -19,11 +19,11 @@ struct DoorbellTests {
     func ringWakes() async {
         let bell = Doorbell()
         let start = ContinuousClock.now
-        async let waited: Void = bell.wait(timeout: .seconds(30))
+        async let waited: Void = bell.wait(timeout: .seconds(120))
         try? await Task.sleep(for: .milliseconds(50))
         bell.ring()
         await waited
-        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(ContinuousClock.now - start < .seconds(60))
     }
 
     @Test("the deadline ends a wait nobody rings")
@@ -31,7 +31,7 @@ struct DoorbellTests {
         let start = ContinuousClock.now
         await Doorbell().wait(timeout: .milliseconds(100))
         let took = ContinuousClock.now - start
-        #expect(took >= .milliseconds(100) && took < .seconds(10))
+        #expect(took >= .milliseconds(100) && took < .seconds(60))
     }
 
     @Test("cancellation ends the wait")

@@ -366,6 +366,6 @@ struct LifecycleTests {
         )
         let (client, transport) = try CallbackRelay.makeClient(aws, logger: Logger(label: "test"))
         defer { transport.shutdown() }
-        try await body(OutboxDispatcher(store: store, client: client, concurrency: 1, logger: Logger(label: "test")))
+        try await body(OutboxDispatcher(store: store, client: client, maxInFlight: 1, logger: Logger(label: "test")))
     }
 }

@@ -73,8 +73,12 @@ final class StrictStore: CallbackStore {
 
     func commit<Result: Sendable>(_ units: [StoreUnit<Result>]) async throws -> [Result] { try await base.commit(Self.strict(units)) }
     func preview<Result: Sendable>(_ units: [StoreUnit<Result>]) async throws -> [Result] { try await base.preview(Self.strict(units)) }
-    func claimDueOutbox(now: Int64, limit: Int) async throws -> [OutboxEntry] { try await base.claimDueOutbox(now: now, limit: limit) }
-    func nextOutboxAttempt(now: Int64) async throws -> Int64? { try await base.nextOutboxAttempt(now: now) }
+    func claimDueOutbox(now: Int64, limit: Int, excluding: Set<Int64>) async throws -> [OutboxEntry] {
+        try await base.claimDueOutbox(now: now, limit: limit, excluding: excluding)
+    }
+    func nextOutboxAttempt(now: Int64, excluding: Set<Int64>) async throws -> Int64? {
+        try await base.nextOutboxAttempt(now: now, excluding: excluding)
+    }
     func holdLease(_ name: String, now: Int64, duration: Int64) async throws -> Bool { grantsLeases }
     func heartbeatsDue(since: Int64, limit: Int) async throws -> [PendingCallback] { try await base.heartbeatsDue(since: since, limit: limit) }
     func oldestHeartbeat() async throws -> Int64? { try await base.oldestHeartbeat() }
