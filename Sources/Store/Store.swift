@@ -21,6 +21,11 @@ public final class Store: Sendable {
 
     /// Most writes committed together in one transaction.
     static let maxGroup = 64
+    /// Write transactions committed since the store was opened (tests read it).
+    private let transactionsCommitted = Atomic<Int>(0)
+    var writeTransactions: Int { transactionsCommitted.load(ordering: .relaxed) }
+    /// Writes waiting for their transaction (tests read it).
+    var waitingWriteCount: Int { waitingWrites.withLock { $0.writes.count } }
 
     /// The schema version this build writes and understands (`PRAGMA user_version`).
     public static var schemaVersion: Int { Schema.version }
@@ -79,7 +84,7 @@ public final class Store: Sendable {
                 return group
             }
             if group.isEmpty { return }
-            owner.commit(group)
+            if owner.commit(group) { transactionsCommitted.add(1, ordering: .relaxed) }
         }
     }
 
@@ -158,22 +163,28 @@ private final class ConnectionOwner: @unchecked Sendable {
     }
 
     /// Commits a group of writes in one transaction, each in its own savepoint; resumes every one.
-    func commit(_ group: [GroupedWrite]) {
+    /// True when a transaction was committed.
+    func commit(_ group: [GroupedWrite]) -> Bool {
         if group.count == 1 {
             let write = group[0]
             do {
                 try transaction(.write) { try write.run($0) }
                 write.succeed()
+                return true
             } catch {
                 write.fail(error)
+                return false
             }
-            return
         }
-        guard let connection else { return group.forEach { $0.fail(StoreError(.closed, "the store is closed")) } }
+        guard let connection else {
+            group.forEach { $0.fail(StoreError(.closed, "the store is closed")) }
+            return false
+        }
         do {
             try connection.run(.beginImmediate)
         } catch {
-            return group.forEach { $0.fail(error) }
+            group.forEach { $0.fail(error) }
+            return false
         }
         var done: [GroupedWrite] = []
         for (index, write) in group.enumerated() {
@@ -194,7 +205,7 @@ private final class ConnectionOwner: @unchecked Sendable {
                 else {
                     connection.rollbackIfActive()
                     (done + group[(index + 1)...]).forEach { $0.fail(error) }
-                    return
+                    return false
                 }
             }
         }
@@ -202,9 +213,11 @@ private final class ConnectionOwner: @unchecked Sendable {
             try connection.run(.commit)
         } catch {
             connection.rollbackIfActive()
-            return done.forEach { $0.fail(error) }
+            done.forEach { $0.fail(error) }
+            return false
         }
         done.forEach { $0.succeed() }
+        return true
     }
 
     func transaction<T>(_ kind: StoreTransaction.Kind, rollBack: Bool = false, _ body: (StoreTransaction) throws -> T) throws -> T {

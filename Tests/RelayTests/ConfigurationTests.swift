@@ -45,6 +45,25 @@ struct ConfigurationTests {
         }
     }
 
+    @Test("--max-in-flight: 256 by default, the environment, the command line over it; whole numbers 1–4096")
+    func maxInFlight() throws {
+        let environment = ["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": Self.queue]
+        #expect(try CommandLineOptions().serve(Environment(environment)).maxInFlight == 256)
+        var options = CommandLineOptions()
+        #expect(try options.serve(Environment(environment.merging(["SAGEMAKER_CALLBACK_MAX_IN_FLIGHT": "1024"]) { $1 })).maxInFlight == 1_024)
+        options.maxInFlight = "8"
+        #expect(try options.serve(Environment(environment.merging(["SAGEMAKER_CALLBACK_MAX_IN_FLIGHT": "1024"]) { $1 })).maxInFlight == 8)
+        for (bad, message) in [
+            ("0", "--max-in-flight: 0 is outside 1–4096 calls"), ("5000", "--max-in-flight: 5000 is outside 1–4096 calls"),
+            ("2.5", "--max-in-flight: '2.5' is not a whole number of calls"), ("many", "--max-in-flight: 'many' is not a number of calls"),
+        ] {
+            options.maxInFlight = bad
+            #expect { _ = try options.serve(Environment(environment)) } throws: { error in
+                (error as? ConfigurationError)?.description == message
+            }
+        }
+    }
+
     @Test("the command line wins over the environment")
     func commandLineWins() throws {
         var options = CommandLineOptions()

@@ -1,3 +1,5 @@
+import Dispatch
+import Synchronization
 import Testing
 import CallbackStore
 @testable import Store
@@ -84,5 +86,53 @@ private struct Abort: Error {}
         #expect(syncError?.code == .closed)
         let asyncError = await #expect(throws: StoreError.self) { try await store.write { try $0.counts() } }
         #expect(asyncError?.code == .closed)
+    }
+
+    /// Writes that arrive while a transaction runs share the next one, each in its own savepoint:
+    /// later ones see earlier ones, one that throws leaves nothing, and the others commit.
+    @Test(.timeLimit(.minutes(1)))
+    func writesWaitingTogetherShareOneTransaction() async throws {
+        let database = try TemporaryDatabase()
+        let store = try database.open()
+        let gate = DispatchSemaphore(value: 0)
+        let started = Atomic<Bool>(false)
+        let first = Task {
+            try await store.write { tx in
+                started.store(true, ordering: .sequentiallyConsistent)
+                gate.wait()
+                return try tx.insertPending(Sample.pending(0))
+            }
+        }
+        while !started.load(ordering: .sequentiallyConsistent) { await Task.yield() }
+        // The first write holds the queue; these wait behind it, in this order.
+        var waiting: [Task<Int, any Error>] = []
+        for n in 1...5 {
+            waiting.append(Task {
+                try await store.write { tx in
+                    if n == 3 {
+                        try Self.writeEverything(tx)
+                        throw Abort()
+                    }
+                    _ = try tx.insertPending(Sample.pending(n))
+                    // Every write before it in the group is visible, the one that threw excepted.
+                    return try tx.counts().pending
+                }
+            })
+            while store.waitingWriteCount < n { await Task.yield() }
+        }
+        gate.signal()
+        _ = try await first.value
+        var seen: [Int] = []
+        for (index, task) in waiting.enumerated() {
+            if index == 2 {
+                await #expect(throws: Abort.self) { try await task.value }
+            } else {
+                seen.append(try await task.value)
+            }
+        }
+        #expect(seen == [2, 3, 4, 5])
+        #expect(store.writeTransactions == 2, "the first write, then the five waiting ones together")
+        let counts = try await store.read { try $0.counts() }
+        #expect(counts.pending == 5 && counts.earlyEvents == 0 && counts.outbox == 0 && counts.rejected == 0 && counts.closed == 0)
     }
 }
