@@ -12,12 +12,16 @@ public struct RetryPolicy: Sendable {
     public var base: Duration = .milliseconds(50)
     /// The longest wait.
     public var cap: Duration = .seconds(20)
+    /// Whether throttling is retried here; false for a caller that paces its own calls and must
+    /// see every throttled answer.
+    public var retriesThrottling = true
 
     /// A policy; the defaults are the AWS SDKs' standard mode, with a higher cap.
-    public init(maxAttempts: Int = 5, base: Duration = .milliseconds(50), cap: Duration = .seconds(20)) {
+    public init(maxAttempts: Int = 5, base: Duration = .milliseconds(50), cap: Duration = .seconds(20), retriesThrottling: Bool = true) {
         self.maxAttempts = maxAttempts
         self.base = base
         self.cap = cap
+        self.retriesThrottling = retriesThrottling
     }
 
     /// What to do after a failure.
@@ -32,7 +36,7 @@ public struct RetryPolicy: Sendable {
     /// the first). `retryAfter` is the server's hint, if any. `random` returns a value in
     /// `[0, 1)`; it is injected so tests are exact.
     public func decide(_ failure: RetryableFailure, attempt: Int, retryAfter: Duration? = nil, random: () -> Double) -> Decision {
-        guard failure != .permanent, attempt < maxAttempts else { return .giveUp }
+        guard failure != .permanent, attempt < maxAttempts, retriesThrottling || failure != .throttling else { return .giveUp }
         let capNanoseconds = Self.nanoseconds(cap)
         let ceiling = Self.ceiling(base: Self.nanoseconds(base), attempt: max(attempt, 1), cap: capNanoseconds)
         let fraction = min(max(random(), 0), 1)

@@ -28,6 +28,12 @@ public final class OutboxDispatcher: Service, Sendable {
     /// Retries inside one delivery stay short: the outbox's own schedule handles long outages,
     /// and a short call keeps graceful shutdown prompt.
     static let callRetryPolicy = RetryPolicy(maxAttempts: 3, base: .milliseconds(50), cap: .seconds(1))
+    /// Step Functions calls are paced (``CallPacer``), so their throttling is answered there.
+    static let pacedRetryPolicy = RetryPolicy(maxAttempts: 3, base: .milliseconds(50), cap: .seconds(1), retriesThrottling: false)
+    /// Throttled answers one delivery takes, each after waiting its turn, before it is rescheduled.
+    static let throttledAttempts = 8
+    /// One pacer per Step Functions operation: each has its own quota.
+    private let pacers = (success: CallPacer(), failure: CallPacer(), heartbeat: CallPacer())
     /// Results committed per transaction at most.
     static let commitBatch = 128
     /// Attempts at committing one group of results before they are given up on: the entries stay
@@ -277,19 +283,43 @@ public final class OutboxDispatcher: Service, Sendable {
         return pass
     }
 
+    /// Makes a Step Functions call when the pacer allows, again after each throttled answer (at
+    /// most ``throttledAttempts`` in all; the last one's error is thrown).
+    private func paced(_ pacer: CallPacer, _ call: () async throws -> Void) async throws {
+        var throttled = 0
+        while true {
+            await pacer.admit()
+            do {
+                try await call()
+                pacer.accepted()
+                return
+            } catch let error as AWSError where RetryableFailure.classify(code: error.code, httpStatus: error.httpStatus) == .throttling {
+                pacer.throttled()
+                throttled += 1
+                if throttled >= Self.throttledAttempts || Task.isCancelled { throw error }
+            }
+        }
+    }
+
     /// One delivery attempt, reduced to what the engine needs to decide.
     func deliver(_ entry: OutboxEntry) async -> Correlator.DeliveryResult {
         do {
             switch entry.action {
             case .success:
-                try await stepFunctions.sendTaskSuccess(taskToken: entry.taskToken, output: entry.payload, retryPolicy: Self.callRetryPolicy)
+                try await paced(pacers.success) {
+                    try await stepFunctions.sendTaskSuccess(taskToken: entry.taskToken, output: entry.payload, retryPolicy: Self.pacedRetryPolicy)
+                }
             case .failure:
-                try await stepFunctions.sendTaskFailure(
-                    taskToken: entry.taskToken, error: entry.errorName ?? "SageMakerCallback.Failed", cause: entry.payload,
-                    retryPolicy: Self.callRetryPolicy
-                )
+                try await paced(pacers.failure) {
+                    try await stepFunctions.sendTaskFailure(
+                        taskToken: entry.taskToken, error: entry.errorName ?? "SageMakerCallback.Failed", cause: entry.payload,
+                        retryPolicy: Self.pacedRetryPolicy
+                    )
+                }
             case .heartbeat:
-                try await stepFunctions.sendTaskHeartbeat(taskToken: entry.taskToken, retryPolicy: Self.callRetryPolicy)
+                try await paced(pacers.heartbeat) {
+                    try await stepFunctions.sendTaskHeartbeat(taskToken: entry.taskToken, retryPolicy: Self.pacedRetryPolicy)
+                }
             case .createJob:
                 guard let kind = JobKind.named(entry.jobKind), let request = (try? JSONValue.parse(entry.payload))?.objectValue else {
                     return .failed(code: "ValidationException", message: "the stored Create request is unusable", transient: false)

@@ -1,0 +1,91 @@
+import Synchronization
+
+/// Keeps one kind of call under a quota it learns from throttling, so that hundreds of calls in
+/// flight converge on the quota instead of hammering it.
+///
+/// Unlimited until the first throttled answer. Then the rate is set just below what the service
+/// accepted over the last second (the quota, as the service enforces it), at most once a second
+/// however many calls in flight are throttled together; each accepted call raises the rate by a
+/// hundredth of a call per second (about 1 % a second at any rate), so that a raised quota is found
+/// again. Calls wait their turn in ``admit()``, spaced evenly at the rate: waiting here costs nothing,
+/// while a throttled call costs a round trip and a place in flight.
+final class CallPacer: Sendable {
+    struct State {
+        /// Calls per second; nil while unlimited.
+        var rate: Double?
+        /// When the next call may go (nanoseconds on the monotonic clock).
+        var nextSlot: Int64 = 0
+        /// When the rate was last lowered.
+        var lastDecrease: Int64?
+        /// Accepted calls in the last second, by tenth of a second.
+        var accepted = [Int](repeating: 0, count: 10)
+        var acceptedTenth = [Int64](repeating: -1, count: 10)
+    }
+
+    private let state = Mutex(State())
+    /// Below what was accepted: the last second may have included a burst the bucket allowed.
+    static let backoff = 0.95
+    /// Added to the rate per accepted call.
+    static let increase = 0.01
+    static let slowest = 1.0
+
+    private static let second: Int64 = 1_000_000_000
+
+    /// The rate in force, nil while unlimited.
+    var rate: Double? { state.withLock { $0.rate } }
+
+    /// Waits for this call's turn.
+    func admit() async {
+        let wait = state.withLock { Self.reserve(&$0, now: Self.now()) }
+        if wait > 0 { try? await Task.sleep(for: .nanoseconds(wait)) }
+    }
+
+    /// The service accepted a call.
+    func accepted() {
+        state.withLock { Self.accepted(&$0, now: Self.now()) }
+    }
+
+    /// The service throttled a call.
+    func throttled() {
+        state.withLock { Self.throttled(&$0, now: Self.now()) }
+    }
+
+    // The arithmetic, on an explicit clock, so that tests are exact.
+
+    /// Reserves the next slot; returns how long to wait for it (ns).
+    static func reserve(_ state: inout State, now: Int64) -> Int64 {
+        guard let rate = state.rate else { return 0 }
+        let slot = max(now, state.nextSlot)
+        state.nextSlot = slot + Int64(Double(second) / rate)
+        return slot - now
+    }
+
+    static func accepted(_ state: inout State, now: Int64) {
+        let tenth = now / (second / 10)
+        let index = Int(tenth % 10)
+        if state.acceptedTenth[index] != tenth {
+            state.acceptedTenth[index] = tenth
+            state.accepted[index] = 0
+        }
+        state.accepted[index] += 1
+        if let rate = state.rate { state.rate = rate + increase }
+    }
+
+    static func throttled(_ state: inout State, now: Int64) {
+        if let last = state.lastDecrease, now - last < second { return }
+        state.lastDecrease = now
+        let tenth = now / (second / 10)
+        let lastSecond = (0..<10).reduce(0) { sum, index in
+            tenth - state.acceptedTenth[index] < 10 ? sum + state.accepted[index] : sum
+        }
+        let measured = max(slowest, Double(lastSecond) * backoff)
+        state.rate = min(state.rate ?? measured, measured)
+        state.nextSlot = max(state.nextSlot, now)
+    }
+
+    private static func now() -> Int64 {
+        let elapsed = ContinuousClock.now - Self.origin
+        return elapsed.components.seconds * second + elapsed.components.attoseconds / 1_000_000_000
+    }
+    private static let origin = ContinuousClock.now
+}

@@ -1,0 +1,59 @@
+import Testing
+import AWS
+@testable import Relay
+
+@Suite("Call pacer")
+struct CallPacerTests {
+    static let second: Int64 = 1_000_000_000
+
+    @Test("unlimited until throttled; then just below what was accepted in the last second, spaced evenly")
+    func learnsTheQuota() {
+        var state = CallPacer.State()
+        #expect(CallPacer.reserve(&state, now: 0) == 0)
+        // 500 accepted over the second before the throttle (and 300 more, older, that do not count).
+        for n in 0..<300 { CallPacer.accepted(&state, now: Int64(n) * 1_000_000) }
+        for n in 0..<500 { CallPacer.accepted(&state, now: 2 * Self.second + Int64(n) * 2_000_000) }
+        #expect(state.rate == nil)
+        let throttledAt = 3 * Self.second - 1
+        CallPacer.throttled(&state, now: throttledAt)
+        #expect(state.rate == 475)
+        // Evenly spaced at 475 a second: the second call waits one gap, the third two.
+        let gap = Int64(Double(Self.second) / 475)
+        #expect(CallPacer.reserve(&state, now: throttledAt) == 0)
+        #expect(CallPacer.reserve(&state, now: throttledAt) == gap)
+        #expect(CallPacer.reserve(&state, now: throttledAt) == 2 * gap)
+    }
+
+    @Test("many calls throttled together lower the rate once a second at most; accepted calls raise it by 1 % a second")
+    func lowersOnceAndRecovers() {
+        var state = CallPacer.State()
+        for n in 0..<1_000 { CallPacer.accepted(&state, now: Int64(n) * 1_000_000) }
+        for _ in 0..<256 { CallPacer.throttled(&state, now: Self.second - 1) }
+        #expect(state.rate == 950)
+        // Half a second later, 200 accepted in the window: still too soon to lower again.
+        CallPacer.throttled(&state, now: Self.second + Self.second / 2)
+        #expect(state.rate == 950)
+        // 950 accepted calls over a second raise 950/s by 9.5 calls a second: 1 %.
+        for n in 0..<950 { CallPacer.accepted(&state, now: 2 * Self.second + Int64(n) * 1_000_000) }
+        #expect(abs((state.rate ?? 0) - 959.5) < 0.001)
+        // A throttle after that learns the new figure: 950 in the last second, so 902.5.
+        CallPacer.throttled(&state, now: 3 * Self.second - 1)
+        #expect(abs((state.rate ?? 0) - 902.5) < 0.001)
+    }
+
+    @Test("a throttle with nothing accepted lately slows to one call a second, not to zero")
+    func neverStops() {
+        var state = CallPacer.State()
+        CallPacer.throttled(&state, now: 5 * Self.second)
+        #expect(state.rate == CallPacer.slowest)
+    }
+
+    @Test("a policy that leaves throttling to its caller gives up on it at once and still retries the rest")
+    func retryPolicyLeavesThrottlingToThePacer() {
+        let policy = RetryPolicy(maxAttempts: 3, retriesThrottling: false)
+        #expect(policy.decide(.throttling, attempt: 1, random: { 0.5 }) == .giveUp)
+        #expect(policy.decide(.connection, attempt: 1, random: { 0.5 }) != .giveUp)
+        #expect(policy.decide(.serverError(status: 503), attempt: 1, random: { 0.5 }) != .giveUp)
+        #expect(RetryPolicy(maxAttempts: 3).decide(.throttling, attempt: 1, random: { 0.5 }) != .giveUp)
+    }
+}
