@@ -104,8 +104,8 @@ let package = Package(
             ]
         ),
 
-        // `make bench`: a fast in-process fake of the SQS and Step Functions calls `serve` makes
-        // (not shipped).
+        // `make bench`: a fast in-process fake of the SQS and Step Functions calls `serve` makes,
+        // and the load bench that drives the real binary against it (neither ships).
         .target(
             name: "FakeAWS",
             dependencies: [
@@ -113,6 +113,13 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "sagemaker-callback-loadbench",
+            dependencies: [
+                "FakeAWS", "AWS", "HTTP", "JSON",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
