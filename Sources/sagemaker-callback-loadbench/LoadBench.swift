@@ -41,22 +41,28 @@ struct LoadBench {
         let eventsDirectory = environment["BENCH_EVENTS_DIR"] ?? "events"
         let started = Date()
 
-        print("load bench: \(binary) against FakeAWS (1 event loop), scale \(scale), max in flight \(environment["SAGEMAKER_CALLBACK_MAX_IN_FLIGHT"] ?? "serve's default")")
-        print(Report.header)
+        say("load bench: \(binary) against FakeAWS (1 event loop), scale \(scale), max in flight \(environment["SAGEMAKER_CALLBACK_MAX_IN_FLIGHT"] ?? "serve's default")")
+        say(Report.header)
         var reports: [Report] = []
         var capacity = environment["BENCH_F_RATE"].flatMap(Double.init).map { $0 * 2 }
         for name in ["a", "b", "c", "d", "e", "f"] where chosen.contains(name) {
             guard let workload = Workload.all(scale: scale, capacity: capacity ?? 2000).first(where: { $0.name == name }) else { continue }
             let report = try await Run(workload: workload, binary: binary, eventsDirectory: eventsDirectory, timeout: timeout).measure()
-            print(report.line)
+            say(report.line)
             if name == "a", capacity == nil { capacity = report.callbacksPerSecond }
             reports.append(report)
         }
-        print("")
-        print("where serve's time goes (event phase): CPU user/sys, and requests per callback")
-        for report in reports { print(report.breakdown) }
-        print(String(format: "total %.0f s", Date().timeIntervalSince(started)))
+        say("")
+        say("where serve's time goes (event phase): CPU user/sys, and requests per callback")
+        for report in reports { say(report.breakdown) }
+        say(String(format: "total %.0f s", Date().timeIntervalSince(started)))
     }
+}
+
+/// Writes a line to standard output at once (print's buffer would hold a file's or a pipe's
+/// lines until the end), so each workload's line shows as it finishes.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
 
 /// One workload's run: the fake, the serve process, the phases, the figures.
