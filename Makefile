@@ -58,12 +58,16 @@ demo: deps venv build
 	MOTO_SERVER="$(abspath $(VENV))/bin/moto_server" .build/debug/sagemaker-callback-demo
 
 ## bench: replay throughput into a fresh database and serve's resident memory (release build),
-## then what the DynamoDB backend costs per job (BENCH_JOBS jobs on moto, units by AWS's rules).
+## then what the DynamoDB backend costs per job (BENCH_JOBS jobs on moto, units by AWS's rules),
+## then serve at line rate against the in-process fake of SQS and Step Functions (one line per
+## workload; BENCH_SCALE=0.1 for a quick run, BENCH_WORKLOADS=a,b to pick).
 bench: deps venv
 	swift build -c release --product sagemaker-callback
 	swift build -c release --product sagemaker-callback-bench
+	swift build -c release --product sagemaker-callback-loadbench
 	MOTO_SERVER="$(abspath $(VENV))/bin/moto_server" $(VENV)/bin/python Tests/bench/bench.py
 	MOTO_SERVER="$(abspath $(VENV))/bin/moto_server" .build/release/sagemaker-callback-bench
+	SAGEMAKER_CALLBACK_BINARY="$${SAGEMAKER_CALLBACK_BINARY:-.build/release/sagemaker-callback}" .build/release/sagemaker-callback-loadbench
 
 clean:
 	rm -rf .build $(VENV)

@@ -10,6 +10,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // C libraries from Debian, wrapped at the leaves.
@@ -103,6 +104,25 @@ let package = Package(
             ]
         ),
 
+        // `make bench`: a fast in-process fake of the SQS and Step Functions calls `serve` makes,
+        // and the load bench that drives the real binary against it (neither ships).
+        .target(
+            name: "FakeAWS",
+            dependencies: [
+                "JSON",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "sagemaker-callback-loadbench",
+            dependencies: [
+                "FakeAWS", "AWS", "HTTP", "JSON",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "SigV4Tests", dependencies: ["SigV4"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
@@ -114,6 +134,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "FakeAWSTests", dependencies: ["FakeAWS", "AWS", "HTTP", "JSON", "SigV4", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "AWSTests", dependencies: ["AWS", "JSON", "HTTP", "SigV4", "Moto"]),
         .testTarget(
             name: "RelayTests",

@@ -1,0 +1,218 @@
+import JSON
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A fast, in-process fake of the SQS and Step Functions calls `serve` makes, over keep-alive
+/// HTTP/1.1 on 127.0.0.1, speaking the AWS JSON 1.0 protocol as our client sends it. It does not
+/// verify signatures, and it sends no MD5 digests (our client reads none).
+///
+/// Everything it knows sits behind one lock, taken once per request and never held across I/O;
+/// long polls, visibility timeouts and Step Functions latency are timers on its event loops.
+/// The bench reads its counters, first-delivery times and outcome times in process.
+public final class FakeAWS: Sendable {
+    private let group: MultiThreadedEventLoopGroup
+    private let timerLoop: any EventLoop
+    private let state = Mutex(FakeState())
+    private let channel = Mutex<(any Channel)?>(nil)
+
+    private init(threads: Int) {
+        group = MultiThreadedEventLoopGroup(numberOfThreads: min(max(threads, 1), 2))
+        timerLoop = group.next()
+    }
+
+    /// Starts a fake listening on 127.0.0.1:`port` (0: any free port; see ``port``) with at
+    /// most two event loop threads.
+    public static func start(port: Int = 0, threads: Int = 1, stepFunctions: StepFunctionsBehavior = .init()) async throws -> FakeAWS {
+        let fake = FakeAWS(threads: threads)
+        fake.configure(stepFunctions)
+        let bootstrap = ServerBootstrap(group: fake.group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(FakeHTTPHandler(fake: fake))
+                }
+            }
+        do {
+            let listener = try await bootstrap.bind(host: "127.0.0.1", port: port).get()
+            let bound = listener.localAddress?.port ?? port
+            fake.channel.withLock { $0 = listener }
+            fake.state.withLock { $0.port = bound }
+        } catch {
+            try? await fake.group.shutdownGracefully()
+            throw error
+        }
+        return fake
+    }
+
+    /// Closes the listener and stops the event loops; parked long polls are dropped.
+    public func shutdown() async throws {
+        let listener = channel.withLock { channel in
+            defer { channel = nil }
+            return channel
+        }
+        try? await listener?.close()
+        try await group.shutdownGracefully()
+    }
+
+    /// The port the fake listens on.
+    public var port: Int { state.withLock { $0.port } }
+
+    /// `http://127.0.0.1:PORT`: what `AWS_ENDPOINT_URL` should say.
+    public var endpoint: String { "http://127.0.0.1:\(port)" }
+
+    // MARK: what the bench sets
+
+    /// Creates a queue (as CreateQueue would) and returns its URL.
+    @discardableResult
+    public func createQueue(named name: String) -> String {
+        state.withLock { $0.queues[$0.createQueue(name)].url }
+    }
+
+    /// Holds a queue (receives return nothing, long polls wait) or releases it (waiting long polls
+    /// are answered at once).
+    public func setHeld(_ held: Bool, queue name: String) {
+        var wakeups = Wakeups()
+        state.withLock { state in
+            guard let q = state.queueIndex[name] else { return }
+            state.queues[q].held = held
+            state.wake(queue: q, now: Self.uptime(), wakeups: &wakeups)
+        }
+        apply(wakeups)
+    }
+
+    /// Changes Step Functions' latency, throttle and token policy; the bucket starts full.
+    public func configure(_ behavior: StepFunctionsBehavior) {
+        let now = Self.uptime()
+        state.withLock { state in
+            state.behavior = behavior
+            state.bucket = behavior.ratePerSecond.map { TokenBucket(rate: $0, burst: behavior.burst, now: now) }
+        }
+    }
+
+    /// Makes tokens known (they matter when the behavior accepts only known tokens).
+    public func announce(tokens: some Sequence<String>) {
+        state.withLock { state in
+            for token in tokens where state.tasks[token] == nil { state.tasks[token] = TaskRecord() }
+        }
+    }
+
+    // MARK: what the bench reads
+
+    /// Counters of everything seen so far.
+    public var counters: FakeCounters { state.withLock { $0.counters } }
+
+    /// A queue's counts; nil if there is no such queue.
+    public func counts(queue name: String) -> FakeQueueCounts? {
+        state.withLock { state in state.queueIndex[name].map { state.queues[$0].counts } }
+    }
+
+    /// When each message was first delivered (uptime nanoseconds, as ``uptime()``); nil for an
+    /// id the fake never issued or a message never delivered.
+    public func firstDeliveries(ofMessageIDs ids: [String]) -> [UInt64?] {
+        state.withLock { state in
+            ids.map { id in
+                guard let sequence = FakeIdentifiers.sequence(ofMessageID: id), sequence < state.firstDelivery.count,
+                      state.firstDelivery[sequence] != 0 else { return nil }
+                return state.firstDelivery[sequence]
+            }
+        }
+    }
+
+    /// When each token's first SendTaskSuccess or SendTaskFailure was accepted (uptime
+    /// nanoseconds, taken when the request arrived, before any configured latency); nil while open.
+    public func outcomeTimes(of tokens: [String]) -> [UInt64?] {
+        state.withLock { state in
+            tokens.map { token in state.tasks[token].flatMap { $0.closedAt == 0 ? nil : $0.closedAt } }
+        }
+    }
+
+    /// The monotonic clock every time the fake reports is on, in nanoseconds.
+    public static func uptime() -> UInt64 { NIODeadline.now().uptimeNanoseconds }
+
+    static func wallMillis() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+    }
+
+    // MARK: serving
+
+    /// An answer now, or later (a long poll, whose waiter id lets a closed connection end it).
+    enum Answer {
+        case now(FakeReply)
+        case later(EventLoopFuture<FakeReply>, waiter: Int?)
+    }
+
+    func handle(target: String?, body: ByteBuffer, on eventLoop: any EventLoop) -> Answer {
+        guard let target, let dot = target.firstIndex(of: ".") else {
+            return .now(.error("UnknownOperationException", "The request has no X-Amz-Target."))
+        }
+        let service = target[..<dot]
+        let operation = String(target[target.index(after: dot)...])
+        guard let request = (try? body.withUnsafeReadableBytes { try JSONValue.parse($0) })?.objectValue else {
+            return .now(.error("SerializationException", "The request body is not a JSON object."))
+        }
+        let now = Self.uptime()
+        switch service {
+        case "AmazonSQS":
+            var wakeups = Wakeups()
+            let wallMillis = Self.wallMillis()
+            let outcome = state.withLock {
+                $0.sqs(operation, request, now: now, wallMillis: wallMillis, eventLoop: eventLoop, wakeups: &wakeups)
+            }
+            apply(wakeups)
+            switch outcome {
+            case .reply(let reply):
+                return .now(reply)
+            case .wait(let id, let promise, let seconds):
+                let timeout = eventLoop.scheduleTask(in: .seconds(Int64(seconds))) { [self] in endWait(id) }
+                let parked = state.withLock { state in
+                    guard state.waiters[id] != nil else { return false }
+                    state.waiters[id]?.timeout = timeout
+                    return true
+                }
+                if !parked { timeout.cancel() }
+                return .later(promise.futureResult, waiter: id)
+            }
+        case "AWSStepFunctions":
+            let (reply, latency) = state.withLock { ($0.stepFunctions(operation, request, now: now), $0.behavior.latency) }
+            guard latency > .zero else { return .now(reply) }
+            let promise = eventLoop.makePromise(of: FakeReply.self)
+            let nanoseconds = latency.components.seconds * 1_000_000_000 + latency.components.attoseconds / 1_000_000_000
+            eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) { promise.succeed(reply) }
+            return .later(promise.futureResult, waiter: nil)
+        default:
+            return .now(.error("UnknownOperationException", "The fake does not serve \(service)."))
+        }
+    }
+
+    /// Answers a parked long poll with no messages (its wait is over, or its connection closed).
+    func endWait(_ id: Int) {
+        state.withLock { $0.endWait(id) }?.succeed(.ok())
+    }
+
+    private func apply(_ wakeups: Wakeups) {
+        for (promise, reply) in wakeups.replies { promise.succeed(reply) }
+        for timeout in wakeups.cancelled { timeout.cancel() }
+        if let deadline = wakeups.timer {
+            timerLoop.scheduleTask(deadline: .uptimeNanoseconds(deadline)) { [self] in visibilityTimerFired(deadline) }
+        }
+    }
+
+    private func visibilityTimerFired(_ deadline: UInt64) {
+        var wakeups = Wakeups()
+        let now = Self.uptime()
+        state.withLock { $0.expireVisibility(armedFor: deadline, now: now, wakeups: &wakeups) }
+        apply(wakeups)
+    }
+}
