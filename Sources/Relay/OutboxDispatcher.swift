@@ -36,12 +36,17 @@ public final class OutboxDispatcher: Service, Sendable {
     private let pacers = (success: CallPacer(), failure: CallPacer(), heartbeat: CallPacer())
     /// Results committed per transaction at most.
     static let commitBatch = 128
+    /// How long results wait for others before they are committed.
+    static let recordLinger: Duration = .milliseconds(5)
     /// Attempts at committing one group of results before they are given up on: the entries stay
     /// in the outbox, due, and are delivered again (Step Functions then answers that the task is
     /// closed, which settles them).
     static let recordAttempts = 3
     /// The default of `--max-in-flight`: calls in flight at once.
     public static let defaultMaxInFlight = 256
+
+    /// Free places worth a claim while calls are in flight: an eighth of them, up to 32.
+    private var refillGroup: Int { max(1, min(32, maxInFlight / 8)) }
 
     public init(store: any CallbackStore, client: AWSClient, maxInFlight: Int, logger: Logger, liveness: Liveness? = nil) {
         self.store = store
@@ -103,7 +108,9 @@ public final class OutboxDispatcher: Service, Sendable {
                 let free = maxInFlight - inFlight.count
                 var pause: Duration?
                 do {
-                    if free > 0 {
+                    // Places are refilled in groups: a claim per finished call would read the
+                    // store once per call (each read steps over the entries in flight).
+                    if free >= refillGroup || (free > 0 && inFlight.isEmpty) {
                         let due = try await store.claimDueOutbox(now: now, limit: free, excluding: inFlight)
                         if pipeline.start(due) { liveness?.begin() }
                         for entry in due {
@@ -138,12 +145,23 @@ public final class OutboxDispatcher: Service, Sendable {
     private func recordResults(_ pipeline: Pipeline, untilIdle: Bool) async throws {
         var failures = 0
         while true {
-            let (batch, done) = pipeline.takeFinished(limit: Self.commitBatch)
+            var (batch, done) = pipeline.takeFinished(limit: Self.commitBatch)
             if batch.isEmpty {
                 // Cancelled past the shutdown deadline: what is unrecorded stays in the outbox.
                 if done || Task.isCancelled { return }
                 await pipeline.results.wait(timeout: nil)
                 continue
+            }
+            // Calls that end one by one (a throttled or slow Step Functions) would each cost a
+            // commit: results wait a moment for company. The task already has its outcome, so
+            // the wait delays no workflow; it only keeps the entries' places a little longer.
+            let deadline = ContinuousClock.now + Self.recordLinger
+            while batch.count < Self.commitBatch, !done, !Task.isCancelled, ContinuousClock.now < deadline {
+                await pipeline.results.wait(timeout: deadline - ContinuousClock.now)
+                let more: [(OutboxEntry, Correlator.DeliveryResult)]
+                (more, done) = pipeline.takeFinished(limit: Self.commitBatch - batch.count)
+                batch += more
+                if pipeline.inFlight.count == batch.count { break }
             }
             do {
                 let pass = try await record(batch)

@@ -119,11 +119,15 @@ struct FakeAWSTests {
 
     @Test("beyond the token bucket, SendTask* answers ThrottlingException and is counted")
     func throttle() async throws {
-        try await Self.withFake(StepFunctionsBehavior(ratePerSecond: 1, burst: 3)) { fake, client in
+        // A bucket that refills once in 1,000 s: a slow machine cannot refill it mid-test.
+        try await Self.withFake(StepFunctionsBehavior(ratePerSecond: 0.001, burst: 3)) { fake, client in
             let sfn = StepFunctions(client: client)
             var codes: [String?] = []
             for i in 0..<5 {
-                codes.append(await Self.code { try await sfn.sendTaskSuccess(taskToken: "token-\(i)", output: "{}") })
+                // One attempt each: the client's own retries would wait out the throttle.
+                codes.append(await Self.code {
+                    try await sfn.sendTaskSuccess(taskToken: "token-\(i)", output: "{}", retryPolicy: RetryPolicy(maxAttempts: 1))
+                })
             }
             #expect(codes == [nil, nil, nil, "ThrottlingException", "ThrottlingException"])
             let counters = fake.counters
