@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The profiles of one shared AWS file (`~/.aws/credentials` or `~/.aws/config`), read the way the
 /// AWS SDKs read them.
@@ -21,11 +25,11 @@ struct ProfileFile: Sendable, Equatable {
     /// Reads the file at `path`: nil when there is no file there (nothing configured), an error
     /// naming the path when it exists but cannot be read.
     static func load(path: String, kind: Kind) throws(CredentialProviderError) -> ProfileFile? {
-        var isDirectory: ObjCBool = false
+        var isDirectory = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             return nil
         }
-        guard !isDirectory.boolValue, let data = FileManager.default.contents(atPath: path) else {
+        guard !isDirectory, let data = FileManager.default.contents(atPath: path) else {
             throw CredentialProviderError(code: .unreadableFile, message: "cannot read \(path)")
         }
         guard let text = String(validating: data, as: UTF8.self) else {
