@@ -44,7 +44,7 @@ struct ProfileFile: Sendable, Equatable {
         var current: String?
         var inSubSettings = false
         for rawLine in text.split(omittingEmptySubsequences: true, whereSeparator: \.isNewline) {
-            let line = withoutComment(rawLine).trimmingCharacters(in: .whitespaces)
+            let line = withoutComment(rawLine).trimmingWhitespace()
             if line.isEmpty { continue }
             if line.hasPrefix("[") {
                 inSubSettings = false
@@ -55,8 +55,8 @@ struct ProfileFile: Sendable, Equatable {
             guard let current else { continue }
             if inSubSettings, rawLine.first?.isWhitespace == true { continue }
             guard let equals = line.firstIndex(of: "=") else { continue }
-            let key = line[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
-            let value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            let key = line[..<equals].trimmingWhitespace().lowercased()
+            let value = line[line.index(after: equals)...].trimmingWhitespace()
             // An empty value opens a block of indented sub-settings; as a setting it is unset.
             inSubSettings = value.isEmpty
             if key.isEmpty || value.isEmpty { continue }
@@ -67,7 +67,7 @@ struct ProfileFile: Sendable, Equatable {
 
     /// The profile a section header names, or nil when the section is not a profile.
     private static func profileName(section: Substring, kind: Kind) -> String? {
-        let name = section.trimmingCharacters(in: .whitespaces)
+        let name = section.trimmingWhitespace()
         switch kind {
         case .credentials:
             return name.isEmpty ? nil : name
@@ -75,7 +75,7 @@ struct ProfileFile: Sendable, Equatable {
             if name == "default" { return name }
             let words = name.split(maxSplits: 1, whereSeparator: \.isWhitespace)
             guard words.count == 2, words[0] == "profile" else { return nil }
-            return words[1].trimmingCharacters(in: .whitespaces)
+            return words[1].trimmingWhitespace()
         }
     }
 
