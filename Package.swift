@@ -11,6 +11,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        // Without its default SubprocessFoundation trait: we read output as bytes, not Data.
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2", traits: []),
     ],
     targets: [
         // C libraries from Debian, wrapped at the leaves.
@@ -45,6 +47,7 @@ let package = Package(
             dependencies: [
                 "HTTP", "SigV4", "JSON",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
             ]
         ),
 

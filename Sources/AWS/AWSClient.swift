@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import HTTP
 import JSON
 import Logging
@@ -132,7 +136,7 @@ public final class AWSClient: Sendable {
 
     /// The path part of an endpoint URL, `/` when it has none.
     static func path(of url: String) -> String {
-        guard let schemeEnd = url.range(of: "://") else { return "/" }
+        guard let schemeEnd = url.firstRange(of: "://") else { return "/" }
         let rest = url[schemeEnd.upperBound...]
         guard let slash = rest.firstIndex(of: "/") else { return "/" }
         return String(rest[slash...])

@@ -10,7 +10,7 @@ extension AWSError {
     ) {
         var message = message
         for secret in secrets where !secret.isEmpty {
-            message = message.replacingOccurrences(of: secret, with: "<redacted>")
+            message = message.replacing(secret, with: "<redacted>")
         }
         self.init(
             code: code.map(AWSError.normalizedCode) ?? "HTTP\(response.status)",

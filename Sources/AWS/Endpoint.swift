@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The AWS services this project talks to.
 public enum AWSService: String, Sendable, CaseIterable {

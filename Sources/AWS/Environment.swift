@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The process environment as a value, so code that reads it can be tested with a dictionary.
 ///

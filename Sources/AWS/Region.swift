@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Finds the AWS region the way the SDKs do, with the service's own fallback last.
 public enum RegionResolver {

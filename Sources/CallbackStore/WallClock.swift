@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Wall-clock time in the unit the store keeps: milliseconds since the Unix epoch.
 public enum WallClock {

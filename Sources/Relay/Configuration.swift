@@ -225,7 +225,7 @@ extension CommandLineOptions {
     ) throws(ConfigurationError) -> Double {
         guard let text = given ?? environment[variable] else { return fallback }
         let name = given != nil ? option : variable
-        guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite else {
+        guard let value = Double(text.trimmingWhitespace()), value.isFinite else {
             throw ConfigurationError(option: name, message: "'\(text.prefix(64))' is not a number of \(unit)")
         }
         guard !whole || value == value.rounded() else {

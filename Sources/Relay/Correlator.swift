@@ -94,7 +94,7 @@ public struct Correlator: Sendable {
     ) -> Decision {
         var recorded = body
         if let taskToken, !taskToken.isEmpty {
-            recorded = recorded.replacingOccurrences(of: taskToken, with: "<token \(TaskTokens.short(TaskTokens.hash(taskToken)))>")
+            recorded = recorded.replacing(taskToken, with: "<token \(TaskTokens.short(TaskTokens.hash(taskToken)))>")
         }
         var effects: [Effect] = [.recordRejected(RejectedMessage(
             id: 0, receivedAt: now, source: source, messageID: messageID, reason: reason, body: recorded

@@ -1,5 +1,9 @@
 import AWS
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import HTTP
 import JSON
 import Logging
@@ -113,8 +117,8 @@ public struct Doctor: Sendable {
                 return [Check(name: "database", passed: false, detail: "\(location): \(error)")]
             }
         }
-        let folder = (path as NSString).deletingLastPathComponent
-        let directory = folder.isEmpty ? "." : folder
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
         return FileManager.default.isWritableFile(atPath: directory)
             ? [Check(name: "database", passed: true, detail: "\(path) will be created")]
             : [Check(name: "database", passed: false, detail: "\(directory) is not writable: \(path) cannot be created")]

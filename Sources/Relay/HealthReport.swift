@@ -1,5 +1,12 @@
 import CallbackStore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import JSON
 import Logging
 import ServiceLifecycle

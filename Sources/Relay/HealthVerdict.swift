@@ -1,5 +1,12 @@
 import CallbackStore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What `sagemaker-callback health` concludes from the report file: healthy or not, with one
 /// line of reason. Liveness only: every loop of `serve` still cycles. AWS being unreachable is

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import JSON
 
 /// Recorded events as `replay` reads them: one JSON event, a JSON array of events, or JSON lines
@@ -34,15 +38,12 @@ public enum RecordedEvents {
 
     /// Reads `path` (`-` for standard input) and splits it.
     public static func load(_ path: String) throws -> [String] {
-        let data: Data
         if path == "-" {
-            data = FileHandle.standardInput.readDataToEndOfFile()
-        } else {
-            guard let contents = FileManager.default.contents(atPath: path) else {
-                throw ConfigurationError(option: "FILE", message: "cannot read '\(path)'")
-            }
-            data = contents
+            return split(StandardInput.readToEnd())
         }
-        return split(Array(data))
+        guard let contents = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError(option: "FILE", message: "cannot read '\(path)'")
+        }
+        return split(Array(contents))
     }
 }

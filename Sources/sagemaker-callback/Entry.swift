@@ -1,5 +1,12 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Relay
 
 /// The `sagemaker-callback` command: parses arguments and runs the chosen subcommand. Every
@@ -39,7 +46,13 @@ struct Entry {
     static func fail(_ line: String, code: Int32) -> Never {
         var text = line.hasPrefix("Error: ") ? String(line.dropFirst(7)) : line
         text = "sagemaker-callback: \(text)\n"
-        FileHandle.standardError.write(Data(text.utf8))
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+            if written < 0, errno == EINTR { continue }
+            guard written > 0 else { break }
+            bytes = bytes.dropFirst(written)
+        }
         exit(code)
     }
 }

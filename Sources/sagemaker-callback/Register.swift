@@ -1,6 +1,10 @@
 import ArgumentParser
 import AWS
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import JSON
 import Relay
 
@@ -50,7 +54,7 @@ struct Register: AsyncParsableCommand {
 
     func body() throws -> String {
         if let message {
-            return message == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : message
+            return message == "-" ? String(decoding: StandardInput.readToEnd(), as: UTF8.self) : message
         }
         var object: JSONObject = ["TaskToken": .string(taskToken ?? "")]
         if let processingJobName { object["ProcessingJobName"] = .string(processingJobName) }

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import HTTP
 import JSON
 import SigV4
@@ -122,7 +126,7 @@ public struct ContainerCredentialProvider: CredentialProvider {
                 throw CredentialProviderError(
                     code: .unreadableFile, message: "cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE \(path)")
             }
-            token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            token = text.trimmingWhitespace()
             source = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE \(path)"
         } else if let value = environment["AWS_CONTAINER_AUTHORIZATION_TOKEN"] {
             token = value

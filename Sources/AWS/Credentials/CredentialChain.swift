@@ -1,5 +1,9 @@
 import SigV4
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 
 /// An ordered list of credential providers: the first that returns credentials wins.

@@ -1,6 +1,14 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import JSON
 import SigV4
+import Subprocess
 import Synchronization
 
 /// Runs a `credential_process` command and reads the credentials it prints, as the SDKs do.
@@ -60,67 +68,91 @@ struct CredentialProcess: Sendable {
         CredentialProviderError(code: .credentialProcessFailed, message: "credential_process of profile '\(profile)' \(what)")
     }
 
+    /// The most the command may print: a credentials document is a few kilobytes.
+    static let outputLimit = 64 * 1024
+
     /// Runs the command to its end (or kills it at the timeout): its exit status and stdout.
     ///
-    /// Reading the pipe blocks, so it happens on a thread of its own, off the cooperative pool.
+    /// The shell starts in a process group of its own, so the timeout (or output past
+    /// ``outputLimit``) kills the whole group: the command it runs (a script, a pipeline) is a
+    /// child that holds the pipe. SIGKILL because a Swift process's children inherit a mask
+    /// blocking SIGTERM. Subprocess reaps the shell only after the body below returns, so while it
+    /// runs the shell's pid, which is the group id, cannot have been reused.
     private func run() async throws(CredentialProviderError) -> (Int32, [UInt8]) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        let stdout = Pipe()
-        process.standardOutput = stdout
-        process.standardInput = FileHandle.nullDevice
-        let profile = profile
+        var options = PlatformOptions()
+        options.processGroupID = 0
         let timeout = timeout
-        let result: Result<(Int32, [UInt8]), CredentialProviderError> = await withCheckedContinuation { continuation in
-            let once = ResumeOnce(continuation)
-            do {
-                try process.run()
-            } catch {
-                once.resume(.failure(failure("could not be started: /bin/sh is not runnable")))
-                return
+        let result: ExecutionResult<Result<[UInt8], CredentialProviderError>, SequenceOutput, FileDescriptorOutput>
+        do {
+            result = try await Subprocess.run(
+                .path("/bin/sh"), arguments: ["-c", command], platformOptions: options,
+                input: .none, output: .sequence, error: .currentStandardError
+            ) { execution in
+                let group = execution.processIdentifier.value
+                let deadline = Deadline()
+                return await withTaskGroup(of: Result<[UInt8], CredentialProviderError>?.self) { tasks in
+                    tasks.addTask {
+                        guard (try? await Task.sleep(for: timeout)) != nil else { return nil }
+                        deadline.passed.store(true, ordering: .sequentiallyConsistent)
+                        kill(-group, SIGKILL)
+                        return .failure(failure("did not finish within \(timeout)"))
+                    }
+                    tasks.addTask {
+                        var output: [UInt8] = []
+                        do {
+                            for try await buffer in execution.standardOutput {
+                                guard output.count + buffer.count <= Self.outputLimit else {
+                                    kill(-group, SIGKILL)
+                                    return .failure(failure("printed more than \(Self.outputLimit) bytes"))
+                                }
+                                buffer.withUnsafeBytes { output.append(contentsOf: $0) }
+                            }
+                        } catch {
+                            kill(-group, SIGKILL)
+                            return .failure(failure("could not be read from"))
+                        }
+                        // The output can end before the shell does (it closed stdout): the timer
+                        // still covers the rest, and Subprocess must not be left waiting on it.
+                        while !Self.hasExited(group) {
+                            guard (try? await Task.sleep(for: .milliseconds(5))) != nil else { return nil }
+                        }
+                        return .success(output)
+                    }
+                    // The first answer wins, unless the timer fired: killed, the reader ends too.
+                    var answer: Result<[UInt8], CredentialProviderError>?
+                    while answer == nil, let next = await tasks.next() {
+                        answer = next
+                    }
+                    tasks.cancelAll()
+                    if deadline.passed.load(ordering: .sequentiallyConsistent) {
+                        return .failure(failure("did not finish within \(timeout)"))
+                    }
+                    return answer!
+                }
             }
-            let pid = process.processIdentifier
-            let reader = Thread {
-                let output = stdout.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                once.resume(.success((process.terminationStatus, Array(output))))
-            }
-            reader.start()
-            let (seconds, attoseconds) = timeout.components
-            let delay = Double(seconds) + Double(attoseconds) / 1e18
-            DispatchQueue.global().asyncAfter(deadline: .now() + delay) {
-                guard once.resume(.failure(CredentialProviderError(
-                    code: .credentialProcessFailed,
-                    message: "credential_process of profile '\(profile)' did not finish within \(timeout)"
-                ))) else { return }
-                // The whole process group: Foundation starts the shell in a group of its own, and
-                // the command it runs (a script, a pipeline) is a child that holds the pipe.
-                // SIGKILL because a Swift process's children inherit a mask blocking SIGTERM.
-                // The reader has not finished, so some member of the group still holds the pipe
-                // and the group id cannot have been reused.
-                kill(-pid, SIGKILL)
-            }
+        } catch {
+            throw failure("could not be started: /bin/sh is not runnable")
         }
-        return try result.get()
+        let output = try result.closureResult.get()
+        switch result.terminationStatus {
+        case .exited(let code):
+            return (code, output)
+        case .signaled(let signal):
+            return (128 + signal, output)
+        }
+    }
+
+    /// Whether the child `pid` has exited, without reaping it (Subprocess does that).
+    private static func hasExited(_ pid: pid_t) -> Bool {
+        var info = siginfo_t()
+        guard waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 else { return true }
+        return info._sifields._kill.si_pid != 0
     }
 }
 
-/// Resumes a continuation the first time only, so the reader thread and the timer can race.
-private final class ResumeOnce: Sendable {
-    private let continuation: Mutex<CheckedContinuation<Result<(Int32, [UInt8]), CredentialProviderError>, Never>?>
-
-    init(_ continuation: CheckedContinuation<Result<(Int32, [UInt8]), CredentialProviderError>, Never>) {
-        self.continuation = Mutex(continuation)
-    }
-
-    /// Resumes with `result` and returns true, unless another caller already did.
-    @discardableResult
-    func resume(_ result: Result<(Int32, [UInt8]), CredentialProviderError>) -> Bool {
-        guard let continuation = self.continuation.withLock({ $0.take() }) else { return false }
-        continuation.resume(returning: result)
-        return true
-    }
+/// Whether the timeout fired and killed the command.
+private final class Deadline: Sendable {
+    let passed = Atomic(false)
 }
 
 extension CredentialProviderError.Code {

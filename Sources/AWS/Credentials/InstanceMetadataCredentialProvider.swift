@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import HTTP
 import JSON
 import SigV4
@@ -62,7 +66,7 @@ public final class InstanceMetadataCredentialProvider: CredentialProvider {
         guard !isDisabled else { return nil }
         let listPath = "/latest/meta-data/iam/security-credentials/"
         let listing = String(decoding: try body(of: await get(listPath), path: listPath, what: "the role name"), as: UTF8.self)
-        guard let role = listing.split(whereSeparator: \.isNewline).first.map({ $0.trimmingCharacters(in: .whitespaces) }),
+        guard let role = listing.split(whereSeparator: \.isNewline).first.map({ $0.trimmingWhitespace() }),
               !role.isEmpty
         else {
             throw CredentialProviderError(
@@ -86,7 +90,7 @@ public final class InstanceMetadataCredentialProvider: CredentialProvider {
         let response = try await get(path)
         if response.status == 404 { return nil }
         let region = String(decoding: try body(of: response, path: path, what: "the region"), as: UTF8.self)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+            .trimmingWhitespace()
         guard RegionResolver.isRegionName(region) else {
             throw CredentialProviderError(code: .malformedCredentials, message: "\(endpoint)\(path) answered with no region name")
         }
@@ -134,7 +138,7 @@ public final class InstanceMetadataCredentialProvider: CredentialProvider {
             http: http, retryPolicy: retryPolicy, endpoint: url)
         switch response.status {
         case 200:
-            let token = String(decoding: response.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let token = String(decoding: response.body, as: UTF8.self).trimmingWhitespace()
             guard !token.isEmpty, token.unicodeScalars.allSatisfy({ $0.value >= 0x21 && $0.value < 0x7F }) else {
                 throw CredentialProviderError(code: .malformedCredentials, message: "\(url) answered with no usable token")
             }

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The profiles of one shared AWS file (`~/.aws/credentials` or `~/.aws/config`), read the way the
 /// AWS SDKs read them.
@@ -21,11 +25,11 @@ struct ProfileFile: Sendable, Equatable {
     /// Reads the file at `path`: nil when there is no file there (nothing configured), an error
     /// naming the path when it exists but cannot be read.
     static func load(path: String, kind: Kind) throws(CredentialProviderError) -> ProfileFile? {
-        var isDirectory: ObjCBool = false
+        var isDirectory = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             return nil
         }
-        guard !isDirectory.boolValue, let data = FileManager.default.contents(atPath: path) else {
+        guard !isDirectory, let data = FileManager.default.contents(atPath: path) else {
             throw CredentialProviderError(code: .unreadableFile, message: "cannot read \(path)")
         }
         guard let text = String(validating: data, as: UTF8.self) else {
@@ -40,7 +44,7 @@ struct ProfileFile: Sendable, Equatable {
         var current: String?
         var inSubSettings = false
         for rawLine in text.split(omittingEmptySubsequences: true, whereSeparator: \.isNewline) {
-            let line = withoutComment(rawLine).trimmingCharacters(in: .whitespaces)
+            let line = withoutComment(rawLine).trimmingWhitespace()
             if line.isEmpty { continue }
             if line.hasPrefix("[") {
                 inSubSettings = false
@@ -51,8 +55,8 @@ struct ProfileFile: Sendable, Equatable {
             guard let current else { continue }
             if inSubSettings, rawLine.first?.isWhitespace == true { continue }
             guard let equals = line.firstIndex(of: "=") else { continue }
-            let key = line[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
-            let value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            let key = line[..<equals].trimmingWhitespace().lowercased()
+            let value = line[line.index(after: equals)...].trimmingWhitespace()
             // An empty value opens a block of indented sub-settings; as a setting it is unset.
             inSubSettings = value.isEmpty
             if key.isEmpty || value.isEmpty { continue }
@@ -63,7 +67,7 @@ struct ProfileFile: Sendable, Equatable {
 
     /// The profile a section header names, or nil when the section is not a profile.
     private static func profileName(section: Substring, kind: Kind) -> String? {
-        let name = section.trimmingCharacters(in: .whitespaces)
+        let name = section.trimmingWhitespace()
         switch kind {
         case .credentials:
             return name.isEmpty ? nil : name
@@ -71,7 +75,7 @@ struct ProfileFile: Sendable, Equatable {
             if name == "default" { return name }
             let words = name.split(maxSplits: 1, whereSeparator: \.isWhitespace)
             guard words.count == 2, words[0] == "profile" else { return nil }
-            return words[1].trimmingCharacters(in: .whitespaces)
+            return words[1].trimmingWhitespace()
         }
     }
 

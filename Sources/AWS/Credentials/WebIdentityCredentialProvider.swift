@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import HTTP
 import SigV4
 
@@ -59,7 +63,7 @@ public struct WebIdentityCredentialProvider: CredentialProvider {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CredentialProviderError(code: .unreadableFile, message: "cannot read the web identity token file \(path) (AWS_WEB_IDENTITY_TOKEN_FILE)")
         }
-        let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = String(decoding: data, as: UTF8.self).trimmingWhitespace()
         guard !token.isEmpty else {
             throw CredentialProviderError(code: .unreadableFile, message: "the web identity token file \(path) (AWS_WEB_IDENTITY_TOKEN_FILE) is empty")
         }
