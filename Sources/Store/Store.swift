@@ -16,6 +16,7 @@ public final class Store: Sendable {
     public let options: StoreOptions
     private let queue: DispatchQueue
     private let owner: ConnectionOwner
+    let checkpointer: Checkpointer
     /// Writes waiting for the queue, and whether a drain of them is already scheduled.
     private let waitingWrites = Mutex<(writes: [GroupedWrite], draining: Bool)>(([], false))
 
@@ -30,11 +31,12 @@ public final class Store: Sendable {
     /// The schema version this build writes and understands (`PRAGMA user_version`).
     public static var schemaVersion: Int { Schema.version }
 
-    private init(path: String, options: StoreOptions, connection: Connection) {
+    private init(path: String, options: StoreOptions, connection: Connection, checkpointer: Checkpointer) {
         self.path = path
         self.options = options
         self.queue = DispatchQueue(label: "sagemaker-callback.store")
         self.owner = ConnectionOwner(connection: connection, options: options)
+        self.checkpointer = checkpointer
     }
 
     /// Opens the database at `path` (creating it with mode 0600 if needed) and migrates it.
@@ -42,7 +44,10 @@ public final class Store: Sendable {
     /// Throws ``SQLiteError``, or ``StoreError`` with code `schemaTooNew` for a database written
     /// by a newer build. Blocks while it opens: call it at startup, not on a hot path.
     public static func open(path: String, options: StoreOptions = .init()) throws -> Store {
-        Store(path: path, options: options, connection: try Connection(path: path, options: options))
+        let connection = try Connection(path: path, options: options)
+        // Checkpoints are the checkpointer's: none runs inside a commit.
+        try connection.execute("PRAGMA wal_autocheckpoint = 0")
+        return Store(path: path, options: options, connection: connection, checkpointer: try Checkpointer(path: path, options: options))
     }
 
     /// Closes the connection after the transactions already submitted; idempotent. Later calls
@@ -50,6 +55,7 @@ public final class Store: Sendable {
     /// transaction of this store (it would wait for itself; it traps instead).
     public func close() {
         dispatchPrecondition(condition: .notOnQueue(queue))
+        checkpointer.close()
         queue.sync { owner.close() }
     }
 
@@ -84,7 +90,10 @@ public final class Store: Sendable {
                 return group
             }
             if group.isEmpty { return }
-            if owner.commit(group) { transactionsCommitted.add(1, ordering: .relaxed) }
+            if owner.commit(group) {
+                transactionsCommitted.add(1, ordering: .relaxed)
+                checkpointer.request()
+            }
         }
     }
 

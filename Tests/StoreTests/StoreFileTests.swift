@@ -94,3 +94,30 @@ import CallbackStore
         #expect(try store.writeSync { try $0.insertPending(Sample.pending(1)) })
     }
 }
+
+/// Checkpoints run beside the writer, never inside a commit.
+@Suite struct CheckpointTests {
+    private static func size(_ path: String) throws -> Int {
+        (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func theWALIsCopiedIntoTheDatabaseWhileTheStoreIsOpen() async throws {
+        let database = try TemporaryDatabase()
+        let store = try database.open()
+        defer { store.close() }
+        let before = try Self.size(database.path)
+        // Two commits more than the checkpoint interval apart: the second asks for a checkpoint.
+        _ = try await store.write { tx in for n in 0..<300 { _ = try tx.insertPending(Sample.pending(n)) } }
+        try await Task.sleep(for: Checkpointer.interval * 2)
+        _ = try await store.write { tx in _ = try tx.insertPending(Sample.pending(300)) }
+        // 300 callbacks of about 700 bytes each now live in the database file itself.
+        let deadline = ContinuousClock.now + .seconds(20)
+        while try Self.size(database.path) < before + 150_000, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(try Self.size(database.path) >= before + 150_000)
+        #expect(store.checkpointer.checkpoints >= 1)
+        #expect(try await store.read { try $0.counts().pending } == 301)
+    }
+}

@@ -1,0 +1,72 @@
+import CallbackStore
+import Dispatch
+import Synchronization
+
+/// Copies the WAL back into the database file on a connection and a thread of its own, so that
+/// no commit waits for a checkpoint: with SQLite's automatic checkpoint, the commit that crosses
+/// 1,000 pages writes them all to the database file and syncs it before it returns, a stall of
+/// tens of milliseconds for whichever callback is in that commit.
+///
+/// PASSIVE checkpoints never block the store's writer or its readers; what a checkpoint cannot
+/// copy yet is copied by the next. The store asks for one after its commits, at most every
+/// ``interval``; a request while one runs is dropped (the next commit asks again).
+final class Checkpointer: Sendable {
+    private let queue = DispatchQueue(label: "sagemaker-callback.store.checkpoint")
+    private let owner: CheckpointOwner
+    private struct State {
+        var running = false
+        var lastStarted: ContinuousClock.Instant?
+        var checkpoints = 0
+    }
+    private let state = Mutex(State())
+
+    /// The shortest time between two checkpoints.
+    static let interval: Duration = .milliseconds(100)
+
+    init(path: String, options: StoreOptions) throws {
+        owner = CheckpointOwner(connection: try Connection(path: path, options: options))
+    }
+
+    /// Checkpoints run so far (tests read it).
+    var checkpoints: Int { state.withLock { $0.checkpoints } }
+
+    /// Starts a checkpoint unless one runs or one started less than ``interval`` ago.
+    func request() {
+        let now = ContinuousClock.now
+        let start = state.withLock { state -> Bool in
+            guard !state.running, state.lastStarted.map({ now - $0 >= Self.interval }) ?? true else { return false }
+            state.running = true
+            state.lastStarted = now
+            return true
+        }
+        guard start else { return }
+        queue.async { [self] in
+            owner.checkpoint()
+            state.withLock {
+                $0.running = false
+                $0.checkpoints += 1
+            }
+        }
+    }
+
+    /// Waits for a running checkpoint, then closes the connection; idempotent.
+    func close() {
+        queue.sync { owner.close() }
+    }
+}
+
+/// The checkpointer's connection, used only on its queue (hence `@unchecked Sendable`).
+private final class CheckpointOwner: @unchecked Sendable {
+    private var connection: Connection?
+    init(connection: Connection) { self.connection = connection }
+
+    func checkpoint() {
+        // A failure (the file busy with another process's exclusive lock) is retried by the next.
+        try? connection?.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    }
+
+    func close() {
+        connection?.close()
+        connection = nil
+    }
+}
