@@ -24,7 +24,8 @@ final class ServeProcess {
             "SAGEMAKER_CALLBACK_REQUESTS_QUEUE_URL": requestsQueueURL,
             "SAGEMAKER_CALLBACK_DATABASE": directory.appendingPathComponent("callbacks.sqlite").path,
             "SAGEMAKER_CALLBACK_HEALTH_FILE": directory.appendingPathComponent("health").path,
-            "LOG_LEVEL": "info",
+            // info unless BENCH_LOG_LEVEL says otherwise (what a line per callback costs).
+            "LOG_LEVEL": ProcessInfo.processInfo.environment["BENCH_LOG_LEVEL"] ?? "info",
         ]
         // Passed through only when set: older binaries know no such setting.
         if let maxInFlight = ProcessInfo.processInfo.environment["SAGEMAKER_CALLBACK_MAX_IN_FLIGHT"] {
