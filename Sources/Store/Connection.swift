@@ -129,8 +129,13 @@ final class Connection {
 /// Creates the file with mode 0600 when it does not exist, so SQLite never creates it with
 /// the umask's wider default; an existing file keeps its mode.
 private func createPrivately(_ path: String) throws {
-    let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, mode_t(0o600))
+    // O_EXCL: an existing file is never opened here. Closing a descriptor drops every POSIX lock
+    // this process holds on the file, so an open and close beside a live connection (the store's
+    // checkpointer opens a second one) would leave it unlocked, and another process closing its
+    // connection would then take the file for its own and delete the WAL under it.
+    let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(0o600))
     guard fd >= 0 else {
+        if errno == EEXIST { return }
         let reason = String(cString: strerror(errno))
         throw StoreError(.cannotOpen, "cannot create database file \(path): \(reason)")
     }

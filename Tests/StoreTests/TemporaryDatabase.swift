@@ -48,6 +48,16 @@ final class RawConnection {
         let code = sqlite3_exec(db, sql, nil, nil, nil)
         if code != SQLITE_OK { throw SQLiteError(code: code, db: db, sql: sql) }
     }
+
+    /// The first column of the first row of `sql`, as an integer.
+    func integer(_ sql: String) throws -> Int64 {
+        var statement: OpaquePointer?
+        let code = sqlite3_prepare_v2(db, sql, -1, &statement, nil)
+        guard code == SQLITE_OK else { throw SQLiteError(code: code, db: db, sql: sql) }
+        defer { sqlite3_finalize(statement) }
+        guard sqlite3_step(statement) == SQLITE_ROW else { throw SQLiteError(code: sqlite3_errcode(db), db: db, sql: sql) }
+        return sqlite3_column_int64(statement, 0)
+    }
 }
 
 /// Sample rows, distinct by `n`.

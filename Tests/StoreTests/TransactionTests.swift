@@ -135,4 +135,21 @@ private struct Abort: Error {}
         let counts = try await store.read { try $0.counts() }
         #expect(counts.pending == 5 && counts.earlyEvents == 0 && counts.outbox == 0 && counts.rejected == 0 && counts.closed == 0)
     }
+
+    /// What concurrent writers were told is committed is there for every other connection.
+    @Test(.timeLimit(.minutes(1)))
+    func concurrentWritesAreCommittedForEveryone() async throws {
+        let database = try TemporaryDatabase()
+        let store = try database.open()
+        defer { store.close() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for n in 0..<200 {
+                group.addTask { _ = try await store.write { tx in try tx.insertPending(Sample.pending(n)) } }
+            }
+            try await group.waitForAll()
+        }
+        let other = try RawConnection(path: database.path)
+        #expect(try other.integer("SELECT count(*) FROM pending") == 200)
+        #expect(store.writeTransactions < 200, "some writes shared a transaction")
+    }
 }
