@@ -76,6 +76,14 @@ public final class OutboxDispatcher: Service, Sendable {
         /// is deleted, not retried, and the outcome's own delivery settles the token.
         public var dropped = 0
 
+        /// Adds another pass's counts to these.
+        public mutating func add(_ other: Pass) {
+            delivered += other.delivered
+            rescheduled += other.rescheduled
+            closed += other.closed
+            dropped += other.dropped
+        }
+
         /// Counts one recorded delivery by what the engine decided about it.
         public mutating func count(_ verdict: Verdict) {
             switch verdict {
@@ -132,7 +140,7 @@ public final class OutboxDispatcher: Service, Sendable {
                     if untilIdle { throw error }
                     failures += 1
                     logger.error("outbox.store_failed", metadata: ["error": "\(error)"])
-                    pause = Self.failurePause(failures)
+                    pause = TimerLoop.failurePause(failures)
                 }
                 let wait = pause
                 await cancelWhenGracefulShutdown { await self.doorbell.wait(timeout: wait) }
@@ -161,7 +169,7 @@ public final class OutboxDispatcher: Service, Sendable {
                 let more: [(OutboxEntry, Correlator.DeliveryResult)]
                 (more, done) = pipeline.takeFinished(limit: Self.commitBatch - batch.count)
                 batch += more
-                if pipeline.inFlight.count == batch.count { break }
+                if pipeline.inFlightCount == batch.count { break }
             }
             do {
                 let pass = try await record(batch)
@@ -176,16 +184,11 @@ public final class OutboxDispatcher: Service, Sendable {
                     if pipeline.recorded(batch, Pass()) { liveness?.end() }
                 } else {
                     pipeline.putBack(batch)
-                    try? await Task.sleep(for: Self.failurePause(failures))
+                    try? await Task.sleep(for: TimerLoop.failurePause(failures))
                 }
             }
             doorbell.ring()
         }
-    }
-
-    /// The pause after consecutive store failures: 1 s doubling to 30 s.
-    static func failurePause(_ failures: Int) -> Duration {
-        .milliseconds(min(30_000, 500 << min(failures, 6)))
     }
 
     /// What the feeder and the recorder share: the entries in flight (claimed and not yet
@@ -202,6 +205,8 @@ public final class OutboxDispatcher: Service, Sendable {
         let results = Doorbell()
 
         var inFlight: Set<Int64> { state.withLock { $0.inFlight } }
+        /// How many are in flight, without copying the set.
+        var inFlightCount: Int { state.withLock { $0.inFlight.count } }
         var pass: Pass { state.withLock { $0.pass } }
 
         /// Marks entries in flight; true when the pipeline was idle before.
@@ -237,10 +242,7 @@ public final class OutboxDispatcher: Service, Sendable {
         func recorded(_ batch: [(OutboxEntry, Correlator.DeliveryResult)], _ pass: Pass) -> Bool {
             state.withLock { state in
                 for (entry, _) in batch { state.inFlight.remove(entry.id) }
-                state.pass.delivered += pass.delivered
-                state.pass.rescheduled += pass.rescheduled
-                state.pass.closed += pass.closed
-                state.pass.dropped += pass.dropped
+                state.pass.add(pass)
                 return state.inFlight.isEmpty
             }
         }

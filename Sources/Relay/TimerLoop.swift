@@ -6,6 +6,11 @@ import ServiceLifecycle
 /// was unavailable) is logged and retried after a growing pause, so a passing problem never ends
 /// the service.
 enum TimerLoop {
+    /// The pause after consecutive store failures: 1 s doubling to 30 s.
+    static func failurePause(_ failures: Int) -> Duration {
+        .milliseconds(min(30_000, 500 << min(failures, 6)))
+    }
+
     /// - Parameters:
     ///   - doorbell: ends a wait early when new work is committed; nil for a plain timer.
     ///   - liveness: told when each pass begins and ends, and when the loop stops.
@@ -31,7 +36,7 @@ enum TimerLoop {
                 liveness?.end()
                 failures += 1
                 logger.error(failureEvent, metadata: ["error": "\(error)"])
-                let pause = Duration.milliseconds(min(30_000, 500 << min(failures, 6)))
+                let pause = failurePause(failures)
                 do {
                     try await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
                 } catch {
