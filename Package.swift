@@ -11,6 +11,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         // Without its default SubprocessFoundation trait: we read output as bytes, not Data.
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2", traits: []),
     ],
@@ -47,6 +49,7 @@ let package = Package(
             dependencies: [
                 "HTTP", "SigV4", "JSON",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ]
         ),
@@ -60,13 +63,26 @@ let package = Package(
             ]
         ),
 
+        // The operator's HTTP listener (metrics, health) on SwiftNIO's HTTP/1 codec.
+        .target(
+            name: "StatusServer",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+
         // The engine and the services around it.
         .target(
             name: "Relay",
             dependencies: [
-                "AWS", "CallbackStore", "Store", "DynamoStore", "JSON", "SigV4", "HTTP",
+                "AWS", "CallbackStore", "Store", "DynamoStore", "JSON", "SigV4", "HTTP", "StatusServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
 
@@ -141,12 +157,16 @@ let package = Package(
         .testTarget(name: "AWSTests", dependencies: ["AWS", "JSON", "HTTP", "SigV4", "Moto"]),
         .testTarget(
             name: "RelayTests",
-            dependencies: ["Relay", "AWS", "CallbackStore", "Store", "JSON", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "Relay", "AWS", "CallbackStore", "Store", "JSON",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
         ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Relay", "AWS", "CallbackStore", "Store", "DynamoStore", "JSON", "HTTP", "Moto", "SigV4",
+                "Relay", "AWS", "CallbackStore", "Store", "DynamoStore", "JSON", "HTTP", "Moto", "SigV4", "StatusServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -27,6 +27,7 @@ public final class AWSClient: Sendable {
     private let signers: [AWSService: SigV4Signer]
     private let retryPolicy: RetryPolicy
     private let logger: Logger
+    private let metrics: AWSCallMetrics?
     /// Server time minus local time, in seconds, learned from a clock-skew answer.
     private let clockOffset = Mutex(0.0)
 
@@ -45,7 +46,8 @@ public final class AWSClient: Sendable {
         region: String,
         endpoints: [AWSService: Endpoint],
         retryPolicy: RetryPolicy = RetryPolicy(),
-        logger: Logger
+        logger: Logger,
+        metrics: AWSCallMetrics? = nil
     ) {
         self.http = http
         self.credentials = credentials
@@ -54,6 +56,7 @@ public final class AWSClient: Sendable {
         self.signers = Dictionary(uniqueKeysWithValues: endpoints.keys.map { ($0, SigV4Signer(service: $0.signingName, region: region)) })
         self.retryPolicy = retryPolicy
         self.logger = logger
+        self.metrics = metrics
     }
 
     /// The endpoint configured for `service`, if any.
@@ -90,7 +93,7 @@ public final class AWSClient: Sendable {
         ]
 
         var correctedSkew = false
-        return try await policy.run(service: service.rawValue, operation: operation, logger: logger) {
+        return try await policy.run(service: service.rawValue, operation: operation, logger: logger, metrics: metrics) {
             while true {
                 // Credentials and the signature are fetched and computed afresh for every attempt:
                 // a retry after a refresh, or after minutes of backoff, must carry a valid signature.

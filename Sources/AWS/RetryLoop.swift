@@ -19,6 +19,7 @@ extension RetryPolicy {
         service: String,
         operation: String,
         logger: Logger,
+        metrics: AWSCallMetrics? = nil,
         _ attempt: () async throws -> AttemptOutcome<Value>
     ) async throws -> Value {
         var number = 0
@@ -27,12 +28,16 @@ extension RetryPolicy {
             let failure: RetryableFailure
             let thrown: any Error
             var retryAfter: Duration?
+            let started = ContinuousClock.now
             do {
                 switch try await attempt() {
                 case .success(let value):
+                    metrics?.attempt(service: service, operation: operation, outcome: .success, elapsed: ContinuousClock.now - started)
                     return value
                 case .failure(let error, let kind, let hint):
                     (thrown, failure, retryAfter) = (error, kind, hint)
+                    let status = (error as? AWSError)?.httpStatus
+                    metrics?.attempt(service: service, operation: operation, outcome: .init(kind, httpStatus: status), elapsed: ContinuousClock.now - started)
                 }
             } catch let error as HTTPError {
                 switch error.kind {
@@ -40,11 +45,13 @@ extension RetryPolicy {
                 default: failure = .permanent
                 }
                 thrown = error
+                metrics?.attempt(service: service, operation: operation, outcome: .connectionError, elapsed: ContinuousClock.now - started)
             }
             switch decide(failure, attempt: number, retryAfter: retryAfter, random: { Double.random(in: 0..<1) }) {
             case .giveUp:
                 throw thrown
             case .retry(let wait):
+                metrics?.retry(service: service)
                 logger.debug(
                     "aws.retry",
                     metadata: [

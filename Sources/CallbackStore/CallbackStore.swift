@@ -71,6 +71,8 @@ public protocol CallbackStore: AnyObject, Sendable {
 
     /// How many items of each kind the store holds.
     func counts() async throws -> StoreCounts
+    /// What the metrics gauges show, read cheaply enough to repeat every few seconds.
+    func gauges() async throws -> StoreGauges
     /// Up to `limit` pending callbacks, oldest registration first.
     func listPending(limit: Int) async throws -> [PendingCallback]
     /// Up to `limit` early events, newest first.
@@ -146,7 +148,30 @@ public struct PruneCounts: Sendable, Equatable {
     public var total: Int { earlyEvents + endedExecutions + closed }
 }
 
+/// The store's state as the metrics show it.
+public struct StoreGauges: Sendable, Equatable {
+    public var pending: Int
+    public var earlyEvents: Int
+    public var outbox: Int
+    /// When the oldest outbox entry was created (ms since the Unix epoch); nil when the outbox is
+    /// empty or the backend cannot tell cheaply.
+    public var oldestOutboxCreatedAt: Int64?
+
+    public init(pending: Int, earlyEvents: Int, outbox: Int, oldestOutboxCreatedAt: Int64?) {
+        self.pending = pending
+        self.earlyEvents = earlyEvents
+        self.outbox = outbox
+        self.oldestOutboxCreatedAt = oldestOutboxCreatedAt
+    }
+}
+
 extension CallbackStore {
+    /// From ``counts()``, for a backend without a cheaper way.
+    public func gauges() async throws -> StoreGauges {
+        let counts = try await counts()
+        return StoreGauges(pending: counts.pending, earlyEvents: counts.earlyEvents, outbox: counts.outbox, oldestOutboxCreatedAt: nil)
+    }
+
     /// Decides and applies one unit.
     public func commit<Result: Sendable>(_ unit: StoreUnit<Result>) async throws -> Result {
         try await commit([unit])[0]

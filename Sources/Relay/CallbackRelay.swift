@@ -4,6 +4,7 @@ import Logging
 import ServiceLifecycle
 import CallbackStore
 import DynamoStore
+import StatusServer
 import Store
 
 /// Builds the service from a resolved configuration: the store, the AWS client, the outbox
@@ -17,7 +18,7 @@ public enum CallbackRelay {
     /// for the consumers' receives and deletes, the sweep and the store, all on one host if need be
     /// (a local emulator serves every service from one address).
     public static func makeClient(
-        _ aws: AWSConfiguration, maxInFlight: Int = OutboxDispatcher.defaultMaxInFlight, logger: Logger
+        _ aws: AWSConfiguration, maxInFlight: Int = OutboxDispatcher.defaultMaxInFlight, logger: Logger, metrics: AWSCallMetrics? = nil
     ) throws -> (client: AWSClient, transport: CurlHTTPClient) {
         let transfers = maxInFlight + 64
         let transport = try CurlHTTPClient(configuration: .init(maxConcurrentTransfers: transfers, maxConnectionsPerHost: transfers))
@@ -27,7 +28,8 @@ public enum CallbackRelay {
             credentials: { try await chain.credentials() },
             region: aws.region,
             endpoints: aws.endpoints,
-            logger: logger
+            logger: logger,
+            metrics: metrics
         )
         return (client, transport)
     }
@@ -67,28 +69,38 @@ public enum CallbackRelay {
 
     /// The service group of `serve`. Order matters: services stop in reverse order, so the
     /// consumers stop receiving first, then the sweep and the heartbeat schedule, the dispatcher
-    /// finishes what is in flight, the health report is removed, and the store closes last.
-    public static func serviceGroup(_ configuration: ServeConfiguration, store: any CallbackStore, client: AWSClient, logger: Logger) -> ServiceGroup {
-        let liveness = Liveness()
-        let dispatcher = OutboxDispatcher(store: store, client: client, maxInFlight: configuration.maxInFlight, logger: logger, liveness: liveness)
+    /// finishes what is in flight, readiness turns off, and the store closes last.
+    public static func serviceGroup(
+        _ configuration: ServeConfiguration, store: any CallbackStore, client: AWSClient, logger: Logger,
+        operations: Operations? = nil, health: HealthChecks? = nil
+    ) -> ServiceGroup {
+        let liveness = health?.liveness ?? Liveness()
+        let metrics = operations?.metrics
+        let dispatcher = OutboxDispatcher(
+            store: store, client: client, maxInFlight: configuration.maxInFlight, logger: logger, liveness: liveness, metrics: metrics
+        )
         let intake = MessageIntake(store: store)
         let sqs = SQS(client: client)
-        var services: [any Service] = [
-            StoreService(store: store, logger: logger, liveness: liveness),
-            HealthReporter(path: configuration.healthFilePath, liveness: liveness, logger: logger),
+        var services: [any Service] = [StoreService(store: store, logger: logger, liveness: liveness)]
+        if let operations, let health {
+            services.append(OperationsRefresher(
+                store: store, metrics: operations.metrics, health: health, embeddedMetrics: configuration.logFormat == .json, logger: logger
+            ))
+        }
+        services += [
             dispatcher,
             HeartbeatSchedule(store: store, interval: configuration.heartbeatInterval, dispatcher: dispatcher, logger: logger, liveness: liveness),
-            SafetySweep(store: store, client: client, settings: configuration.sweep, dispatcher: dispatcher, logger: logger, liveness: liveness),
+            SafetySweep(store: store, client: client, settings: configuration.sweep, dispatcher: dispatcher, logger: logger, liveness: liveness, metrics: metrics),
         ]
         if let requests = configuration.requestsQueueURL {
             services.append(QueueConsumer(
                 queueURL: requests, role: .requests, sqs: sqs, intake: intake, dispatcher: dispatcher,
-                waitSeconds: configuration.receiveWaitSeconds, logger: logger, liveness: liveness
+                waitSeconds: configuration.receiveWaitSeconds, logger: logger, liveness: liveness, metrics: metrics, health: health
             ))
         }
         services.append(QueueConsumer(
             queueURL: configuration.eventsQueueURL, role: .events, sqs: sqs, intake: intake, dispatcher: dispatcher,
-            waitSeconds: configuration.receiveWaitSeconds, logger: logger, liveness: liveness
+            waitSeconds: configuration.receiveWaitSeconds, logger: logger, liveness: liveness, metrics: metrics, health: health
         ))
         var groupConfiguration = ServiceGroupConfiguration(
             services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0, serviceName: "\(type(of: $0))") },
@@ -104,7 +116,10 @@ public enum CallbackRelay {
     /// Runs `serve` until SIGTERM or SIGINT. `opened` is called once the store is open, before
     /// anything is received.
     public static func serve(_ configuration: ServeConfiguration, logger: Logger, opened: @Sendable () -> Void = {}) async throws {
-        let (client, transport) = try makeClient(configuration.aws, maxInFlight: configuration.maxInFlight, logger: logger)
+        let operations = Operations()
+        let (client, transport) = try makeClient(
+            configuration.aws, maxInFlight: configuration.maxInFlight, logger: logger, metrics: operations.metrics.aws
+        )
         defer { transport.shutdown() }
         let store = try await openStore(
             configuration.database, options: configuration.storeOptions, client: client, dynamo: configuration.dynamo, logger: logger
@@ -119,7 +134,26 @@ public enum CallbackRelay {
             "sweep.after": "\(configuration.sweep.after)", "sweep.grace": "\(configuration.sweep.grace)",
             "sweep.rate": "\(configuration.sweep.rate)", "outbox.max_in_flight": "\(configuration.maxInFlight)",
         ])
-        try await serviceGroup(configuration, store: store, client: client, logger: logger).run()
+        let health = HealthChecks(
+            liveness: Liveness(), limits: .init(receiveWindow: HealthChecks.Limits.receiveWindow(waitSeconds: configuration.receiveWaitSeconds))
+        )
+        let group = serviceGroup(configuration, store: store, client: client, logger: logger, operations: operations, health: health)
+        var listener: StatusServer?
+        if let address = configuration.httpAddress {
+            do {
+                listener = try await StatusServer.start(host: address.host, port: address.port, logger: logger, route: operations.route(health))
+            } catch {
+                store.close()
+                throw ConfigurationError(option: "--http-address", message: "cannot listen on \(address): \(error)")
+            }
+        }
+        do {
+            try await group.run()
+        } catch {
+            await listener?.close()
+            throw error
+        }
+        await listener?.close()
         logger.info("relay.stopped")
     }
 }

@@ -41,8 +41,10 @@ public struct CommandLineOptions: Sendable {
     public var sweepGrace: String?
     /// Most sweep calls per second (`--sweep-rate`).
     public var sweepRate: String?
-    /// The health report file (`--health-file`).
-    public var healthFile: String?
+    /// Where the metrics and health listener binds, `HOST:PORT` (`--http-address`).
+    public var httpAddress: String?
+    /// `text` or `json` (`--log-format`).
+    public var logFormat: String?
     /// Step Functions and SageMaker calls in flight at once (`--max-in-flight`).
     public var maxInFlight: String?
     public init() {}
@@ -75,8 +77,50 @@ public struct ServeConfiguration: Sendable {
     public var heartbeatInterval: Duration = .seconds(60)
     /// How the safety sweep is tuned.
     public var sweep = SafetySweep.Settings()
-    /// Where the health report is written for `sagemaker-callback health`.
-    public var healthFilePath = HealthFile.defaultPath
+    /// Where the metrics and health listener binds; nil: no listener.
+    public var httpAddress: HTTPAddress?
+    /// How log lines are written.
+    public var logFormat = LogFormat.text
+}
+
+/// How log lines are written to standard error.
+public enum LogFormat: String, Sendable, CaseIterable {
+    /// swift-log's stream format: `TIMESTAMP LEVEL LABEL: [METADATA] MESSAGE`.
+    case text
+    /// One JSON object per line (CloudWatch Logs Insights reads its fields).
+    case json
+}
+
+/// A listener's `HOST:PORT`; an IPv6 host in brackets (`[::1]:9090`). Port 0 picks a free port.
+public struct HTTPAddress: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `HOST:PORT`; the reason names what is wrong.
+    public init(parsing text: String) throws(ConfigurationError) {
+        func bad(_ why: String) -> ConfigurationError { ConfigurationError(option: "", message: "'\(text.prefix(100))' \(why)") }
+        let host: Substring
+        let port: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { throw bad("is not [IPV6]:PORT") }
+            host = text[text.index(after: text.startIndex)..<close]
+            port = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":"), !text[..<colon].contains(":") else { throw bad("is not HOST:PORT") }
+            host = text[..<colon]
+            port = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty, !host.contains(where: { $0 == " " || $0 == "/" }) else { throw bad("has no host") }
+        guard let number = Int(port), (0...65_535).contains(number) else { throw bad("has no port 0–65535") }
+        self.init(host: String(host), port: number)
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
 /// The default database file, relative to the working directory.
@@ -121,6 +165,27 @@ extension CommandLineOptions {
             settings.beforeWrite = { try? await Task.sleep(for: .milliseconds(millis)) }
         }
         return settings
+    }
+
+    /// The listener's address: `--http-address`, else `SAGEMAKER_CALLBACK_HTTP_ADDRESS`; nil when
+    /// neither is set (or the variable is empty).
+    public func httpAddress(_ environment: Environment) throws(ConfigurationError) -> HTTPAddress? {
+        let option = httpAddress != nil ? "--http-address" : "SAGEMAKER_CALLBACK_HTTP_ADDRESS"
+        guard let text = httpAddress ?? environment["SAGEMAKER_CALLBACK_HTTP_ADDRESS"], httpAddress != nil || !text.isEmpty else { return nil }
+        do {
+            return try HTTPAddress(parsing: text)
+        } catch {
+            throw ConfigurationError(option: option, message: error.message)
+        }
+    }
+
+    /// The log format: `--log-format`, else `LOG_FORMAT`, else text.
+    public func format(_ environment: Environment) throws(ConfigurationError) -> LogFormat {
+        guard let text = logFormat ?? environment["LOG_FORMAT"] else { return .text }
+        guard let format = LogFormat(rawValue: text.lowercased()) else {
+            throw ConfigurationError(option: logFormat != nil ? "--log-format" : "LOG_FORMAT", message: "'\(text.prefix(32))' is not text or json")
+        }
+        return format
     }
 
     /// The log level: `--log-level`, else `LOG_LEVEL`, else info.
@@ -191,7 +256,12 @@ extension CommandLineOptions {
             aws: try aws(environment, services: [.sqs, .stepFunctions, .sageMaker] + Self.storeServices(database), queueURL: events)
         )
         configuration.dynamo = try dynamoSettings(environment)
-        configuration.healthFilePath = try healthFilePath(environment)
+        configuration.httpAddress = try httpAddress(environment)
+        configuration.logFormat = try format(environment)
+        configuration.receiveWaitSeconds = Int(try Self.number(
+            nil, option: "SAGEMAKER_CALLBACK_RECEIVE_WAIT", variable: "SAGEMAKER_CALLBACK_RECEIVE_WAIT",
+            environment, default: Double(SQS.maxWait), range: 1...Double(SQS.maxWait), unit: "seconds", whole: true
+        ))
         configuration.maxInFlight = Int(try Self.number(
             maxInFlight, option: "--max-in-flight", variable: "SAGEMAKER_CALLBACK_MAX_IN_FLIGHT",
             environment, default: Double(OutboxDispatcher.defaultMaxInFlight), range: 1...4_096, unit: "calls", whole: true

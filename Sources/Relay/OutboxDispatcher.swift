@@ -24,6 +24,7 @@ public final class OutboxDispatcher: Service, Sendable {
     /// Rung by the consumers (new work committed) and by the recorder (places freed).
     private let doorbell = Doorbell()
     private let liveness: Liveness.Loop?
+    private let metrics: RelayMetrics?
 
     /// Retries inside one delivery stay short: the outbox's own schedule handles long outages,
     /// and a short call keeps graceful shutdown prompt.
@@ -48,13 +49,14 @@ public final class OutboxDispatcher: Service, Sendable {
     /// Free places worth a claim while calls are in flight: an eighth of them, up to 32.
     private var refillGroup: Int { max(1, min(32, maxInFlight / 8)) }
 
-    public init(store: any CallbackStore, client: AWSClient, maxInFlight: Int, logger: Logger, liveness: Liveness? = nil) {
+    public init(store: any CallbackStore, client: AWSClient, maxInFlight: Int, logger: Logger, liveness: Liveness? = nil, metrics: RelayMetrics? = nil) {
         self.store = store
         self.stepFunctions = StepFunctions(client: client)
         self.sageMaker = SageMaker(client: client)
         self.maxInFlight = max(1, maxInFlight)
         self.logger = logger
         self.liveness = liveness?.loop("outbox dispatcher")
+        self.metrics = metrics
     }
 
     /// Tells the dispatcher new work was committed.
@@ -266,9 +268,16 @@ public final class OutboxDispatcher: Service, Sendable {
                 return (decision, decision.effects)
             }
         }
+        let started = ContinuousClock.now
         let decisions = try await store.commit(units)
+        metrics?.recorded(elapsed: ContinuousClock.now - started)
+        let acknowledged = metrics == nil ? now : WallClock.millisecondsNow()
         for (result, decision) in zip(results, decisions) {
             let entry = result.0
+            if let metrics {
+                let permanent = if case .failed(_, _, let transient) = result.1 { !transient } else { false }
+                metrics.delivery(entry, verdict: decision.verdict, permanent: permanent, now: acknowledged)
+            }
             var metadata: Logger.Metadata = [
                 "outbox.action": "\(entry.action.rawValue)", "token.hash": "\(TaskTokens.short(entry.tokenHash))",
                 "outcome": "\(decision.verdict)",

@@ -20,8 +20,13 @@ public final class QueueConsumer: Service, Sendable {
     private let waitSeconds: Int
     private let logger: Logger
     private let liveness: Liveness.Loop?
+    private let metrics: RelayMetrics?
+    private let health: HealthChecks?
 
-    public init(queueURL: String, role: MessageRole, sqs: SQS, intake: MessageIntake, dispatcher: OutboxDispatcher, waitSeconds: Int = SQS.maxWait, logger: Logger, liveness: Liveness? = nil) {
+    public init(
+        queueURL: String, role: MessageRole, sqs: SQS, intake: MessageIntake, dispatcher: OutboxDispatcher, waitSeconds: Int = SQS.maxWait,
+        logger: Logger, liveness: Liveness? = nil, metrics: RelayMetrics? = nil, health: HealthChecks? = nil
+    ) {
         self.queueURL = queueURL
         self.role = role
         self.sqs = sqs
@@ -32,6 +37,9 @@ public final class QueueConsumer: Service, Sendable {
         logger[metadataKey: "sqs.queue"] = "\(role.rawValue)"
         self.logger = logger
         self.liveness = liveness?.loop("\(role.rawValue) consumer", silentAfter: Self.silenceBound(waitSeconds: waitSeconds))
+        self.metrics = metrics
+        self.health = health
+        health?.expectQueue(role.rawValue)
     }
 
     public func run() async throws {
@@ -54,6 +62,7 @@ public final class QueueConsumer: Service, Sendable {
                         try await sqs.receiveMessages(queueURL: queueURL, waitSeconds: waitSeconds)
                     }
                     failures = 0
+                    health?.received(from: role.rawValue)
                 } catch is CancellationError {
                     break
                 } catch {
@@ -67,6 +76,7 @@ public final class QueueConsumer: Service, Sendable {
                 }
                 liveness?.end()
                 if !messages.isEmpty {
+                    metrics?.received(messages.count, from: role)
                     inHand += 1
                     batches.addTask { await self.handle(messages) }
                 }
@@ -88,14 +98,18 @@ public final class QueueConsumer: Service, Sendable {
         let incoming = messages.map { IncomingMessage(messageID: $0.messageID, body: $0.body, sentAt: $0.sentAt) }
         var committed: [SQSMessage] = []
         do {
+            let started = ContinuousClock.now
             let decisions = try await intake.process(incoming, role: role, source: role.rawValue)
+            metrics?.committed(decisions, role: role, sentAt: incoming.map(\.sentAt), elapsed: ContinuousClock.now - started)
             log(decisions, messages)
             committed = messages
         } catch {
             logger.error("consumer.commit_failed", metadata: ["error": "\(error)", "sqs.batch_size": "\(messages.count)"])
             for (message, one) in zip(messages, incoming) {
                 do {
+                    let started = ContinuousClock.now
                     let decisions = try await intake.process([one], role: role, source: role.rawValue)
+                    metrics?.committed(decisions, role: role, sentAt: [one.sentAt], elapsed: ContinuousClock.now - started)
                     log(decisions, [message])
                     committed.append(message)
                 } catch {

@@ -39,6 +39,7 @@ public final class SafetySweep: Service, Sendable {
     private let dispatcher: OutboxDispatcher
     private let logger: Logger
     private let liveness: Liveness.Loop?
+    private let metrics: RelayMetrics?
 
     /// Callbacks read per pass.
     static let batch = 64
@@ -48,8 +49,9 @@ public final class SafetySweep: Service, Sendable {
     /// only its holder sweeps, so `rate` limits the whole fleet.
     public static let leaseDuration: Int64 = 60_000
 
-    public init(store: any CallbackStore, client: AWSClient, settings: Settings, dispatcher: OutboxDispatcher, logger: Logger, liveness: Liveness? = nil) {
+    public init(store: any CallbackStore, client: AWSClient, settings: Settings, dispatcher: OutboxDispatcher, logger: Logger, liveness: Liveness? = nil, metrics: RelayMetrics? = nil) {
         self.store = store
+        self.metrics = metrics
         self.sageMaker = SageMaker(client: client)
         self.settings = settings
         self.dispatcher = dispatcher
@@ -132,6 +134,7 @@ public final class SafetySweep: Service, Sendable {
             return (decision, decision.effects)
         })
         if decision.queuesWork { dispatcher.ring() }
+        metrics?.swept(decision.verdict)
         let metadata: Logger.Metadata = ["job.kind": "\(kindName)", "job.name": "\(name)", "outcome": "\(decision.verdict)"]
         switch (decision.verdict, finding) {
         case (.sweptCompleted, _), (.sweptMissing, _): logger.notice("sweep.resolved", metadata: metadata)

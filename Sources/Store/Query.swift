@@ -16,7 +16,7 @@ enum Query: Int, CaseIterable {
     case enqueue, outboxFromDue, outboxDueTimes, outboxByID, deleteOutbox, deleteOutboxByTokenAction
     case rescheduleOutbox, listOutbox
     case recordRejected, listRejected, evictRejected
-    case rowCount, counts
+    case rowCount, counts, gauges
 
     static let pendingColumns = """
         token_hash, task_token, job_kind, job_name, registered_at, execution_arn, heartbeat, \
@@ -129,6 +129,9 @@ enum Query: Int, CaseIterable {
             "SELECT (SELECT count(*) FROM pending), (SELECT n FROM row_counts WHERE name = 'early_events'), "
                 + "(SELECT count(*) FROM outbox), (SELECT n FROM row_counts WHERE name = 'rejected'), "
                 + "(SELECT count(*) FROM closed)"
+        case .gauges:
+            "SELECT (SELECT count(*) FROM pending), (SELECT n FROM row_counts WHERE name = 'early_events'), "
+                + "(SELECT count(*) FROM outbox), (SELECT min(created_at) FROM outbox)"
         }
     }
 }

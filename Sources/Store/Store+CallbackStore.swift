@@ -71,6 +71,8 @@ extension Store: CallbackStore {
 
     public func counts() async throws -> StoreCounts { try await read { try $0.counts() } }
 
+    public func gauges() async throws -> StoreGauges { try await read { try $0.gauges() } }
+
     public func listPending(limit: Int) async throws -> [PendingCallback] {
         try await read { try $0.listPending(limit: limit) }
     }

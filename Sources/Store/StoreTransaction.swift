@@ -460,6 +460,15 @@ public final class StoreTransaction {
         }
     }
 
+    /// The metrics gauges: counts without the closed tokens (the largest table), and the oldest
+    /// outbox entry.
+    public func gauges() throws -> StoreGauges {
+        try run(.gauges) { s in
+            _ = try s.step()
+            return StoreGauges(pending: s.int(at: 0), earlyEvents: s.int(at: 1), outbox: s.int(at: 2), oldestOutboxCreatedAt: s.optionalInt64(at: 3))
+        }
+    }
+
     /// The value of a pragma on this connection, for tests and diagnostics.
     func pragma(_ name: String) throws -> String? {
         guard isOpen else { throw StoreError(.transactionEnded, "a transaction was used after its closure returned") }

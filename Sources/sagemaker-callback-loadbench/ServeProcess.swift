@@ -23,7 +23,6 @@ final class ServeProcess {
             "SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": eventsQueueURL,
             "SAGEMAKER_CALLBACK_REQUESTS_QUEUE_URL": requestsQueueURL,
             "SAGEMAKER_CALLBACK_DATABASE": directory.appendingPathComponent("callbacks.sqlite").path,
-            "SAGEMAKER_CALLBACK_HEALTH_FILE": directory.appendingPathComponent("health").path,
             // info unless BENCH_LOG_LEVEL says otherwise (what a line per callback costs).
             "LOG_LEVEL": ProcessInfo.processInfo.environment["BENCH_LOG_LEVEL"] ?? "info",
         ]

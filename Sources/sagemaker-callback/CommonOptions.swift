@@ -49,9 +49,12 @@ extension CommandLineOptions {
 /// wait in ``StartupLog`` until the command's store is open, so a command that cannot open its
 /// store (a missing table: the first AWS call, which resolves and logs the credentials) prints
 /// only its one error line.
-func bootstrapLogging(level: Logger.Level) -> Logger {
+func bootstrapLogging(level: Logger.Level, format: LogFormat = .text) -> Logger {
     LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
+        var handler: any LogHandler = switch format {
+        case .text: StreamLogHandler.standardError(label: label)
+        case .json: JSONLogHandler(label: label)
+        }
         handler.logLevel = level
         return StartupLog.Handler(inner: handler)
     }
@@ -74,7 +77,7 @@ enum StartupLog {
     }
 
     struct Handler: LogHandler {
-        var inner: StreamLogHandler
+        var inner: any LogHandler
 
         func log(event: LogEvent) {
             let write: @Sendable () -> Void = { [inner] in inner.log(event: event) }

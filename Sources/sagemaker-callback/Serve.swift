@@ -23,7 +23,9 @@ struct Serve: AsyncParsableCommand {
     var sweepRate: String?
     @Option(name: .long, help: ArgumentHelp("Most Step Functions and SageMaker calls in flight at once (env SAGEMAKER_CALLBACK_MAX_IN_FLIGHT; default 256).", valueName: "calls"))
     var maxInFlight: String?
-    @OptionGroup var health: HealthFileOption
+    @OptionGroup var http: HTTPAddressOption
+    @Option(name: .long, help: ArgumentHelp("Log lines as text or json, one JSON object per line (env LOG_FORMAT; default text).", valueName: "format"))
+    var logFormat: String?
 
     func run() async throws {
         var options = CommandLineOptions(store: store, aws: aws, queues: queues)
@@ -31,10 +33,11 @@ struct Serve: AsyncParsableCommand {
         options.sweepAfter = sweepAfter
         options.sweepGrace = sweepGrace
         options.sweepRate = sweepRate
-        options.healthFile = health.healthFile
+        options.httpAddress = http.httpAddress
+        options.logFormat = logFormat
         options.maxInFlight = maxInFlight
         let configuration = try await options.withInstanceRegion(.process).serve(.process)
-        let logger = bootstrapLogging(level: configuration.logLevel)
+        let logger = bootstrapLogging(level: configuration.logLevel, format: configuration.logFormat)
         try await CallbackRelay.serve(configuration, logger: logger, opened: StartupLog.release)
     }
 }

@@ -68,7 +68,6 @@ struct Emulator {
         environment["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL"] = deployment.eventsQueueURL
         environment["SAGEMAKER_CALLBACK_REQUESTS_QUEUE_URL"] = deployment.requestsQueueURL
         environment["SAGEMAKER_CALLBACK_DATABASE"] = database
-        environment["SAGEMAKER_CALLBACK_HEALTH_FILE"] = directory.appendingPathComponent("serve.health").path
         return environment
     }
 

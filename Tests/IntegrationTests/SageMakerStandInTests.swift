@@ -289,7 +289,7 @@ struct LoopbackHTTPServerTests {
 }
 
 /// A blocking client socket for speaking HTTP by hand, with a receive timeout so a test cannot hang.
-private final class RawConnection {
+final class RawConnection {
     let fd: Int32
     private var buffer: [UInt8] = []
 
