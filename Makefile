@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV := .venv
 APT_PACKAGES := libcurl4-openssl-dev libssl-dev libsqlite3-dev pkg-config python3-venv
-PYTHON_PACKAGES := moto[server]==5.2.5 cfn-lint
+PYTHON_PACKAGES := moto[server]==5.2.5 cfn-lint prometheus_client==0.26.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: test demo build deps venv lint bench clean
@@ -21,7 +21,7 @@ deps:
 venv: $(VENV)/.ready
 $(VENV)/.ready: Makefile
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check '$(word 1,$(PYTHON_PACKAGES))' '$(word 2,$(PYTHON_PACKAGES))'
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(foreach package,$(PYTHON_PACKAGES),'$(package)')
 	touch $@
 
 build: deps
