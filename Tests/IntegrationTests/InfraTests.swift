@@ -257,6 +257,49 @@ extension InfraTests {
             #expect(stop <= 120)
         }
 
+        @Test("alarms: either dead-letter queue not empty, the events queue's oldest message past MaxEventAgeSeconds, no running task; all notify AlarmTopicArn")
+        func alarms() throws {
+            let resources = try Self.resources()
+            let parameters = try #require(try Infra.template()["Parameters"])
+            #expect(parameters["MaxEventAgeSeconds"]?["Default"]?.intValue == 300)
+            #expect(parameters["AlarmTopicArn"]?["Default"] == "")
+            func alarm(_ id: String) throws -> JSONValue { try #require(resources[id]?["Properties"], "\(id)") }
+            for (id, queue) in [("EventsDeadLetterQueueAlarm", "EventsDeadLetterQueue"), ("RequestsDeadLetterQueueAlarm", "RequestsDeadLetterQueue")] {
+                let p = try alarm(id)
+                #expect(p["MetricName"] == "ApproximateNumberOfMessagesVisible")
+                #expect(p["Dimensions"] == [["Name": "QueueName", "Value": ["Fn::GetAtt": [.string(queue), "QueueName"]]]])
+                #expect(p["Threshold"]?.intValue == 0 && p["ComparisonOperator"] == "GreaterThanThreshold")
+            }
+            let age = try alarm("EventsQueueAgeAlarm")
+            #expect(age["MetricName"] == "ApproximateAgeOfOldestMessage")
+            #expect(age["Dimensions"] == [["Name": "QueueName", "Value": ["Fn::GetAtt": ["EventsQueue", "QueueName"]]]])
+            #expect(age["Threshold"] == ["Ref": "MaxEventAgeSeconds"])
+            let tasks = try alarm("NoRunningTasksAlarm")
+            #expect(resources["NoRunningTasksAlarm"]?["Condition"] == "DeployService")
+            #expect(tasks["MetricName"] == "RunningTaskCount" && tasks["TreatMissingData"] == "breaching")
+            let actions: JSONValue = ["Fn::If": ["HasAlarmTopic", [["Ref": "AlarmTopicArn"]], ["Ref": "AWS::NoValue"]]]
+            for id in ["EventsDeadLetterQueueAlarm", "RequestsDeadLetterQueueAlarm", "EventsQueueAgeAlarm", "NoRunningTasksAlarm"] {
+                #expect(try alarm(id)["AlarmActions"] == actions, "\(id)")
+            }
+        }
+
+        @Test("the dashboard shows queue depth and age, callbacks per minute (the service's EMF lines) and the dead-letter queues")
+        func dashboard() throws {
+            let body = try #require(Self.resources()["Dashboard"]?["Properties"]?["DashboardBody"]?["Fn::Sub"]?.stringValue)
+            let widgets = try #require(try JSONValue.parse(Array(body.utf8))["widgets"]?.arrayValue)
+            let titles = widgets.compactMap { $0["properties"]?["title"]?.stringValue }
+            #expect(titles == ["Queue depth (visible + in flight)", "Age of the oldest message (s)", "Callbacks per minute", "Dead-letter queues"])
+            #expect(body.contains("\"\(OperationsRefresher.namespace)\",\"CallbacksDelivered\""))
+            for queue in ["EventsQueue", "RequestsQueue", "EventsDeadLetterQueue", "RequestsDeadLetterQueue"] {
+                #expect(body.contains("${\(queue).QueueName}"), "\(queue)")
+            }
+            // The task serves the health endpoint on loopback and logs JSON (the EMF lines with it).
+            let (_, taskDefinition) = try Self.only("AWS::ECS::TaskDefinition")
+            let environment = taskDefinition["Properties"]?["ContainerDefinitions"]?[0]?["Environment"]?.arrayValue ?? []
+            #expect(environment.contains(["Name": "SAGEMAKER_CALLBACK_HTTP_ADDRESS", "Value": "127.0.0.1:9090"]))
+            #expect(environment.contains(["Name": "LOG_FORMAT", "Value": "json"]))
+        }
+
         @Test("the ECS service rolls back failed deployments, runs DesiredCount tasks (2 by default) and takes no traffic")
         func service() throws {
             let resources = try Self.resources()
