@@ -108,3 +108,23 @@ struct RelayMetricsTests {
         #expect(!text.contains("secret-token") && !text.contains("job-1"), "no token or job name as a label")
     }
 }
+
+@Suite("Embedded metric format")
+struct EmbeddedMetricTests {
+    @Test("one line: the _aws directive names the metrics its top-level members carry")
+    func line() throws {
+        let bytes = OperationsRefresher.embeddedMetricLine(
+            at: 1_700_000_000_000, delivered: 42, gauges: StoreGauges(pending: 7, earlyEvents: 0, outbox: 3, oldestOutboxCreatedAt: nil)
+        )
+        #expect(bytes.last == UInt8(ascii: "\n") && bytes.filter { $0 == UInt8(ascii: "\n") }.count == 1)
+        let line = try JSONValue.parse(Array(bytes.dropLast()))
+        #expect(line["_aws"]?["Timestamp"]?.int64Value == 1_700_000_000_000)
+        let directive = try #require(line["_aws"]?["CloudWatchMetrics"]?[0])
+        #expect(directive["Namespace"]?.stringValue == "SageMakerCallback")
+        let names = directive["Metrics"]?.arrayValue?.compactMap { $0["Name"]?.stringValue } ?? []
+        #expect(names == ["CallbacksDelivered", "PendingCallbacks", "OutboxEntries"])
+        #expect(line["CallbacksDelivered"]?.intValue == 42)
+        #expect(line["PendingCallbacks"]?.intValue == 7)
+        #expect(line["OutboxEntries"]?.intValue == 3)
+    }
+}
