@@ -83,6 +83,8 @@ public final class QueueConsumer: Service, Sendable {
             }
         }
         liveness?.stop()
+        // Shutting down (the consumers stop first): no longer ready, whatever the window says.
+        health?.stopping()
         logger.info("consumer.stopped")
     }
 

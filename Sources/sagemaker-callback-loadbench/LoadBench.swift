@@ -17,7 +17,8 @@ import SigV4
 /// `BENCH_SCALE` (job counts × this, default 1), `BENCH_WORKLOADS` (`a,b,...`; default all),
 /// `BENCH_TIMEOUT` (seconds a phase may take before what is missing counts as lost; default 120),
 /// `BENCH_EVENTS_DIR` (the recorded events; default `events`), `SAGEMAKER_CALLBACK_MAX_IN_FLIGHT`
-/// (passed to serve when set), `BENCH_LOG_LEVEL` (serve's `LOG_LEVEL`; default `info`).
+/// (passed to serve when set), `BENCH_LOG_LEVEL` (serve's `LOG_LEVEL`; default `info`),
+/// `BENCH_LOG_FORMAT` (serve's `LOG_FORMAT`, passed when set).
 @main
 struct LoadBench {
     static func main() async {

@@ -30,6 +30,10 @@ final class ServeProcess {
         if let maxInFlight = ProcessInfo.processInfo.environment["SAGEMAKER_CALLBACK_MAX_IN_FLIGHT"] {
             environment["SAGEMAKER_CALLBACK_MAX_IN_FLIGHT"] = maxInFlight
         }
+        // `BENCH_LOG_FORMAT=json`: what a JSON line per callback costs beside a text line.
+        if let format = ProcessInfo.processInfo.environment["BENCH_LOG_FORMAT"] {
+            environment["LOG_FORMAT"] = format
+        }
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["serve"]
         process.environment = environment
