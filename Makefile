@@ -43,6 +43,7 @@ TIMED_TESTS := LifecycleWorkflowTests/heartbeats|ReplicaTests
 INTEGRATION_WIDTH := 6
 MOTO_ENV = MOTO_SERVER="$(abspath $(VENV))/bin/moto_server"
 test: deps venv lint
+	python3 scripts/check-imports.py
 	swift build --build-tests
 	set -o pipefail; $(MOTO_ENV) swift test --skip-build --skip IntegrationTests 2>&1 | tee .build/test.log
 	set -o pipefail; $(MOTO_ENV) swift test --skip-build --filter IntegrationTests --skip '$(TIMED_TESTS)' \
