@@ -32,17 +32,18 @@ lint: venv
 
 # Tests whose contract is a few seconds long (a 3 s HeartbeatSeconds, 3 s leases) or that run
 # several service processes at once (the replica tests): they run alone after the parallel run,
-# because on two cores the dozens of emulators that run starts at once can stall any process for
-# seconds.
+# where on two cores a busy moment can stall any process for seconds.
 TIMED_TESTS := LifecycleWorkflowTests/heartbeats|ReplicaTests
 
 ## test: every test (unit, integration against moto, crash), and cfn-lint on infra/.
-# Three runs, so that no test's clock runs while two cores start dozens of emulators: the unit
-# targets (a few emulators at most), then the integration tests (each starts its own emulator;
-# at most INTEGRATION_WIDTH at once), then the timed tests alone, one at a time.
+# Three runs: the unit targets, then the integration tests (at most INTEGRATION_WIDTH at once),
+# then the timed tests alone, one at a time. Each run starts one moto server that its tests share
+# (each test has queues, state machines, an event bus and tables of its own); only tests that
+# switch on request authentication start one of their own.
 INTEGRATION_WIDTH := 6
 MOTO_ENV = MOTO_SERVER="$(abspath $(VENV))/bin/moto_server"
 test: deps venv lint
+	python3 scripts/check-imports.py
 	swift build --build-tests
 	set -o pipefail; $(MOTO_ENV) swift test --skip-build --skip IntegrationTests 2>&1 | tee .build/test.log
 	set -o pipefail; $(MOTO_ENV) swift test --skip-build --filter IntegrationTests --skip '$(TIMED_TESTS)' \

@@ -93,7 +93,6 @@ let package = Package(
                 "Relay", "AWS", "CallbackStore", "HTTP", "JSON", "SigV4",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
 
@@ -108,10 +107,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "sagemaker-callback-demo",
-            dependencies: [
-                "Moto", "AWS", "HTTP", "JSON",
-                .product(name: "Logging", package: "swift-log"),
-            ]
+            dependencies: ["Moto", "AWS", "JSON"]
         ),
 
         // `make bench`: what the DynamoDB backend costs per job (not a product: never shipped).
@@ -137,7 +133,7 @@ let package = Package(
         .executableTarget(
             name: "sagemaker-callback-loadbench",
             dependencies: [
-                "FakeAWS", "AWS", "HTTP", "JSON",
+                "FakeAWS", "AWS", "HTTP", "JSON", "SigV4",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -145,7 +141,7 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "SigV4Tests", dependencies: ["SigV4"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
-        .testTarget(name: "StoreTests", dependencies: ["CallbackStore", "Store"]),
+        .testTarget(name: "StoreTests", dependencies: ["CallbackStore", "Store", "CSQLite"]),
         .testTarget(
             name: "StoreContractTests",
             dependencies: [
@@ -154,7 +150,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "FakeAWSTests", dependencies: ["FakeAWS", "AWS", "HTTP", "JSON", "SigV4", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "AWSTests", dependencies: ["AWS", "JSON", "HTTP", "SigV4", "Moto"]),
+        .testTarget(name: "AWSTests", dependencies: ["AWS", "JSON", "HTTP", "SigV4", "Moto", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "RelayTests",
             dependencies: [

@@ -81,14 +81,6 @@ public struct SQS: Sendable {
         }
     }
 
-    /// Changes how long a received message stays invisible (0 makes it visible again now).
-    public func changeMessageVisibility(queueURL: String, receiptHandle: String, timeoutSeconds: Int) async throws {
-        _ = try await client.call(
-            .sqs, "ChangeMessageVisibility",
-            ["QueueUrl": .string(queueURL), "ReceiptHandle": .string(receiptHandle), "VisibilityTimeout": JSONValue(timeoutSeconds)]
-        )
-    }
-
     /// Sends one message and returns its id.
     @discardableResult
     public func sendMessage(queueURL: String, body: String) async throws -> String {

@@ -35,12 +35,6 @@ public struct SageMaker: Sendable {
         _ = try await client.call(.sageMaker, operation, [nameField: .string(name)], retryPolicy: retryPolicy)
     }
 
-    /// Creates a processing job from a full CreateProcessingJob request.
-    @discardableResult
-    public func createProcessingJob(_ request: JSONObject) async throws -> String? {
-        try await createJob(operation: "CreateProcessingJob", request: request)
-    }
-
     /// Describes a processing job.
     public func describeProcessingJob(name: String) async throws -> JSONObject {
         try await describeJob(operation: "DescribeProcessingJob", nameField: "ProcessingJobName", name: name)

@@ -5,12 +5,6 @@ import JSON
 public struct StepFunctions: Sendable {
     /// Error codes that mean the task is already closed: resending can never succeed.
     public static let taskClosedCodes: Set<String> = ["TaskTimedOut", "TaskDoesNotExist", "InvalidToken"]
-    /// The largest `output` SendTaskSuccess accepts, in UTF-8 bytes.
-    public static let maxOutputBytes = 262_144
-    /// The longest `error` SendTaskFailure accepts.
-    public static let maxErrorLength = 256
-    /// The longest `cause` SendTaskFailure accepts.
-    public static let maxCauseLength = 32_768
 
     public let client: AWSClient
     public init(client: AWSClient) { self.client = client }

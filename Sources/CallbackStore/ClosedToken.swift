@@ -5,7 +5,10 @@ public struct ClosedToken: Sendable, Equatable {
     public var tokenHash: String
     /// When it was closed (ms since the Unix epoch); drives TTL pruning.
     public var closedAt: Int64
-    /// How it was closed, e.g. `"success"` or `"TaskTimedOut"`.
+    /// How it was closed: `"succeeded"` or `"failed"` (the outcome was accepted), `"queued"`
+    /// (the outcome waits in the outbox), `"already closed: CODE"` (Step Functions had closed the
+    /// task), `"expired"`, or `"execution STATUS"` / `"execution STATUS before registration"`
+    /// (its execution ended first).
     public var result: String
 
     /// A closed-token record.

@@ -86,18 +86,27 @@ public struct LocalDeployment: Sendable {
     public let requestsQueueURL: String
     /// State machine ARNs by definition name (`wait-for-processing-job`, …).
     public let stateMachines: [String: String]
+    /// The EventBridge bus the rules are on and events are published to: `default`, as in the
+    /// template, or one of the deployment's own (see ``create(on:prefix:ownEventBus:)``).
+    public let eventBusName: String
 
     /// The example state machines of `infra/state-machines/`.
     public static let stateMachineNames = ["wait-for-processing-job", "start-and-wait-processing-job", "train-with-heartbeats"]
 
     /// Creates everything with names that start with `prefix`, so deployments never collide.
-    public static func create(on client: AWSClient, prefix: String) async throws -> LocalDeployment {
+    ///
+    /// `ownEventBus` puts the rules on a bus named `PREFIX-bus` instead of the default one, for
+    /// deployments that share an emulator: on one bus every deployment's SageMaker rule (they all
+    /// have the template's pattern) would route every job event to every events queue.
+    public static func create(on client: AWSClient, prefix: String, ownEventBus: Bool = false) async throws -> LocalDeployment {
+        let bus = ownEventBus ? "\(prefix)-bus" : "default"
+        if ownEventBus { _ = try await client.call(.eventBridge, "CreateEventBus", ["Name": .string(bus)]) }
         let events = try await client.call(.sqs, "CreateQueue", ["QueueName": .string("\(prefix)-events")])["QueueUrl"]?.stringValue ?? ""
         let requests = try await client.call(.sqs, "CreateQueue", ["QueueName": .string("\(prefix)-requests")])["QueueUrl"]?.stringValue ?? ""
         let attributes = try await client.call(.sqs, "GetQueueAttributes", ["QueueUrl": .string(events), "AttributeNames": ["QueueArn"]])
         let eventsArn = attributes["Attributes"]?["QueueArn"]?.stringValue ?? ""
 
-        try await putRule("\(prefix)-sagemaker-job-state-changes", pattern: try Infra.jobEventPattern(), target: eventsArn, on: client)
+        try await putRule("\(prefix)-sagemaker-job-state-changes", pattern: try Infra.jobEventPattern(), target: eventsArn, bus: bus, on: client)
 
         var machines: [String: String] = [:]
         for name in stateMachineNames {
@@ -111,14 +120,18 @@ public struct LocalDeployment: Sendable {
         }
         // Only this deployment's machines, as in the template: executions of other stacks never reach its queue.
         let executions = try Infra.executionEventPattern(stateMachineArns: stateMachineNames.compactMap { machines[$0] })
-        try await putRule("\(prefix)-executions", pattern: executions, target: eventsArn, on: client)
-        return LocalDeployment(client: client, eventsQueueURL: events, requestsQueueURL: requests, stateMachines: machines)
+        try await putRule("\(prefix)-executions", pattern: executions, target: eventsArn, bus: bus, on: client)
+        return LocalDeployment(client: client, eventsQueueURL: events, requestsQueueURL: requests, stateMachines: machines, eventBusName: bus)
     }
 
     /// Creates (or replaces) an enabled rule with one target.
-    private static func putRule(_ name: String, pattern: JSONValue, target: String, on client: AWSClient) async throws {
-        _ = try await client.call(.eventBridge, "PutRule", ["Name": .string(name), "EventPattern": .string(pattern.serialized()), "State": "ENABLED"])
-        _ = try await client.call(.eventBridge, "PutTargets", ["Rule": .string(name), "Targets": [["Id": "events-queue", "Arn": .string(target)]]])
+    private static func putRule(_ name: String, pattern: JSONValue, target: String, bus: String, on client: AWSClient) async throws {
+        _ = try await client.call(.eventBridge, "PutRule", [
+            "Name": .string(name), "EventBusName": .string(bus), "EventPattern": .string(pattern.serialized()), "State": "ENABLED",
+        ])
+        _ = try await client.call(.eventBridge, "PutTargets", [
+            "Rule": .string(name), "EventBusName": .string(bus), "Targets": [["Id": "events-queue", "Arn": .string(target)]],
+        ])
     }
 
     /// Starts an execution (always named: moto needs it) and returns its ARN.
@@ -189,6 +202,7 @@ public struct LocalDeployment: Sendable {
     private func putEvent(source: String, detailType: String, detail: JSONObject, resources: [JSONValue]) async throws {
         let response = try await client.call(.eventBridge, "PutEvents", [
             "Entries": [[
+                "EventBusName": .string(eventBusName),
                 "Source": .string(source),
                 "DetailType": .string(detailType),
                 "Detail": .string(JSONValue.object(detail).serialized()),

@@ -4,6 +4,7 @@ import HTTP
 import JSON
 import Logging
 import SigV4
+import Synchronization
 
 /// The AWS emulator (moto) running on a free loopback port, owned by whoever started it: tests
 /// and the demo. It is stopped by `stop()`, and dies with its parent even after a crash.
@@ -23,13 +24,43 @@ public final class MotoServer: Sendable {
 
     private let process: Process
     private let transport: CurlHTTPClient
+    /// The one server of this process, from ``shared()``: `stop()` leaves it running.
+    public let isShared: Bool
 
-    private init(process: Process, port: Int, transport: CurlHTTPClient) {
+    private init(process: Process, port: Int, transport: CurlHTTPClient, isShared: Bool = false) {
         self.process = process
         self.port = port
         self.endpoint = "http://127.0.0.1:\(port)"
         self.transport = transport
+        self.isShared = isShared
     }
+
+    /// The server this process's tests share, started by the first caller (DynamoDB requests
+    /// serialized, as ``start(serializeRequests:environment:timeout:)`` explains) and started
+    /// again if it has died. It lives as long as the process: its launcher exits when its parent
+    /// is gone, and `stop()` on it does nothing. Tests on it keep apart by resource names of their
+    /// own; a test that changes the server itself (authentication, configuration) or stops it
+    /// starts one of its own.
+    public static func shared() async throws -> MotoServer {
+        let starting = sharedServer.withLock { current -> Task<MotoServer, any Error> in
+            if let current { return current }
+            let task = Task { try await start(serializeRequests: true, isShared: true) }
+            current = task
+            return task
+        }
+        do {
+            let server = try await starting.value
+            if server.process.isRunning { return server }
+        } catch {
+            sharedServer.withLock { if $0 == starting { $0 = nil } }
+            throw error
+        }
+        // It died (moto crashed, or something killed it): the next caller starts another.
+        sharedServer.withLock { if $0 == starting { $0 = nil } }
+        return try await shared()
+    }
+
+    private static let sharedServer = Mutex<Task<MotoServer, any Error>?>(nil)
 
     /// The `moto_server` executable: `MOTO_SERVER`, else `.venv/bin/moto_server` of this
     /// package, else of the working directory.
@@ -55,6 +86,12 @@ public final class MotoServer: Sendable {
     /// ReceiveMessage long poll waits inside its request, and must not stall the others.
     public static func start(
         serializeRequests: Bool = false, environment: [String: String] = [:], timeout: Duration = .seconds(60)
+    ) async throws -> MotoServer {
+        try await start(serializeRequests: serializeRequests, environment: environment, timeout: timeout, isShared: false)
+    }
+
+    private static func start(
+        serializeRequests: Bool, environment: [String: String] = [:], timeout: Duration = .seconds(60), isShared: Bool
     ) async throws -> MotoServer {
         let executable = try executable()
         let transport = try CurlHTTPClient()
@@ -91,7 +128,7 @@ public final class MotoServer: Sendable {
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            let server = MotoServer(process: process, port: port, transport: transport)
+            let server = MotoServer(process: process, port: port, transport: transport, isShared: isShared)
             do {
                 try await server.waitUntilReady(timeout: timeout)
                 try await server.configure(["stepfunctions": ["execute_state_machine": true]])
@@ -136,8 +173,9 @@ public final class MotoServer: Sendable {
         return words.first ?? "python3"
     }
 
-    /// Stops the server and waits for it to exit.
+    /// Stops the server (it exits on a thread of its own); a shared one is left running.
     public func stop() {
+        guard !isShared else { return }
         stopProcess()
         transport.shutdown()
     }

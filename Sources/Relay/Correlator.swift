@@ -92,12 +92,8 @@ public struct Correlator: Sendable {
     public func decideInvalidRegistration(
         taskToken: String?, reason: String, body: String, source: String, messageID: String?, tokenClosed: Bool
     ) -> Decision {
-        var recorded = body
-        if let taskToken, !taskToken.isEmpty {
-            recorded = recorded.replacing(taskToken, with: "<token \(TaskTokens.short(TaskTokens.hash(taskToken)))>")
-        }
         var effects: [Effect] = [.recordRejected(RejectedMessage(
-            id: 0, receivedAt: now, source: source, messageID: messageID, reason: reason, body: recorded
+            id: 0, receivedAt: now, source: source, messageID: messageID, reason: reason, body: TaskTokens.masked(body, known: taskToken)
         ))]
         guard let taskToken else { return Decision(.rejected(reason), effects: effects) }
         let hash = TaskTokens.hash(taskToken)
@@ -152,9 +148,12 @@ public struct Correlator: Sendable {
 
     /// An events-queue message that is malformed (or valid but not ours): recorded, never fatal.
     public func decideRejectedEvent(reason: String, unsupported: Bool, body: String, source: String, messageID: String?) -> Decision {
+        // A registration sent to the events queue by mistake carries a token like any other.
         Decision(
             unsupported ? .unsupported(reason) : .rejected(reason),
-            effects: [.recordRejected(RejectedMessage(id: 0, receivedAt: now, source: source, messageID: messageID, reason: reason, body: body))]
+            effects: [.recordRejected(RejectedMessage(
+                id: 0, receivedAt: now, source: source, messageID: messageID, reason: reason, body: TaskTokens.masked(body)
+            ))]
         )
     }
 

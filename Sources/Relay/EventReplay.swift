@@ -16,7 +16,6 @@ public struct EventReplay: Sendable {
     /// What a replay did.
     public struct Report: Sendable {
         public var lines: [Line] = []
-        public var delivery: OutboxDispatcher.Pass?
         /// Events that were malformed: the command exits 65 (EX_DATAERR) when there are any.
         public var rejected: Int { lines.filter { $0.verdict.isRejection }.count }
         public var queuedWork: Bool { lines.contains { $0.queuedWork } }

@@ -135,4 +135,98 @@ public enum TaskTokens {
 
     /// The first 12 hex digits of a token's hash: enough to tell tokens apart in logs and `list`.
     public static func short(_ tokenHash: String) -> String { String(tokenHash.prefix(12)) }
+
+    /// What a token is replaced with in a recorded body: `<token SHORT-HASH>`.
+    static func placeholder(_ token: String) -> String { "<token \(short(hash(token)))>" }
+
+    /// Runs of base64 characters at least this long, with upper case, lower case and digits in
+    /// them, are masked even where no `TaskToken` field names them (a body that is not JSON, a
+    /// token under another key). Step Functions tokens are base64 hundreds of characters long;
+    /// what else an event carries (names, ARNs, S3 paths) is broken up by `-`, `_`, `.` or `:`.
+    static let unnamedTokenLength = 100
+
+    /// `body` with every task token in it replaced by ``placeholder(_:)``, for a body kept as a
+    /// rejected message (which `list --json` prints): `known`; every string under a `TaskToken`
+    /// key (any case, at any depth, also inside a JSON string such as an SNS envelope's
+    /// `Message`), in the body's raw text and with `/` escaped as `\/`; and any run of base64
+    /// that looks like one (``unnamedTokenLength``). Masking a masked body changes nothing.
+    public static func masked(_ body: String, known: String? = nil) -> String {
+        var tokens = Set<String>()
+        var signatures = Set<String>()
+        if let known, !known.isEmpty { tokens.insert(known) }
+        if let value = try? JSONValue.parse(body) { collectTokens(in: value, into: &tokens, signatures: &signatures, depth: 0) }
+        var masked = body
+        // Longest first: a token that contains another is replaced whole.
+        for token in tokens.sorted(by: { $0.count > $1.count }) {
+            let placeholder = placeholder(token)
+            masked = masked.replacing(token, with: placeholder)
+            let escaped = token.replacing("/", with: "\\/")
+            if escaped != token { masked = masked.replacing(escaped, with: placeholder) }
+        }
+        return maskingLongRuns(masked, except: signatures)
+    }
+
+    /// Strings under `TaskToken` keys; strings that are JSON themselves are searched too (an SNS
+    /// envelope nests its message as a string), a few levels deep. An SNS envelope's `Signature`
+    /// is base64 too, and no secret: it is kept.
+    private static func collectTokens(in value: JSONValue, into tokens: inout Set<String>, signatures: inout Set<String>, depth: Int) {
+        guard depth < 4 else { return }
+        switch value {
+        case .object(let object):
+            for (key, member) in object {
+                if key.lowercased() == "tasktoken", let token = member.stringValue, !token.isEmpty, !isPlaceholder(token) {
+                    tokens.insert(token)
+                }
+                if key == "Signature", let signature = member.stringValue { signatures.insert(signature) }
+                collectTokens(in: member, into: &tokens, signatures: &signatures, depth: depth)
+            }
+        case .array(let elements):
+            for element in elements { collectTokens(in: element, into: &tokens, signatures: &signatures, depth: depth) }
+        case .string(let text):
+            if let first = text.utf8.first(where: { $0 > 0x20 }), first == UInt8(ascii: "{") || first == UInt8(ascii: "["),
+               let nested = try? JSONValue.parse(text) {
+                collectTokens(in: nested, into: &tokens, signatures: &signatures, depth: depth + 1)
+            }
+        default:
+            break
+        }
+    }
+
+    private static func isPlaceholder(_ text: String) -> Bool { text.hasPrefix("<token ") && text.hasSuffix(">") }
+
+    /// Replaces each run of at least ``unnamedTokenLength`` base64 characters (`A–Z a–z 0–9 + /`,
+    /// then any `=` padding) that has upper case, lower case and digits in it, but those in `kept`.
+    private static func maskingLongRuns(_ text: String, except kept: Set<String>) -> String {
+        let bytes = Array(text.utf8)
+        var output: [UInt8] = []
+        var copied = 0
+        var index = 0
+        while index < bytes.count {
+            var end = index
+            var classes: (upper: Bool, lower: Bool, digit: Bool) = (false, false, false)
+            scan: while end < bytes.count {
+                switch bytes[end] {
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"): classes.upper = true
+                case UInt8(ascii: "a")...UInt8(ascii: "z"): classes.lower = true
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): classes.digit = true
+                case UInt8(ascii: "+"), UInt8(ascii: "/"): break
+                default: break scan
+                }
+                end += 1
+            }
+            while end < bytes.count, end - index >= unnamedTokenLength, bytes[end] == UInt8(ascii: "=") { end += 1 }
+            if end - index >= unnamedTokenLength, classes.upper, classes.lower, classes.digit {
+                let run = String(decoding: bytes[index..<end], as: UTF8.self)
+                if !kept.contains(run) {
+                    output.append(contentsOf: bytes[copied..<index])
+                    output.append(contentsOf: placeholder(run).utf8)
+                    copied = end
+                }
+            }
+            index = max(end, index + 1)
+        }
+        guard copied > 0 else { return text }
+        output.append(contentsOf: bytes[copied...])
+        return String(decoding: output, as: UTF8.self)
+    }
 }

@@ -3,7 +3,7 @@ import CallbackStore
 ///
 /// Parameters are numbered (`?1`, `?2`, …) so that the binding code can name them.
 enum Query: Int, CaseIterable {
-    case beginImmediate, beginDeferred, commit, rollback
+    case beginImmediate, beginDeferred, commit
     case savepoint, releaseSavepoint, rollbackToSavepoint
 
     case insertPending, pendingByToken, pendingByJob, deletePending, updatePendingStatus, listPending
@@ -37,7 +37,6 @@ enum Query: Int, CaseIterable {
         case .beginImmediate: "BEGIN IMMEDIATE"
         case .beginDeferred: "BEGIN DEFERRED"
         case .commit: "COMMIT"
-        case .rollback: "ROLLBACK"
         case .savepoint: "SAVEPOINT grouped_write"
         case .releaseSavepoint: "RELEASE grouped_write"
         case .rollbackToSavepoint: "ROLLBACK TO grouped_write"

@@ -262,14 +262,19 @@ final class SharedFilesFixture {
 @Suite(.timeLimit(.minutes(1))) struct CredentialChainTests {
     static let base = Date(timeIntervalSince1970: 1_700_000_000)
 
+    /// The first two providers of the default chain, which need no network.
+    static func environmentThenFiles(_ environment: Environment, logger: Logger) -> CredentialChain {
+        CredentialChain(
+            providers: [EnvironmentCredentialProvider(environment: environment), SharedFilesCredentialProvider(environment: environment)],
+            logger: logger
+        )
+    }
+
     @Test func environmentBeatsSharedFilesAndTheWinnerIsLogged() async throws {
         let files = try SharedFilesFixture()
         try files.writeCredentials("[default]\naws_access_key_id = FILE\naws_secret_access_key = FILESECRET\n")
         let log = LogRecorder()
-        let chain = CredentialChain.default(
-            environment: files.environment(["AWS_ACCESS_KEY_ID": "ENV", "AWS_SECRET_ACCESS_KEY": "ENVSECRET"]),
-            logger: log.logger
-        )
+        let chain = Self.environmentThenFiles(files.environment(["AWS_ACCESS_KEY_ID": "ENV", "AWS_SECRET_ACCESS_KEY": "ENVSECRET"]), logger: log.logger)
         #expect(chain.name == "chain(environment, shared-files)")
         #expect(try await chain.credentials().accessKeyID == "ENV")
         let info = log.records.filter { $0.level == .info }
@@ -280,7 +285,7 @@ final class SharedFilesFixture {
     @Test func sharedFilesAnswerWhenEnvironmentIsEmpty() async throws {
         let files = try SharedFilesFixture()
         try files.writeCredentials("[default]\naws_access_key_id = FILE\naws_secret_access_key = FILESECRET\n")
-        let chain = CredentialChain.default(environment: files.environment(), logger: LogRecorder().logger)
+        let chain = Self.environmentThenFiles(files.environment(), logger: LogRecorder().logger)
         #expect(try await chain.credentials().accessKeyID == "FILE")
     }
 
@@ -357,7 +362,7 @@ final class SharedFilesFixture {
         let environment = files.environment(["AWS_ACCESS_KEY_ID": "AKIDVALUE"])
         let extra = StubProvider(name: "imds") { _ in throw CredentialProviderError(code: .init(rawValue: "Unreachable"), message: "no answer from 169.254.169.254") }
         let chain = CredentialChain(
-            providers: CredentialChain.defaultProviders(environment: environment) + [extra],
+            providers: [EnvironmentCredentialProvider(environment: environment), SharedFilesCredentialProvider(environment: environment), extra],
             logger: LogRecorder().logger
         )
         let error = try await #require(throws: CredentialsError.self) { try await chain.credentials() }

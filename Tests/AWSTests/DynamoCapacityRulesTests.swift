@@ -76,31 +76,30 @@ import Testing
 
     /// The client computes units from what it sends and receives, beside moto's poor reports.
     @Test(.timeLimit(.minutes(2))) func clientComputesUnitsBesideReportedOnes() async throws {
-        let moto = try await MotoServer.start()
-        defer { moto.stop() }
-        try await DynamoDB.createTable(client: try moto.client(), request: DynamoDBTests.tableRequest)
-        let meter = DynamoCapacityMeter()
-        let index = DynamoCapacityRules.Index(name: "byGroup", hashKey: "group", rangeKey: "due", included: nil)
-        let table = DynamoDB(client: try moto.client(), table: "callbacks", meter: meter, tableKey: ["pk"], indexes: [index])
-        let big: DynamoItem = ["pk": .s("A#1"), "body": .s(String(repeating: "x", count: 2_000))]    // 2,009 B: 2 units
-        try await table.putItem(big)
-        #expect(meter.computedWriteUnits == 2)
-        #expect(meter.writeUnits == 1)    // moto: 1 per PutItem whatever the size
-        // A transaction: twice each write; the delete charged on the item it deletes, as read.
-        meter.reset()
-        let small: DynamoItem = ["pk": .s("A#2"), "group": .s("g"), "due": .number(1)]
-        try await table.transactWriteItems([.put(item: small, condition: nil), .delete(key: ["pk": .s("A#1")], condition: nil)], previous: [nil, big])
-        // put 2×1 + its index entry 1 + delete 2×2.
-        #expect(meter.computedWriteUnits == 7)
-        #expect(meter.writeUnits == 0)    // moto reports nothing for transactions
-        #expect(meter.snapshot().byKind["A"]?.writes == 2)
-        #expect(meter.snapshot().byKind["index:byGroup"]?.writeUnits == 1)
-        // Reads: a strongly consistent get, a missing one, an eventually consistent query page.
-        meter.reset()
-        _ = try await table.getItem(key: ["pk": .s("A#2")])
-        _ = try await table.getItem(key: ["pk": .s("A#1")])
-        _ = try await table.query(index: "byGroup", keyCondition: DynamoExpression("#g = :g", names: ["#g": "group"], values: [":g": .s("g")]))
-        #expect(meter.computedReadUnits == 2.5)
-        #expect(meter.snapshot().writesWithoutPrevious == 0)
+        try await DynamoDBTests.withTable { moto, created, _ in
+            let meter = DynamoCapacityMeter()
+            let index = DynamoCapacityRules.Index(name: "byGroup", hashKey: "group", rangeKey: "due", included: nil)
+            let table = DynamoDB(client: try moto.client(), table: created.table, meter: meter, tableKey: ["pk"], indexes: [index])
+            let big: DynamoItem = ["pk": .s("A#1"), "body": .s(String(repeating: "x", count: 2_000))]    // 2,009 B: 2 units
+            try await table.putItem(big)
+            #expect(meter.computedWriteUnits == 2)
+            #expect(meter.writeUnits == 1)    // moto: 1 per PutItem whatever the size
+            // A transaction: twice each write; the delete charged on the item it deletes, as read.
+            meter.reset()
+            let small: DynamoItem = ["pk": .s("A#2"), "group": .s("g"), "due": .number(1)]
+            try await table.transactWriteItems([.put(item: small, condition: nil), .delete(key: ["pk": .s("A#1")], condition: nil)], previous: [nil, big])
+            // put 2×1 + its index entry 1 + delete 2×2.
+            #expect(meter.computedWriteUnits == 7)
+            #expect(meter.writeUnits == 0)    // moto reports nothing for transactions
+            #expect(meter.snapshot().byKind["A"]?.writes == 2)
+            #expect(meter.snapshot().byKind["index:byGroup"]?.writeUnits == 1)
+            // Reads: a strongly consistent get, a missing one, an eventually consistent query page.
+            meter.reset()
+            _ = try await table.getItem(key: ["pk": .s("A#2")])
+            _ = try await table.getItem(key: ["pk": .s("A#1")])
+            _ = try await table.query(index: "byGroup", keyCondition: DynamoExpression("#g = :g", names: ["#g": "group"], values: [":g": .s("g")]))
+            #expect(meter.computedReadUnits == 2.5)
+            #expect(meter.snapshot().writesWithoutPrevious == 0)
+        }
     }
 }

@@ -72,22 +72,23 @@ import Testing
         "TimeToLiveSpecification": ["Enabled": true, "AttributeName": "expiresAt"],
     ]
 
-    /// A fresh moto with the table created, for one test.
-    static func withTable(
-        serializeRequests: Bool = false, _ body: (MotoServer, DynamoDB, DynamoCapacityMeter) async throws -> Void
-    ) async throws {
+    /// A table of its own on the moto server the test process shares (DynamoDB requests
+    /// serialized there), for one test.
+    static func withTable(_ body: (MotoServer, DynamoDB, DynamoCapacityMeter) async throws -> Void) async throws {
         let moto: MotoServer
         do {
-            moto = try await MotoServer.start(serializeRequests: serializeRequests)
+            moto = try await MotoServer.shared()
         } catch let error as MotoUnavailable {
             Issue.record("\(error.message)")
             throw error
         }
-        defer { moto.stop() }
         let client = try moto.client()
-        try await DynamoDB.createTable(client: client, request: tableRequest)
+        var request = tableRequest
+        let name = "callbacks-\(UUID().uuidString.prefix(8).lowercased())"
+        request["TableName"] = .string(name)
+        try await DynamoDB.createTable(client: client, request: request)
         let meter = DynamoCapacityMeter()
-        try await body(moto, DynamoDB(client: client, table: "callbacks", meter: meter), meter)
+        try await body(moto, DynamoDB(client: client, table: name, meter: meter), meter)
     }
 
     static func key(_ id: String) -> DynamoItem { ["pk": .s(id)] }
@@ -104,7 +105,7 @@ import Testing
     @Test func describesTheTableAndItsTimeToLive() async throws {
         try await Self.withTable { moto, table, _ in
             let description = try await table.describeTable()
-            #expect(description.name == "callbacks")
+            #expect(description.name.hasPrefix("callbacks-"))
             #expect(description.status == "ACTIVE")
             #expect(description.keySchema == [.init(name: "pk", keyType: "HASH")])
             #expect(description.attributeTypes == ["pk": "S", "group": "S", "due": "N"])
@@ -249,10 +250,10 @@ import Testing
     /// Several writers increment one counter by read-modify-write, each write a transaction
     /// conditional on the version it read. moto does not isolate transactions from one another
     /// (unserialized, this test loses increments about every other run: a transaction restores
-    /// the table over a concurrent one's write), so it runs moto with `serializeRequests`: with
+    /// the table over a concurrent one's write), so it runs on the shared moto, whose requests are serialized: with
     /// it, every cancelled write is retried after a fresh read and the count comes out exact.
     @Test func serializedMotoKeepsConcurrentIncrementsExact() async throws {
-        try await Self.withTable(serializeRequests: true) { moto, table, _ in
+        try await Self.withTable { moto, table, _ in
             try await table.putItem(["pk": .s("counter"), "version": .number(0), "count": .number(0)])
             let writers = 6
             let increments = 10
@@ -289,7 +290,7 @@ import Testing
 
     /// The lock covers DynamoDB requests only: a long SQS poll in progress does not hold them up.
     @Test func serializedMotoDoesNotWaitForALongPoll() async throws {
-        try await Self.withTable(serializeRequests: true) { moto, table, _ in
+        try await Self.withTable { moto, table, _ in
             let client = try moto.client()
             let queueURL = try await client.call(.sqs, "CreateQueue", ["QueueName": "quiet"])["QueueUrl"]?.stringValue ?? ""
             let poll = Task { try await SQS(client: client).receiveMessages(queueURL: queueURL, waitSeconds: 15) }

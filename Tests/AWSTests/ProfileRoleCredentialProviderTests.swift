@@ -136,7 +136,5 @@ import Testing
     @Test func theSDKOrder() {
         let chain = CredentialChain.default(environment: Environment([:]), http: ScriptedTransport([]), logger: .init(label: "test"))
         #expect(chain.name == "chain(environment, web-identity, assume-role, shared-files, process, ecs-container, ec2-instance-metadata)")
-        // The chain without HTTP is unchanged.
-        #expect(CredentialChain.defaultProviders(environment: Environment([:])).map(\.name) == ["environment", "shared-files"])
     }
 }

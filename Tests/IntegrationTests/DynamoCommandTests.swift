@@ -104,7 +104,7 @@ struct DynamoCommandTests {
 
     @Test("serve with keys allowed SQS, Step Functions and SageMaker but not DynamoDB: exit 64 naming the table and the refused call")
     func serveWithoutPermission() async throws {
-        let emulator = try await Emulator.start("dynamo-denied")
+        let emulator = try await Emulator.start("dynamo-denied", dedicated: true)
         defer { emulator.stop() }
         let table = try await emulator.createStateTable()
         let (user, _) = try SignatureTests.createIdentity(emulator.moto.endpoint)

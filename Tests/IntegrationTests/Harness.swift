@@ -10,12 +10,15 @@ import DynamoStore
 import Store
 import Testing
 
-/// Starts moto for a test; when it is missing the test fails with how to install it (never skipped).
-func startMoto() async throws -> MotoServer {
+/// The moto server a test runs on: the one this test process shares (tests keep apart by names
+/// of their own), or, `dedicated`, one of the test's own, for a test that changes the server
+/// (request authentication) or stops it. When moto is missing the test fails with how to
+/// install it (never skipped).
+func startMoto(dedicated: Bool = false) async throws -> MotoServer {
     do {
         // DynamoDB requests one at a time: moto does not isolate concurrent transactions from
         // several clients (replicas), so without this it would lose updates the real service keeps.
-        return try await MotoServer.start(serializeRequests: true)
+        return dedicated ? try await MotoServer.start(serializeRequests: true) : try await MotoServer.shared()
     } catch let error as MotoUnavailable {
         Issue.record("\(error.message)")
         throw error
@@ -31,22 +34,26 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
     var testDescription: String { rawValue }
 }
 
-/// A moto server with the `infra/` deployment on it, for one test.
+/// The `infra/` deployment on moto, for one test: its own queues, state machines, rules (on an
+/// event bus of its own) and store, on the shared server unless `dedicated`.
 struct Emulator {
     let moto: MotoServer
+    /// What every name of the deployment starts with: the test's name and a random part.
+    let name: String
     let deployment: LocalDeployment
     let directory: URL
     let backend: Backend
     /// The service's `--database`: the SQLite file, or `dynamodb://TABLE`.
     private(set) var database: String
 
-    static func start(_ name: String, backend: Backend = .sqlite) async throws -> Emulator {
-        let moto = try await startMoto()
-        let deployment = try await LocalDeployment.create(on: try moto.client(), prefix: name)
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("it-\(name)-\(UUID().uuidString.prefix(8))")
+    static func start(_ testName: String, backend: Backend = .sqlite, dedicated: Bool = false) async throws -> Emulator {
+        let moto = try await startMoto(dedicated: dedicated)
+        let name = "\(testName)-\(UUID().uuidString.prefix(6).lowercased())"
+        let deployment = try await LocalDeployment.create(on: try moto.client(), prefix: name, ownEventBus: true)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("it-\(name)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var emulator = Emulator(
-            moto: moto, deployment: deployment, directory: directory, backend: backend,
+            moto: moto, name: name, deployment: deployment, directory: directory, backend: backend,
             database: directory.appendingPathComponent("state.sqlite").path
         )
         if backend == .dynamoDB { emulator.database = try await emulator.createStateTable() }

@@ -75,13 +75,14 @@ struct JobKindTests {
         var machines: [Bool: String] = [:]
         for create in [false, true] {
             let response = try await d.client.call(.stepFunctions, "CreateStateMachine", [
-                "name": .string("\(kind.name)-\(create ? "create" : "wait")"),
+                "name": .string("\(emulator.name)-\(create ? "create" : "wait")"),
                 "definition": .string(Self.definition(kind, requestsQueueURL: d.requestsQueueURL, create: create)),
                 "roleArn": .string(Self.role), "type": "STANDARD",
             ])
             machines[create] = response["stateMachineArn"]?.stringValue
         }
-        let prefix = kind.name.lowercased()
+        // Job names of the test's own: the emulator (and its SageMaker) may be shared.
+        let prefix = emulator.name
         var executions: [String: String] = [:]
         for status in ["Completed", "Failed", "Stopped"] {
             executions[status] = try await d.startExecution(

@@ -71,7 +71,7 @@ struct LifecycleWorkflowTests {
 
         // First only the events queue is read (requests go to an empty queue), as when the requests
         // consumer lags behind after an outage; then the service runs whole.
-        let elsewhere = try await d.client.call(.sqs, "CreateQueue", ["QueueName": "late-elsewhere"])["QueueUrl"]?.stringValue ?? ""
+        let elsewhere = try await d.client.call(.sqs, "CreateQueue", ["QueueName": .string("\(emulator.name)-elsewhere")])["QueueUrl"]?.stringValue ?? ""
         let eventsOnly = try await InProcessRelay.start(emulator, environment: [
             "AWS_ENDPOINT_URL_SAGEMAKER": sageMaker.endpoint, "SAGEMAKER_CALLBACK_REQUESTS_QUEUE_URL": elsewhere,
         ])
@@ -111,14 +111,16 @@ struct LifecycleWorkflowTests {
         var machines: [Bool: String] = [:]
         for heartbeat in [true, false] {
             let response = try await d.client.call(.stepFunctions, "CreateStateMachine", [
-                "name": .string("beats-\(heartbeat)"), "definition": .string(try Self.heartbeatMachine(d, heartbeat: heartbeat)),
+                "name": .string("\(emulator.name)-\(heartbeat)"), "definition": .string(try Self.heartbeatMachine(d, heartbeat: heartbeat)),
                 "roleArn": .string(JobKindTests.role), "type": "STANDARD",
             ])
             machines[heartbeat] = response["stateMachineArn"]?.stringValue
         }
         try await emulator.awaitQuietMachine()
-        let alive = try await d.startExecution(try #require(machines[true]), name: "with-beats", input: ["CreateTrainingJob": .object(JobKindTests.createRequest(.training, name: "train-beating"))])
-        let silent = try await d.startExecution(try #require(machines[false]), name: "without-beats", input: ["CreateTrainingJob": .object(JobKindTests.createRequest(.training, name: "train-silent"))])
+        // Job names of the test's own: the emulator's SageMaker is shared.
+        let beating = "\(emulator.name)-beating"
+        let alive = try await d.startExecution(try #require(machines[true]), name: "with-beats", input: ["CreateTrainingJob": .object(JobKindTests.createRequest(.training, name: beating))])
+        let silent = try await d.startExecution(try #require(machines[false]), name: "without-beats", input: ["CreateTrainingJob": .object(JobKindTests.createRequest(.training, name: "\(emulator.name)-silent"))])
 
         let started = ContinuousClock.now
         #expect(try await d.waitForExecution(silent, timeout: .seconds(30))["status"] == "FAILED")
@@ -130,8 +132,8 @@ struct LifecycleWorkflowTests {
         try await Task.sleep(until: started + .seconds(10))
         #expect(try await d.describeExecution(alive)["status"] == "RUNNING")
         try await d.publishJobEvent(detailType: JobKind.training.detailType, detail: [
-            "TrainingJobName": "train-beating", "TrainingJobStatus": "Completed", "SecondaryStatus": "Completed",
-            "TrainingJobArn": "arn:aws:sagemaker:us-east-1:123456789012:training-job/train-beating",
+            "TrainingJobName": .string(beating), "TrainingJobStatus": "Completed", "SecondaryStatus": "Completed",
+            "TrainingJobArn": .string("arn:aws:sagemaker:us-east-1:123456789012:training-job/\(beating)"),
         ])
         let finished = try await d.waitForExecution(alive)
         let timeline = try await d.history(alive).map { "\($0["timestamp"]?.serialized() ?? "?") \($0["type"]?.stringValue ?? "?")" }

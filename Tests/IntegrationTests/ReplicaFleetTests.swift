@@ -53,7 +53,7 @@ struct ReplicaFleetTests {
         // A third replica, the real binary, gets the next jobs' events on a queue of its own and
         // cannot reach Step Functions: the outcomes it commits stay in the outbox, leased to it.
         let sqs = SQS(client: d.client)
-        let ownQueue = try await d.client.call(.sqs, "CreateQueue", ["QueueName": "fleet-doomed-events"])["QueueUrl"]?.stringValue ?? ""
+        let ownQueue = try await d.client.call(.sqs, "CreateQueue", ["QueueName": .string("\(emulator.name)-doomed-events")])["QueueUrl"]?.stringValue ?? ""
         var environment = emulator.serviceEnvironment
         // Its leases are 4 s, not 2: on two busy cores a live replica that stalls past its lease
         // is rightly taken over, and the test checks that nothing is delivered before the kill.

@@ -91,7 +91,7 @@ struct SignatureTests {
 
     @Test("serve's calls are accepted with an IAM user's keys and with AssumeRole session credentials; a wrong secret is refused at once")
     func signedCalls() async throws {
-        let emulator = try await Emulator.start("signed")
+        let emulator = try await Emulator.start("signed", dedicated: true)
         defer { emulator.stop() }
         let (user, roleArn) = try Self.createIdentity(emulator.moto.endpoint)
         #expect(user.accessKeyID.hasPrefix("AKIA"))

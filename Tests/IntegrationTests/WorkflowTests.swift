@@ -106,18 +106,19 @@ struct WorkflowTests {
     @Test("the CreateProcessingJob form really creates the job in SageMaker", arguments: Backend.allCases)
     func createForm(_ backend: Backend) async throws {
         let emulator = try await Emulator.start("create", backend: backend)
+        let job = "\(emulator.name)-job"
         defer { emulator.stop() }
         let relay = try await InProcessRelay.start(emulator)
         let d = emulator.deployment
-        let request = JobKindTests.createRequest(.processing, name: "created-by-relay")
+        let request = JobKindTests.createRequest(.processing, name: job)
         let arn = try await d.startExecution("start-and-wait-processing-job", name: "run-create", input: ["CreateProcessingJob": .object(request)])
         let sageMaker = SageMaker(client: d.client)
         try await emulator.eventually("the job exists in SageMaker") {
-            try await sageMaker.describeProcessingJob(name: "created-by-relay")["ProcessingJobName"] == "created-by-relay"
+            try await sageMaker.describeProcessingJob(name: job)["ProcessingJobName"]?.stringValue == job
         }
-        let described = try await sageMaker.describeProcessingJob(name: "created-by-relay")
+        let described = try await sageMaker.describeProcessingJob(name: job)
         #expect(described["AppSpecification"]?["ImageUri"] == "123456789012.dkr.ecr.us-east-1.amazonaws.com/job:1")
-        try await d.publishProcessingJob("created-by-relay", status: "Completed")
+        try await d.publishProcessingJob(job, status: "Completed")
         #expect(try await d.waitForExecution(arn)["status"] == "SUCCEEDED")
         try await relay.stop()
     }

@@ -15,19 +15,13 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
     var testDescription: String { rawValue }
 }
 
-/// One moto for the whole suite, started on first use: DynamoDB tables are cheap, emulators are
-/// not. Each test gets its own table. Requests are serialized at the emulator: moto does not
-/// isolate concurrent DynamoDB writes from several clients, and the race tests use two.
-actor SharedMoto {
-    static let shared = SharedMoto()
-    private var server: MotoServer?
-
-    func get() async throws -> MotoServer {
-        if let server { return server }
+/// The moto server the test process shares, started on first use: DynamoDB tables are cheap,
+/// emulators are not. Each test gets its own table. Requests are serialized at the emulator: moto
+/// does not isolate concurrent DynamoDB writes from several clients, and the race tests use two.
+enum SharedMoto {
+    static func get() async throws -> MotoServer {
         do {
-            let started = try await MotoServer.start(serializeRequests: true)
-            server = started
-            return started
+            return try await MotoServer.shared()
         } catch let error as MotoUnavailable {
             Issue.record("\(error.message)")
             throw error
@@ -56,7 +50,7 @@ final class TestStore: Sendable {
             self.client = nil
             store = try Store.open(path: directory + "/state.sqlite", options: options)
         case .dynamoDB:
-            let moto = try await SharedMoto.shared.get()
+            let moto = try await SharedMoto.get()
             let client = try moto.client()
             let table = "contract-\(UUID().uuidString.prefix(8))"
             try await DynamoDB.createTable(client: client, request: DynamoTableDesign.createTableRequest(name: table))

@@ -41,20 +41,6 @@ public actor CredentialChain {
         self.refreshMargin = TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
     }
 
-    /// The providers the default chain asks, in order: the environment, then the shared files.
-    /// Web identity, ECS and IMDS providers go after these as they arrive.
-    public static func defaultProviders(environment: Environment, profile: String? = nil) -> [any CredentialProvider] {
-        [
-            EnvironmentCredentialProvider(environment: environment),
-            SharedFilesCredentialProvider(environment: environment, profile: profile),
-        ]
-    }
-
-    /// The chain the AWS SDKs would use for this environment and profile.
-    public static func `default`(environment: Environment, profile: String? = nil, logger: Logger) -> CredentialChain {
-        CredentialChain(providers: defaultProviders(environment: environment, profile: profile), logger: logger)
-    }
-
     /// Credentials from the cache while they stay valid beyond the refresh margin (or have no
     /// expiry), else from the first provider that answers; throws ``CredentialsError`` when none
     /// does and nothing unexpired is cached.
