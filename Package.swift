@@ -153,11 +153,7 @@ let package = Package(
         .testTarget(name: "AWSTests", dependencies: ["AWS", "JSON", "HTTP", "SigV4", "Moto", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "RelayTests",
-            dependencies: [
-                "Relay", "AWS", "CallbackStore", "Store", "JSON",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-            ]
+            dependencies: ["Relay", "AWS", "CallbackStore", "Store", "JSON", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "IntegrationTests",
