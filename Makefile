@@ -61,14 +61,17 @@ demo: deps venv build
 ## bench: replay throughput into a fresh database and serve's resident memory (release build),
 ## then what the DynamoDB backend costs per job (BENCH_JOBS jobs on moto, units by AWS's rules),
 ## then serve at line rate against the in-process fake of SQS and Step Functions (one line per
-## workload; BENCH_SCALE=0.1 for a quick run, BENCH_WORKLOADS=a,b to pick).
+## workload; BENCH_SCALE=0.1 for a quick run, BENCH_WORKLOADS=a,b to pick), then what the metrics
+## and a JSON log line add to one callback.
 bench: deps venv
 	swift build -c release --product sagemaker-callback
 	swift build -c release --product sagemaker-callback-bench
 	swift build -c release --product sagemaker-callback-loadbench
+	swift build -c release --product sagemaker-callback-opsbench
 	MOTO_SERVER="$(abspath $(VENV))/bin/moto_server" $(VENV)/bin/python Tests/bench/bench.py
 	MOTO_SERVER="$(abspath $(VENV))/bin/moto_server" .build/release/sagemaker-callback-bench
 	SAGEMAKER_CALLBACK_BINARY="$${SAGEMAKER_CALLBACK_BINARY:-.build/release/sagemaker-callback}" .build/release/sagemaker-callback-loadbench
+	.build/release/sagemaker-callback-opsbench 2>/dev/null
 
 clean:
 	rm -rf .build $(VENV)

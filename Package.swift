@@ -138,6 +138,15 @@ let package = Package(
             ]
         ),
 
+        // `make bench`: what the metrics and a JSON log line add to a callback (not shipped).
+        .executableTarget(
+            name: "sagemaker-callback-opsbench",
+            dependencies: [
+                "Relay", "AWS", "CallbackStore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "SigV4Tests", dependencies: ["SigV4"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),

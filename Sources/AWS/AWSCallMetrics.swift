@@ -36,7 +36,7 @@ public final class AWSCallMetrics: Sendable {
     }
 
     /// One attempt of `operation` on `service` ended as `outcome` after `elapsed`.
-    func attempt(service: String, operation: String, outcome: Outcome, elapsed: Duration) {
+    public func attempt(service: String, operation: String, outcome: Outcome, elapsed: Duration) {
         let key = Key(service: service, operation: operation)
         let found = series.withLock { series in
             if let found = series[key] { return found }
@@ -55,7 +55,7 @@ public final class AWSCallMetrics: Sendable {
     }
 
     /// An attempt of a call to `service` is followed by another.
-    func retry(service: String) {
+    public func retry(service: String) {
         counters(service).retries.increment()
     }
 

@@ -100,13 +100,13 @@ public final class RelayMetrics: Sendable {
     public static let version = "0.11.0"
 
     /// A batch of `count` messages came in from `role`'s queue.
-    func received(_ count: Int, from role: MessageRole) {
+    public func received(_ count: Int, from role: MessageRole) {
         received[role]?.increment(by: Int64(count))
     }
 
     /// A batch was committed: its decisions, the time the commit took, and when each message was
     /// sent (to time the callbacks it queued).
-    func committed(_ decisions: [Decision], role: MessageRole, sentAt: [Int64?], elapsed: Duration) {
+    public func committed(_ decisions: [Decision], role: MessageRole, sentAt: [Int64?], elapsed: Duration) {
         storeCommit.record(elapsed)
         let table = decided[role]
         var started: [(String, Int64)] = []
@@ -131,13 +131,13 @@ public final class RelayMetrics: Sendable {
     }
 
     /// A group of delivery results was committed in `elapsed`.
-    func recorded(elapsed: Duration) {
+    public func recorded(elapsed: Duration) {
         storeCommit.record(elapsed)
     }
 
     /// One delivery's result was recorded at `now` (epoch ms); `permanent` when it failed with an
     /// error that retrying will not change.
-    func delivery(_ entry: OutboxEntry, verdict: Verdict, permanent: Bool, now: Int64) {
+    public func delivery(_ entry: OutboxEntry, verdict: Verdict, permanent: Bool, now: Int64) {
         let result: DeliveryResult = switch verdict {
         case .delivered, .nothingToStop, .createRefused: .delivered
         case .alreadyClosed, .callbackDropped: .closed
@@ -154,7 +154,7 @@ public final class RelayMetrics: Sendable {
     }
 
     /// The sweep checked a job and decided `verdict`.
-    func swept(_ verdict: Verdict) {
+    public func swept(_ verdict: Verdict) {
         let finding = switch verdict {
         case .sweptCompleted: "completed"
         case .sweptRunning: "running"
@@ -167,7 +167,7 @@ public final class RelayMetrics: Sendable {
     }
 
     /// The store's gauges, read at `now` (epoch ms).
-    func gauges(_ gauges: StoreGauges, now: Int64) {
+    public func gauges(_ gauges: StoreGauges, now: Int64) {
         pending.record(gauges.pending)
         earlyEvents.record(gauges.earlyEvents)
         outboxEntries.record(gauges.outbox)
