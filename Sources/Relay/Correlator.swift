@@ -95,6 +95,8 @@ public struct Correlator: Sendable {
         var recorded = body
         if let taskToken, !taskToken.isEmpty {
             recorded = recorded.replacing(taskToken, with: "<token \(TaskTokens.short(TaskTokens.hash(taskToken)))>")
+        } else {
+            recorded = TaskTokens.redactedUnparsed(recorded)
         }
         var effects: [Effect] = [.recordRejected(RejectedMessage(
             id: 0, receivedAt: now, source: source, messageID: messageID, reason: reason, body: recorded

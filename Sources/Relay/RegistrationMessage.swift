@@ -117,7 +117,7 @@ extension RegistrationMessage {
     }
 
     /// SageMaker job names: `^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}`.
-    static func isValidJobName(_ name: String) -> Bool {
+    package static func isValidJobName(_ name: String) -> Bool {
         let bytes = Array(name.utf8)
         guard (1...63).contains(bytes.count) else { return false }
         func isAlphanumeric(_ byte: UInt8) -> Bool {
@@ -135,4 +135,41 @@ public enum TaskTokens {
 
     /// The first 12 hex digits of a token's hash: enough to tell tokens apart in logs and `list`.
     public static func short(_ tokenHash: String) -> String { String(tokenHash.prefix(12)) }
+
+    /// `body` with the value of every `"TaskToken": "…"` replaced by `<token>`, read as text: for
+    /// a body that does not parse (too deep, a raw control character), whose token could not be
+    /// read and so cannot be replaced by its hash, but may still be whole in the text. A value cut
+    /// off by the end of the body is replaced up to the end.
+    public static func redactedUnparsed(_ body: String) -> String {
+        let bytes = Array(body.utf8)
+        let key = Array(#""TaskToken""#.utf8)
+        var output: [UInt8] = []
+        output.reserveCapacity(bytes.count)
+        var index = 0
+        func skipWhitespace() {
+            while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+        }
+        while index < bytes.count {
+            guard bytes[index...].starts(with: key) else {
+                output.append(bytes[index])
+                index += 1
+                continue
+            }
+            index += key.count
+            output.append(contentsOf: key)
+            let afterKey = index
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { index = afterKey; continue }
+            index += 1
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { index = afterKey; continue }
+            index += 1
+            while index < bytes.count, bytes[index] != UInt8(ascii: "\"") {
+                index += bytes[index] == UInt8(ascii: "\\") ? 2 : 1
+            }
+            index = min(index + 1, bytes.count)
+            output.append(contentsOf: Array(#":"<token>""#.utf8))
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
 }
