@@ -25,7 +25,7 @@ struct Fuzz {
         var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
         exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in
             // The target was set before the driver started and never changes while it runs.
-            selected.run(size == 0 ? [] : Array(UnsafeBufferPointer(start: data, count: size)))
+            Fuzz.selected.run(size == 0 ? [] : Array(UnsafeBufferPointer(start: data, count: size)))
             return 0
         })
         #else
