@@ -1,11 +1,11 @@
 # The two commands a newcomer needs: `make demo` and `make test`. Each installs what is missing.
 SHELL := /bin/bash
 VENV := .venv
-APT_PACKAGES := libcurl4-openssl-dev libssl-dev libsqlite3-dev pkg-config python3-venv
+APT_PACKAGES := libcurl4-openssl-dev libssl-dev libsqlite3-dev pkg-config python3-venv openssl curl
 PYTHON_PACKAGES := moto[server]==5.2.5 cfn-lint prometheus_client==0.26.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: test demo build deps venv lint bench clean
+.PHONY: test demo build deps venv lint bench fuzz fuzz-build clean
 
 ## deps: the Debian packages the build links against (libcurl, libcrypto, libsqlite3).
 deps:
@@ -53,6 +53,40 @@ test: deps venv lint
 	@passed=$$(sed -n 's/.*Test run with \([0-9]*\) tests\{0,1\} .* passed .*/\1/p' .build/test.log | awk '{ n += $$1 } END { print n + 0 }'); \
 	  runs=$$(grep -c 'Test run with [0-9]* tests\{0,1\} .* passed' .build/test.log); \
 	  echo "tests: $${passed} passed, 0 failed"; [ "$$runs" -eq 3 ] && [ "$$passed" -gt 0 ]
+
+## fuzz: every parser of untrusted input under libFuzzer with AddressSanitizer, FUZZ_SECONDS each
+## (default 20), from the seeds in events/, Tests/FuzzTests/Seeds/ and the SigV4 vectors. The
+## build has its own scratch path, so it never rebuilds the normal one. Any input that crashes,
+## leaks or hangs a target is copied to Tests/FuzzTests/Regressions/<target>/, where
+## FuzzRegressionTests replays it on every `make test`, and the run fails.
+FUZZ_SECONDS ?= 20
+FUZZ_TARGETS := json event registration query-xml aws-error credential-file credential-process sigv4
+FUZZ_SCRATCH := .build-fuzz
+# lld: gold fails (an internal error) linking libFuzzer's driver into a SwiftPM executable.
+FUZZ_FLAGS := -c release --scratch-path $(FUZZ_SCRATCH) -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING \
+  -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld
+fuzz-build: deps
+	swift build $(FUZZ_FLAGS) --product sagemaker-callback-fuzz
+fuzz: fuzz-build
+	@binary=$$(swift build $(FUZZ_FLAGS) --show-bin-path)/sagemaker-callback-fuzz; found=0; \
+	for target in $(FUZZ_TARGETS); do \
+	  corpus=$(FUZZ_SCRATCH)/corpus/$$target; artifacts=$(FUZZ_SCRATCH)/artifacts/$$target; \
+	  case $$target in json|event) seeds=events;; sigv4) seeds=Tests/SigV4Tests/Fixtures/aws-sig-v4-test-suite;; \
+	    *) seeds=Tests/FuzzTests/Seeds/$$target;; esac; \
+	  mkdir -p $$corpus $$artifacts; kept=0; \
+	  FUZZ_TARGET=$$target $$binary $$corpus $$seeds -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -artifact_prefix=$$artifacts/ -print_final_stats=1 > $(FUZZ_SCRATCH)/$$target.log 2>&1; status=$$?; \
+	  runs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_SCRATCH)/$$target.log); \
+	  echo "fuzz $$target: $${runs:-0} runs in $(FUZZ_SECONDS) s, exit $$status"; \
+	  for artifact in $$artifacts/*; do \
+	    [ -f "$$artifact" ] || continue; found=1; kept=1; \
+	    mkdir -p Tests/FuzzTests/Regressions/$$target; cp "$$artifact" Tests/FuzzTests/Regressions/$$target/; \
+	    echo "  kept $$(basename $$artifact) in Tests/FuzzTests/Regressions/$$target/ (log: $(FUZZ_SCRATCH)/$$target.log)"; \
+	    rm "$$artifact"; \
+	  done; \
+	  if [ $$status -ne 0 ] && [ $$kept -eq 0 ]; then found=1; tail -20 $(FUZZ_SCRATCH)/$$target.log; fi; \
+	done; \
+	[ $$found -eq 0 ] || { echo "fuzz: inputs kept above; fix them, then commit them with the fix"; exit 1; }
 
 ## demo: the service end to end on a local AWS emulator.
 demo: deps venv build

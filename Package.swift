@@ -147,7 +147,14 @@ let package = Package(
             ]
         ),
 
+        // `make fuzz`: every parser of untrusted input behind one libFuzzer entry (not a product:
+        // never shipped). CFuzzer declares libFuzzer's driver, linked only in the fuzz build.
+        .target(name: "CFuzzer"),
+        .target(name: "FuzzTargets", dependencies: ["AWS", "HTTP", "JSON", "Relay", "SigV4"]),
+        .executableTarget(name: "sagemaker-callback-fuzz", dependencies: ["FuzzTargets", "CFuzzer"]),
+
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets"], exclude: ["Seeds", "Regressions"]),
         .testTarget(name: "SigV4Tests", dependencies: ["SigV4"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
         .testTarget(name: "StoreTests", dependencies: ["CallbackStore", "Store", "CSQLite"]),

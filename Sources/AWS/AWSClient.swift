@@ -145,7 +145,7 @@ public final class AWSClient: Sendable {
         return String(rest[slash...])
     }
 
-    static func decodeSuccess(_ response: HTTPResponse, operation: String) throws -> JSONObject {
+    package static func decodeSuccess(_ response: HTTPResponse, operation: String) throws -> JSONObject {
         if response.body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return JSONObject() }
         do {
             guard let object = try JSONValue.parse(response.body).objectValue else {
@@ -157,7 +157,7 @@ public final class AWSClient: Sendable {
         }
     }
 
-    static func decodeError(_ response: HTTPResponse, operation: String, redacting secrets: [String]) -> AWSError {
+    package static func decodeError(_ response: HTTPResponse, operation: String, redacting secrets: [String]) -> AWSError {
         let requestID = response.header("x-amzn-requestid") ?? response.header("x-amz-request-id")
             ?? response.header("x-amzn-request-id")
         var code: String?

@@ -4,24 +4,24 @@
 /// its text, decoding the five predefined entities and numeric character references. An element
 /// whose text holds markup, an unknown or malformed entity, or a missing end tag is an error
 /// rather than a guess, because a misread credential is worse than none.
-struct QueryXML: Sendable {
+package struct QueryXML: Sendable {
     /// Why a field could not be read; names the element, never its content.
-    struct Malformed: Error, Sendable, Equatable, CustomStringConvertible {
-        var element: String
+    package struct Malformed: Error, Sendable, Equatable, CustomStringConvertible {
+        package var element: String
         var reason: String
-        var description: String { "<\(element)> \(reason)" }
+        package var description: String { "<\(element)> \(reason)" }
     }
 
     private let bytes: [UInt8]
 
     /// A reader over one response body.
-    init(_ bytes: [UInt8]) {
+    package init(_ bytes: [UInt8]) {
         self.bytes = bytes
     }
 
     /// The decoded text of the first element named `name` (no attributes expected, though they are
     /// tolerated); nil when there is none. `<Name/>` is the empty string.
-    func text(_ name: String) throws(Malformed) -> String? {
+    package func text(_ name: String) throws(Malformed) -> String? {
         let open = Array("<\(name)".utf8)
         var from = bytes.startIndex
         while let start = Self.find(open, in: bytes, from: from) {

@@ -82,6 +82,10 @@ extension EventMessage {
         guard let jobName = detail[kind.nameField]?.stringValue, !jobName.isEmpty else {
             throw MessageRejection("\(detailType) without a \(kind.nameField) string")
         }
+        // SageMaker never names a job otherwise, and no registration could ever match it.
+        guard RegistrationMessage.isValidJobName(jobName) else {
+            throw MessageRejection("\(detailType) whose \(kind.nameField) is not a valid SageMaker job name")
+        }
         guard let statusText = detail[kind.statusField]?.stringValue else {
             throw MessageRejection("\(detailType) without a \(kind.statusField) string")
         }

@@ -117,7 +117,7 @@ extension RegistrationMessage {
     }
 
     /// SageMaker job names: `^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}`.
-    static func isValidJobName(_ name: String) -> Bool {
+    package static func isValidJobName(_ name: String) -> Bool {
         let bytes = Array(name.utf8)
         guard (1...63).contains(bytes.count) else { return false }
         func isAlphanumeric(_ byte: UInt8) -> Bool {
@@ -154,7 +154,8 @@ public enum TaskTokens {
         var tokens = Set<String>()
         var signatures = Set<String>()
         if let known, !known.isEmpty { tokens.insert(known) }
-        if let value = try? JSONValue.parse(body) { collectTokens(in: value, into: &tokens, signatures: &signatures, depth: 0) }
+        let parsed = try? JSONValue.parse(body)
+        if let parsed { collectTokens(in: parsed, into: &tokens, signatures: &signatures, depth: 0) }
         var masked = body
         // Longest first: a token that contains another is replaced whole.
         for token in tokens.sorted(by: { $0.count > $1.count }) {
@@ -163,6 +164,9 @@ public enum TaskTokens {
             let escaped = token.replacing("/", with: "\\/")
             if escaped != token { masked = masked.replacing(escaped, with: placeholder) }
         }
+        // A body that does not parse (too deep, a raw control character) may still hold a
+        // `"TaskToken": "…"` whole in its text, however short.
+        if parsed == nil { masked = redactedUnparsed(masked) }
         return maskingLongRuns(masked, except: signatures)
     }
 
@@ -227,6 +231,43 @@ public enum TaskTokens {
         }
         guard copied > 0 else { return text }
         output.append(contentsOf: bytes[copied...])
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    /// `body` with the value of every `"TaskToken": "…"` replaced by `<token>`, read as text: for
+    /// a body that does not parse (too deep, a raw control character), whose token could not be
+    /// read and so cannot be replaced by its hash, but may still be whole in the text. A value cut
+    /// off by the end of the body is replaced up to the end.
+    public static func redactedUnparsed(_ body: String) -> String {
+        let bytes = Array(body.utf8)
+        let key = Array(#""TaskToken""#.utf8)
+        var output: [UInt8] = []
+        output.reserveCapacity(bytes.count)
+        var index = 0
+        func skipWhitespace() {
+            while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+        }
+        while index < bytes.count {
+            guard bytes[index...].starts(with: key) else {
+                output.append(bytes[index])
+                index += 1
+                continue
+            }
+            index += key.count
+            output.append(contentsOf: key)
+            let afterKey = index
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { index = afterKey; continue }
+            index += 1
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { index = afterKey; continue }
+            index += 1
+            while index < bytes.count, bytes[index] != UInt8(ascii: "\"") {
+                index += bytes[index] == UInt8(ascii: "\\") ? 2 : 1
+            }
+            index = min(index + 1, bytes.count)
+            output.append(contentsOf: Array(#":"<token>""#.utf8))
+        }
         return String(decoding: output, as: UTF8.self)
     }
 }

@@ -71,6 +71,14 @@ final class ContainerEndpoint: Sendable {
         #expect(try ContainerCredentialProvider.url(environment: environment) == expected)
     }
 
+    @Test(arguments: ["@evil.example/creds", "//evil.example/creds", ":80@evil.example/", "/..//evil.example", "?@evil.example", "#@evil.example"])
+    func aRelativeURINeverLeavesTheECSEndpoint(relative: String) throws {
+        let url = try #require(try ContainerCredentialProvider.url(environment: Environment(["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": relative])))
+        let components = try #require(URLComponents(string: url))
+        #expect(components.host == "169.254.170.2")
+        #expect(components.port == nil && components.user == nil && components.password == nil)
+    }
+
     @Test(arguments: [
         "http://127.0.0.1:8080/creds", "http://127.4.5.6/creds", "http://[::1]:80/creds", "http://localhost/creds",
         "http://169.254.170.2/v2/credentials/x", "http://169.254.170.23/v1/credentials", "http://[fd00:ec2::23]/v1/credentials",

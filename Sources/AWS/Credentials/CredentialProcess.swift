@@ -18,13 +18,19 @@ import Synchronization
 /// `{"Version": 1, "AccessKeyId", "SecretAccessKey", "SessionToken"?, "Expiration"?}`. Errors name
 /// the profile and what was wrong, never the output (it holds secrets) nor the command (its
 /// arguments may).
-struct CredentialProcess: Sendable {
+package struct CredentialProcess: Sendable {
     /// The shell command line.
     var command: String
     /// The profile it comes from, for messages.
     var profile: String
     /// How long the command may run before it is killed.
     var timeout: Duration
+
+    package init(command: String, profile: String, timeout: Duration) {
+        self.command = command
+        self.profile = profile
+        self.timeout = timeout
+    }
 
     /// Runs the command and parses its output.
     func credentials() async throws(CredentialProviderError) -> Credentials {
@@ -36,7 +42,7 @@ struct CredentialProcess: Sendable {
     }
 
     /// The credentials in the command's stdout.
-    func parse(_ output: [UInt8]) throws(CredentialProviderError) -> Credentials {
+    package func parse(_ output: [UInt8]) throws(CredentialProviderError) -> Credentials {
         guard let object = (try? JSONValue.parse(output))?.objectValue else {
             throw failure("printed something that is not a JSON object")
         }

@@ -12,15 +12,15 @@ import Foundation
 /// stored lowercased), and there is no interpolation. Indented lines under a key with an empty
 /// value (`s3 =` followed by `  max_concurrent_requests = 20`) are sub-settings and are skipped.
 /// Lines that fit none of this are ignored, as the SDKs do.
-struct ProfileFile: Sendable, Equatable {
+package struct ProfileFile: Sendable, Equatable {
     /// Which file: the credentials file names profiles `[name]`; the config file names them
     /// `[profile name]`, except `[default]`, and holds other sections that are not profiles.
-    enum Kind: Sendable {
+    package enum Kind: Sendable {
         case credentials, config
     }
 
     /// Settings by profile name, then by lowercased key.
-    var profiles: [String: [String: String]]
+    package var profiles: [String: [String: String]]
 
     /// Reads the file at `path`: nil when there is no file there (nothing configured), an error
     /// naming the path when it exists but cannot be read.
@@ -39,7 +39,7 @@ struct ProfileFile: Sendable, Equatable {
     }
 
     /// Parses the text of a shared file.
-    static func parse(_ text: String, kind: Kind) -> ProfileFile {
+    package static func parse(_ text: String, kind: Kind) -> ProfileFile {
         var profiles: [String: [String: String]] = [:]
         var current: String?
         var inSubSettings = false
