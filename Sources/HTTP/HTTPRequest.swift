@@ -10,6 +10,10 @@ public struct HTTPRequest: Sendable {
     public var body: [UInt8]
     /// The total time allowed for this transfer: connecting, sending and receiving.
     public var timeout: Duration
+    /// Connects straight to the URL's host whatever proxy the environment names (`http_proxy`,
+    /// `https_proxy`, `all_proxy`): for the link-local credential and metadata endpoints, which
+    /// must never be asked through anything else.
+    public var bypassesProxy = false
 
     /// Creates a request; nothing is checked until it is executed.
     public init(

@@ -51,6 +51,7 @@ final class Transfer {
             return size * count
         })
         try easy.set(CURLOPT_URL, request.url)
+        if request.bypassesProxy { try easy.set(CURLOPT_NOPROXY, "*") }
         try configureMethodAndBody(for: request)
         try configureHeaders(for: request)
     }

@@ -182,7 +182,7 @@ struct ProcessTests {
         #expect(unconfigured.out.contains("FAIL configuration: --events-queue-url"), "\(unconfigured.out)")
     }
 
-    @Test("the region chain ends at the instance metadata service (IMDSv2), here a loopback stand-in")
+    @Test("the region chain ends at the instance metadata service (IMDSv2), here a loopback stand-in, asked directly whatever http_proxy says")
     func instanceRegion() async throws {
         let script = """
             import http.server, sys
@@ -212,6 +212,9 @@ struct ProcessTests {
         #expect(Int(port) != nil)
         let result = try await ServiceProcess.run(["doctor", "--events-queue-url", "http://127.0.0.1:1/123456789012/events"], environment: [
             "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:\(port)", "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
+            // A proxy nothing listens on (curl would send even loopback requests to it): the
+            // metadata service must be asked straight, never through whatever the environment names.
+            "http_proxy": "http://127.0.0.1:1", "all_proxy": "http://127.0.0.1:1",
             "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y",
             "AWS_CONFIG_FILE": "/nonexistent/config", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials",
         ])

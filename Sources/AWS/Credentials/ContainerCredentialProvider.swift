@@ -187,6 +187,10 @@ enum CredentialsEndpoint {
     /// allows; returns the last response, or throws a log-safe error naming `endpoint` for the
     /// last transport failure.
     static func send(_ request: HTTPRequest, http: any HTTPClient, retryPolicy: RetryPolicy, endpoint: String) async throws -> HTTPResponse {
+        // Straight to the endpoint: a proxy named in the environment would be handed the
+        // instance's or the task's credentials.
+        var request = request
+        request.bypassesProxy = true
         var attempt = 1
         while true {
             let outcome: Result<HTTPResponse, HTTPError>
