@@ -14,7 +14,10 @@ extension RetryPolicy {
     ///
     /// `attempt` is called afresh each time, so it signs (and fetches credentials) every time. A
     /// transport failure (`HTTPError`) thrown by it is retried when it is a connection-level
-    /// failure; any other error it throws ends the loop at once.
+    /// failure, and so is a success status whose body is unusable (`AWSResponseError`: cut short
+    /// or not JSON, as a proxy or a dying connection may leave it): like a connection dropped
+    /// before the answer, the request may or may not have been applied, and the caller's own
+    /// idempotence settles a repeat. Any other error it throws ends the loop at once.
     func run<Value: Sendable>(
         service: String,
         operation: String,
@@ -39,6 +42,9 @@ extension RetryPolicy {
                 case .connect, .timeout, .send, .receive: failure = .connection
                 default: failure = .permanent
                 }
+                thrown = error
+            } catch let error as AWSResponseError {
+                failure = .connection
                 thrown = error
             }
             switch decide(failure, attempt: number, retryAfter: retryAfter, random: { Double.random(in: 0..<1) }) {
