@@ -5,7 +5,9 @@ import Synchronization
 ///
 /// Unlimited until throttling shows a quota: at least ``minThrottled`` throttled answers, a
 /// quarter or more of the calls answered over the last second. Then the rate is set just below
-/// what the service accepted over that second (the quota, as the service enforces it), at most
+/// what the service accepted per second over that second (or over the part of it since answers
+/// began: a burst's first tenth is not taken for a quiet second; the quota, as the service
+/// enforces it), at most
 /// once a second however many calls in flight are throttled together; each accepted call raises
 /// the rate by a hundredth of a call per second (about 1 % a second at any rate), so that a raised
 /// quota is found again. Sporadic throttling (a backend's hiccup: a few calls, or a steady small
@@ -36,7 +38,7 @@ final class CallPacer: Sendable {
     static let increase = 0.01
     static let slowest = 1.0
     /// Throttled answers in a second below which throttling is sporadic, whatever their share.
-    static let minThrottled = 8
+    static let minThrottled = 16
     /// The share of a second's answers that must be throttled for the rate to be lowered.
     static let quotaShare = 0.25
 
@@ -83,7 +85,9 @@ final class CallPacer: Sendable {
         let throttled = lastSecond(state.throttled, state.throttledTenth, now: now)
         guard throttled >= minThrottled, Double(throttled) >= quotaShare * Double(accepted + throttled) else { return }
         state.lastDecrease = now
-        let measured = max(slowest, Double(accepted) * backoff)
+        // Per second of answers: a burst that began a tenth of a second ago is measured over that
+        // tenth, not as if the whole second had been as quiet as before it.
+        let measured = max(slowest, Double(accepted) / answeringSpan(state, now: now) * backoff)
         state.rate = min(state.rate ?? measured, measured)
         state.nextSlot = max(state.nextSlot, now)
     }
@@ -97,6 +101,13 @@ final class CallPacer: Sendable {
             counts[index] = 0
         }
         counts[index] += 1
+    }
+
+    /// The part of the last second (in seconds, by tenths) since the first answer in it.
+    private static func answeringSpan(_ state: State, now: Int64) -> Double {
+        let tenth = now / (second / 10)
+        let oldest = (state.acceptedTenth + state.throttledTenth).filter { tenth - $0 < 10 && $0 >= 0 }.min() ?? tenth
+        return Double(tenth - oldest + 1) / 10
     }
 
     /// Calls counted over the last second.

@@ -73,6 +73,15 @@ struct CallPacerTests {
         #expect((paced.rate ?? 0) > start)
     }
 
+    @Test("a burst's first tenth of a second is measured as a rate, not as a quiet second: its throttling does not slow to a crawl")
+    func burstIsMeasuredOverItsSpan() {
+        var state = CallPacer.State()
+        // 200 accepted and 100 throttled within 100 ms of a quiet start: 2,000 accepted a second.
+        for n in 0..<200 { CallPacer.accepted(&state, now: 10 * Self.second + Int64(n) * 100_000) }
+        for _ in 0..<100 { CallPacer.throttled(&state, now: 10 * Self.second + 50_000_000) }
+        #expect(state.rate == 1_900)
+    }
+
     @Test("a policy that leaves throttling to its caller gives up on it at once and still retries the rest")
     func retryPolicyLeavesThrottlingToThePacer() {
         let policy = RetryPolicy(maxAttempts: 3, retriesThrottling: false)
