@@ -118,13 +118,23 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        .executableTarget(
-            name: "sagemaker-callback-loadbench",
+        // What the load bench, the fault runner and their integration tests share: the jobs,
+        // the queue loader, the serve process, the fault scenarios and kill loops.
+        .target(
+            name: "BenchSupport",
             dependencies: [
-                "FakeAWS", "AWS", "HTTP", "JSON",
+                "FakeAWS", "AWS", "HTTP", "JSON", "SigV4",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .executableTarget(
+            name: "sagemaker-callback-loadbench",
+            dependencies: [
+                "BenchSupport", "FakeAWS", "AWS", "HTTP", "JSON",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "sagemaker-callback-faults", dependencies: ["BenchSupport", "FakeAWS"]),
 
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "SigV4Tests", dependencies: ["SigV4"], resources: [.copy("Fixtures")]),
@@ -146,7 +156,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Relay", "AWS", "CallbackStore", "Store", "DynamoStore", "JSON", "HTTP", "Moto", "SigV4",
+                "Relay", "AWS", "CallbackStore", "Store", "DynamoStore", "JSON", "HTTP", "Moto", "SigV4", "BenchSupport", "FakeAWS",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
