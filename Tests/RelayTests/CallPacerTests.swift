@@ -15,8 +15,8 @@ struct CallPacerTests {
         for n in 0..<500 { CallPacer.accepted(&state, now: 2 * Self.second + Int64(n) * 2_000_000) }
         #expect(state.rate == nil)
         let throttledAt = 3 * Self.second - 1
-        // 200 throttled beside 500 accepted: over a quarter of the answers, a quota.
-        for _ in 0..<200 { CallPacer.throttled(&state, now: throttledAt) }
+        // 500 throttled beside 500 accepted: half the answers, a quota.
+        for _ in 0..<500 { CallPacer.throttled(&state, now: throttledAt) }
         #expect(state.rate == 475)
         // Evenly spaced at 475 a second: the second call waits one gap, the third two.
         let gap = Int64(Double(Self.second) / 475)
@@ -29,7 +29,7 @@ struct CallPacerTests {
     func lowersOnceAndRecovers() {
         var state = CallPacer.State()
         for n in 0..<1_000 { CallPacer.accepted(&state, now: Int64(n) * 1_000_000) }
-        for _ in 0..<400 { CallPacer.throttled(&state, now: Self.second - 1) }
+        for _ in 0..<1_000 { CallPacer.throttled(&state, now: Self.second - 1) }
         #expect(state.rate == 950)
         // Half a second later, 200 accepted in the window: still too soon to lower again.
         CallPacer.throttled(&state, now: Self.second + Self.second / 2)
@@ -38,7 +38,7 @@ struct CallPacerTests {
         for n in 0..<950 { CallPacer.accepted(&state, now: 2 * Self.second + Int64(n) * 1_000_000) }
         #expect(abs((state.rate ?? 0) - 959.5) < 0.001)
         // A throttle after that learns the new figure: 950 in the last second, so 902.5.
-        for _ in 0..<400 { CallPacer.throttled(&state, now: 3 * Self.second - 1) }
+        for _ in 0..<950 { CallPacer.throttled(&state, now: 3 * Self.second - 1) }
         #expect(abs((state.rate ?? 0) - 902.5) < 0.001)
     }
 
@@ -51,7 +51,8 @@ struct CallPacerTests {
 
     @Test("sporadic throttling (a fifth of the answers, or a few at a low rate) is retried, never lowers the rate")
     func sporadicThrottlingLeavesTheRate() {
-        // A fifth of 1,000 answers a second throttled, for ten seconds: the share stays below a quarter.
+        // A fifth of 1,000 answers a second throttled, for ten seconds: the share stays below half,
+        // checked at each of the 2,000 throttled answers.
         var state = CallPacer.State()
         for n in 0..<10_000 {
             let now = Int64(n) * 1_000_000
@@ -76,9 +77,9 @@ struct CallPacerTests {
     @Test("a burst's first tenth of a second is measured as a rate, not as a quiet second: its throttling does not slow to a crawl")
     func burstIsMeasuredOverItsSpan() {
         var state = CallPacer.State()
-        // 200 accepted and 100 throttled within 100 ms of a quiet start: 2,000 accepted a second.
+        // 200 accepted and 200 throttled within 100 ms of a quiet start: 2,000 accepted a second.
         for n in 0..<200 { CallPacer.accepted(&state, now: 10 * Self.second + Int64(n) * 100_000) }
-        for _ in 0..<100 { CallPacer.throttled(&state, now: 10 * Self.second + 50_000_000) }
+        for _ in 0..<200 { CallPacer.throttled(&state, now: 10 * Self.second + 50_000_000) }
         #expect(state.rate == 1_900)
     }
 
