@@ -3,8 +3,8 @@ import Synchronization
 /// Keeps one kind of call under a quota it learns from throttling, so that hundreds of calls in
 /// flight converge on the quota instead of hammering it.
 ///
-/// Unlimited until throttling shows a quota: at least ``minThrottled`` throttled answers, half
-/// or more of the calls answered over the last second. Then the rate is set just below
+/// Unlimited until throttling shows a quota: at least ``minThrottled`` throttled answers, a
+/// third or more of the calls answered over the last second. Then the rate is set just below
 /// what the service accepted per second over that second (or over the part of it since answers
 /// began: a burst's first tenth is not taken for a quiet second; the quota, as the service
 /// enforces it), at most
@@ -15,8 +15,10 @@ import Synchronization
 /// and each lowering costs 5 % that the 1 % a second takes long to win back, so a steady 5 %
 /// of throttled answers used to wear the rate down to one call a second. The share is high
 /// because it is checked at every throttled answer: at a quarter, a random fifth crossed it
-/// within seconds. Past a real quota, sending creeps up to twice it before the rate is lowered
-/// again, the service refusing (cheaply) what is beyond it. Calls wait their turn in ``admit()``, spaced evenly at the rate: waiting here costs nothing,
+/// within seconds (at a half, sending crept to twice a real quota before it was lowered again,
+/// and the load bench's quota workload fell to 62 % of it; at a third, 96 %). Past a real quota,
+/// sending creeps up to half as much again before the rate is lowered, the service refusing
+/// (cheaply) what is beyond it. Calls wait their turn in ``admit()``, spaced evenly at the rate: waiting here costs nothing,
 /// while a throttled call costs a round trip and a place in flight.
 final class CallPacer: Sendable {
     struct State {
@@ -43,7 +45,7 @@ final class CallPacer: Sendable {
     /// Throttled answers in a second below which throttling is sporadic, whatever their share.
     static let minThrottled = 16
     /// The share of a second's answers that must be throttled for the rate to be lowered.
-    static let quotaShare = 0.5
+    static let quotaShare = 1.0 / 3
 
     private static let second: Int64 = 1_000_000_000
 

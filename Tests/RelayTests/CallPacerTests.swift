@@ -15,7 +15,7 @@ struct CallPacerTests {
         for n in 0..<500 { CallPacer.accepted(&state, now: 2 * Self.second + Int64(n) * 2_000_000) }
         #expect(state.rate == nil)
         let throttledAt = 3 * Self.second - 1
-        // 500 throttled beside 500 accepted: half the answers, a quota.
+        // 500 throttled beside 500 accepted: over a third of the answers, a quota.
         for _ in 0..<500 { CallPacer.throttled(&state, now: throttledAt) }
         #expect(state.rate == 475)
         // Evenly spaced at 475 a second: the second call waits one gap, the third two.
@@ -51,7 +51,7 @@ struct CallPacerTests {
 
     @Test("sporadic throttling (a fifth of the answers, or a few at a low rate) is retried, never lowers the rate")
     func sporadicThrottlingLeavesTheRate() {
-        // A fifth of 1,000 answers a second throttled, for ten seconds: the share stays below half,
+        // A fifth of 1,000 answers a second throttled, for ten seconds: the share stays below a third,
         // checked at each of the 2,000 throttled answers.
         var state = CallPacer.State()
         for n in 0..<10_000 {
