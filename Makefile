@@ -5,7 +5,7 @@ APT_PACKAGES := libcurl4-openssl-dev libssl-dev libsqlite3-dev pkg-config python
 PYTHON_PACKAGES := moto[server]==5.2.5 cfn-lint prometheus_client==0.26.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: test demo build deps venv lint bench fuzz fuzz-build clean
+.PHONY: test demo build deps venv lint bench faults fuzz fuzz-build clean
 
 ## deps: the Debian packages the build links against (libcurl, libcrypto, libsqlite3).
 deps:
@@ -106,6 +106,17 @@ bench: deps venv
 	MOTO_SERVER="$(abspath $(VENV))/bin/moto_server" .build/release/sagemaker-callback-bench
 	SAGEMAKER_CALLBACK_BINARY="$${SAGEMAKER_CALLBACK_BINARY:-.build/release/sagemaker-callback}" .build/release/sagemaker-callback-loadbench
 	.build/release/sagemaker-callback-opsbench 2>/dev/null
+
+## faults: serve (release build) against the fake with AWS faults injected, one line per scenario
+## (each mode at 5 % and 20 % on SQS and Step Functions, then all at once at 5 %: completed,
+## lost, second outcomes, repeats, left in queues, CPU per callback, wall time), then the kill
+## loops (serve SIGKILLed inside deliveries, commits and at random, restarted on its database).
+## FAULTS_JOBS=1000 for a quick run, FAULTS_SCENARIOS=500,all to pick, FAULTS_KILLS=0 to skip loops,
+## FAULTS_PARALLEL=1 for one scenario at a time (default 3). About 5 minutes; exits 1 if a line fails.
+faults: deps
+	swift build -c release --product sagemaker-callback
+	swift build -c release --product sagemaker-callback-faults
+	SAGEMAKER_CALLBACK_BINARY="$${SAGEMAKER_CALLBACK_BINARY:-.build/release/sagemaker-callback}" .build/release/sagemaker-callback-faults
 
 clean:
 	rm -rf .build $(VENV)

@@ -130,13 +130,23 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        .executableTarget(
-            name: "sagemaker-callback-loadbench",
+        // What the load bench, the fault runner and their integration tests share: the jobs,
+        // the queue loader, the serve process, the fault scenarios and kill loops.
+        .target(
+            name: "BenchSupport",
             dependencies: [
                 "FakeAWS", "AWS", "HTTP", "JSON", "SigV4",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .executableTarget(
+            name: "sagemaker-callback-loadbench",
+            dependencies: [
+                "BenchSupport", "FakeAWS", "AWS", "HTTP", "JSON", "SigV4",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "sagemaker-callback-faults", dependencies: ["BenchSupport", "FakeAWS"]),
 
         // `make bench`: what the metrics and a JSON log line add to a callback (not shipped).
         .executableTarget(
@@ -174,7 +184,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Relay", "AWS", "CallbackStore", "Store", "DynamoStore", "JSON", "HTTP", "Moto", "SigV4", "StatusServer",
+                "Relay", "AWS", "CallbackStore", "Store", "DynamoStore", "JSON", "HTTP", "Moto", "SigV4", "StatusServer", "BenchSupport", "FakeAWS",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

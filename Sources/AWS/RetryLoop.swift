@@ -14,7 +14,10 @@ extension RetryPolicy {
     ///
     /// `attempt` is called afresh each time, so it signs (and fetches credentials) every time. A
     /// transport failure (`HTTPError`) thrown by it is retried when it is a connection-level
-    /// failure; any other error it throws ends the loop at once.
+    /// failure, and so is a success status whose body is unusable (`AWSResponseError`: cut short
+    /// or not JSON, as a proxy or a dying connection may leave it): like a connection dropped
+    /// before the answer, the request may or may not have been applied, and the caller's own
+    /// idempotence settles a repeat. Any other error it throws ends the loop at once.
     func run<Value: Sendable>(
         service: String,
         operation: String,
@@ -44,6 +47,10 @@ extension RetryPolicy {
                 case .connect, .timeout, .send, .receive: failure = .connection
                 default: failure = .permanent
                 }
+                thrown = error
+                metrics?.attempt(service: service, operation: operation, outcome: .connectionError, elapsed: ContinuousClock.now - started)
+            } catch let error as AWSResponseError {
+                failure = .connection
                 thrown = error
                 metrics?.attempt(service: service, operation: operation, outcome: .connectionError, elapsed: ContinuousClock.now - started)
             }

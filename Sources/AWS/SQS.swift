@@ -32,6 +32,10 @@ public struct SQS: Sendable {
     public static let batchLimit = 10
     /// The longest long poll SQS allows.
     public static let maxWait = 20
+    /// One attempt's time limit for the calls that are not long polls (deletes, visibility):
+    /// SQS answers them in milliseconds, and a stalled one holds one of the consumer's few
+    /// batches in hand until it runs out (the client's default is 30 s).
+    public static let callTimeout: Duration = .seconds(10)
 
     public let client: AWSClient
     public init(client: AWSClient) { self.client = client }
@@ -70,7 +74,7 @@ public struct SQS: Sendable {
         let entries = receiptHandles.map { entry -> JSONValue in
             .object(["Id": .string(entry.id), "ReceiptHandle": .string(entry.receiptHandle)])
         }
-        let response = try await client.call(.sqs, "DeleteMessageBatch", ["QueueUrl": .string(queueURL), "Entries": .array(entries)])
+        let response = try await client.call(.sqs, "DeleteMessageBatch", ["QueueUrl": .string(queueURL), "Entries": .array(entries)], timeout: Self.callTimeout)
         return (response["Failed"]?.arrayValue ?? []).map { failed in
             SQSBatchFailure(
                 id: failed["Id"]?.stringValue ?? "",

@@ -6,6 +6,13 @@ public struct StepFunctions: Sendable {
     /// Error codes that mean the task is already closed: resending can never succeed.
     public static let taskClosedCodes: Set<String> = ["TaskTimedOut", "TaskDoesNotExist", "InvalidToken"]
 
+    /// One attempt's time limit. Step Functions answers SendTask* in milliseconds; a stalled
+    /// call holds one of the outbox's places in flight until its timeout, so with the client's
+    /// default of 30 s, 5 % of calls stalled would leave 256 places room for ~165 calls/s, a
+    /// third of the account's quota (10 s: ~465/s). Also the bound after which a call whose
+    /// fate is unknown is sent again (the repeat is answered `TaskTimedOut` if the first landed).
+    public static let callTimeout: Duration = .seconds(10)
+
     public let client: AWSClient
     public init(client: AWSClient) { self.client = client }
 
@@ -14,7 +21,7 @@ public struct StepFunctions: Sendable {
         _ = try await client.call(
             .stepFunctions, "SendTaskSuccess",
             ["taskToken": .string(taskToken), "output": .string(output)],
-            retryPolicy: retryPolicy, redacting: [taskToken]
+            timeout: Self.callTimeout, retryPolicy: retryPolicy, redacting: [taskToken]
         )
     }
 
@@ -23,7 +30,7 @@ public struct StepFunctions: Sendable {
         _ = try await client.call(
             .stepFunctions, "SendTaskFailure",
             ["taskToken": .string(taskToken), "error": .string(error), "cause": .string(cause)],
-            retryPolicy: retryPolicy, redacting: [taskToken]
+            timeout: Self.callTimeout, retryPolicy: retryPolicy, redacting: [taskToken]
         )
     }
 
@@ -31,7 +38,7 @@ public struct StepFunctions: Sendable {
     public func sendTaskHeartbeat(taskToken: String, retryPolicy: RetryPolicy? = nil) async throws {
         _ = try await client.call(
             .stepFunctions, "SendTaskHeartbeat", ["taskToken": .string(taskToken)],
-            retryPolicy: retryPolicy, redacting: [taskToken]
+            timeout: Self.callTimeout, retryPolicy: retryPolicy, redacting: [taskToken]
         )
     }
 }

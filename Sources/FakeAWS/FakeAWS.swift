@@ -21,6 +21,7 @@ public final class FakeAWS: Sendable {
     private let timerLoop: any EventLoop
     private let state = Mutex(FakeState())
     private let channel = Mutex<(any Channel)?>(nil)
+    private let receiveObserver = Mutex<(@Sendable (_ receiptHandles: [String]) -> Void)?>(nil)
 
     private init(threads: Int) {
         group = MultiThreadedEventLoopGroup(numberOfThreads: min(max(threads, 1), 2))
@@ -72,10 +73,72 @@ public final class FakeAWS: Sendable {
 
     // MARK: what the bench sets
 
-    /// Creates a queue (as CreateQueue would) and returns its URL.
+    /// Creates a queue (as CreateQueue would) and returns its URL. `visibilityTimeout` is the
+    /// queue's default, used by receives that name none (serve's do not).
     @discardableResult
-    public func createQueue(named name: String) -> String {
-        state.withLock { $0.queues[$0.createQueue(name)].url }
+    public func createQueue(named name: String, visibilityTimeout: Int = 30) -> String {
+        state.withLock { state in
+            let q = state.createQueue(name)
+            state.queues[q].visibilityTimeout = visibilityTimeout
+            return state.queues[q].url
+        }
+    }
+
+    /// Fails requests from now on as `plan` says (its generator starts afresh from its seed;
+    /// the fault counts start at zero).
+    public func setFaults(_ plan: FaultPlan) {
+        state.withLock { $0.faults.reset(plan) }
+    }
+
+    /// What the fault plan has done so far.
+    public var faultCounts: FaultCounts { state.withLock { $0.faults.counts } }
+
+    /// Holds the next `count` SendTaskSuccess/SendTaskFailure calls as they arrive, neither
+    /// applied nor answered, until ``releaseHeld(applying:)``: a moment that is certainly inside
+    /// a delivery, to kill the caller in.
+    public func holdClosingCalls(_ count: Int) {
+        state.withLock { $0.holdsLeft = count }
+    }
+
+    /// Calls held so far and not released.
+    public var heldCalls: Int { state.withLock { $0.held.count } }
+
+    /// Releases the held calls: applies them (and answers, if their connection is still open)
+    /// or not (and closes their connections). Returns how many there were.
+    @discardableResult
+    public func releaseHeld(applying: Bool) -> Int {
+        let now = Self.uptime()
+        let released: [(EventLoopPromise<FakeReply>, FakeReply)] = state.withLock { state in
+            defer { state.held = []; state.holdsLeft = 0 }
+            return state.held.map { call in
+                (call.promise, applying ? state.stepFunctions(call.operation, call.request, now: now) : .dropped)
+            }
+        }
+        for (promise, reply) in released { promise.succeed(reply) }
+        return released.count
+    }
+
+    /// Calls `observer` on the fake's event loop whenever a ReceiveMessage is answered, with the
+    /// receipt handles it carries, just before the answer is written (nil: no observer).
+    public func observeReceives(_ observer: (@Sendable (_ receiptHandles: [String]) -> Void)?) {
+        receiveObserver.withLock { $0 = observer }
+    }
+
+    /// How many of `receiptHandles` still name a message in flight: neither deleted nor
+    /// delivered again since.
+    public func inFlight(receiptHandles: [String]) -> Int {
+        state.withLock { state in
+            receiptHandles.filter { handle in
+                guard let q = FakeIdentifiers.parse(receiptHandle: handle)?.queue, case .current = state.lookup(handle: handle, queue: q) else { return false }
+                return true
+            }.count
+        }
+    }
+
+    private func receiveAnswered(_ reply: FakeReply) {
+        guard let observer = receiveObserver.withLock({ $0 }) else { return }
+        let messages = (try? JSONValue.parse(reply.body))?["Messages"]?.arrayValue ?? []
+        observer(messages.compactMap { $0["ReceiptHandle"]?.stringValue })
     }
 
     /// Holds a queue (receives return nothing, long polls wait) or releases it (waiting long polls
@@ -157,11 +220,38 @@ public final class FakeAWS: Sendable {
         guard let target, let dot = target.firstIndex(of: ".") else {
             return .now(.error("UnknownOperationException", "The request has no X-Amz-Target."))
         }
-        let service = target[..<dot]
+        let service = String(target[..<dot])
         let operation = String(target[target.index(after: dot)...])
         guard let request = (try? body.withUnsafeReadableBytes { try JSONValue.parse($0) })?.objectValue else {
             return .now(.error("SerializationException", "The request body is not a JSON object."))
         }
+        let (fault, stall) = state.withLock { state in
+            let fault = state.faults.draw(service: service, operation: operation)
+            // A request failed before it is applied is still a request the client made.
+            if let fault, !fault.applies { state.counters.requests[operation, default: 0] += 1 }
+            return (fault, state.faults.plan.stall)
+        }
+        if let fault, let reply = FakeReply.unapplied(fault) { return .now(reply) }
+        let answer = serve(service: service, operation: operation, request: request, on: eventLoop)
+        guard let fault else { return answer }
+        switch (answer, fault) {
+        case (.now(let reply), .stall):
+            let promise = eventLoop.makePromise(of: FakeReply.self)
+            eventLoop.scheduleTask(in: Self.nanoseconds(stall)) { promise.succeed(reply.faulted(.stall)) }
+            return .later(promise.futureResult, waiter: nil)
+        case (.now(let reply), _):
+            return .now(reply.faulted(fault))
+        case (.later(let future, let waiter), .stall):
+            return .later(future.flatMap { reply in
+                eventLoop.scheduleTask(in: Self.nanoseconds(stall)) { reply.faulted(.stall) }.futureResult
+            }, waiter: waiter)
+        case (.later(let future, let waiter), _):
+            return .later(future.map { $0.faulted(fault) }, waiter: waiter)
+        }
+    }
+
+    /// The request applied, as AWS would answer it.
+    private func serve(service: String, operation: String, request: JSONObject, on eventLoop: any EventLoop) -> Answer {
         let now = Self.uptime()
         switch service {
         case "AmazonSQS":
@@ -173,6 +263,7 @@ public final class FakeAWS: Sendable {
             apply(wakeups)
             switch outcome {
             case .reply(let reply):
+                if operation == "ReceiveMessage" { receiveAnswered(reply) }
                 return .now(reply)
             case .wait(let id, let promise, let seconds):
                 let timeout = eventLoop.scheduleTask(in: .seconds(Int64(seconds))) { [self] in endWait(id) }
@@ -182,18 +273,37 @@ public final class FakeAWS: Sendable {
                     return true
                 }
                 if !parked { timeout.cancel() }
-                return .later(promise.futureResult, waiter: id)
+                return .later(promise.futureResult.map { [self] reply in
+                    receiveAnswered(reply)
+                    return reply
+                }, waiter: id)
             }
         case "AWSStepFunctions":
+            if let held = hold(operation, request, on: eventLoop) { return .later(held, waiter: nil) }
             let (reply, latency) = state.withLock { ($0.stepFunctions(operation, request, now: now), $0.behavior.latency) }
             guard latency > .zero else { return .now(reply) }
             let promise = eventLoop.makePromise(of: FakeReply.self)
-            let nanoseconds = latency.components.seconds * 1_000_000_000 + latency.components.attoseconds / 1_000_000_000
-            eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) { promise.succeed(reply) }
+            eventLoop.scheduleTask(in: Self.nanoseconds(latency)) { promise.succeed(reply) }
             return .later(promise.futureResult, waiter: nil)
         default:
             return .now(.error("UnknownOperationException", "The fake does not serve \(service)."))
         }
+    }
+
+    private func hold(_ operation: String, _ request: JSONObject, on eventLoop: any EventLoop) -> EventLoopFuture<FakeReply>? {
+        guard operation == "SendTaskSuccess" || operation == "SendTaskFailure" else { return nil }
+        return state.withLock { state in
+            guard state.holdsLeft > 0 else { return nil }
+            state.holdsLeft -= 1
+            state.counters.requests[operation, default: 0] += 1
+            let promise = eventLoop.makePromise(of: FakeReply.self)
+            state.held.append(HeldCall(operation: operation, request: request, promise: promise))
+            return promise.futureResult
+        }
+    }
+
+    static func nanoseconds(_ duration: Duration) -> TimeAmount {
+        .nanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
     }
 
     /// Answers a parked long poll with no messages (its wait is over, or its connection closed).

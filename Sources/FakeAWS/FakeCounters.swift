@@ -1,11 +1,14 @@
 /// What the fake has seen so far, read in process by the bench and the tests.
 public struct FakeCounters: Sendable, Equatable {
-    /// Requests received, by operation (`ReceiveMessage`, `SendTaskSuccess`, ...), throttled ones included.
+    /// Requests received, by operation (`ReceiveMessage`, `SendTaskSuccess`, ...), throttled and faulted ones included.
     public var requests: [String: Int] = [:]
     /// SendTask* calls answered `ThrottlingException`.
     public var throttled = 0
     /// SendTaskSuccess/SendTaskFailure calls for a token already closed (answered `TaskTimedOut`).
     public var duplicates = 0
+    /// Of those, the calls whose outcome differs from the first one's (another operation, output,
+    /// error or cause): a second outcome for the same task, which must never happen.
+    public var conflicting = 0
     /// Tokens closed by their first accepted SendTaskSuccess or SendTaskFailure.
     public var succeeded = 0
     public var failed = 0

@@ -49,6 +49,10 @@ final class FakeHTTPHandler: ChannelInboundHandler {
 
     private func respond(_ reply: FakeReply, context: ChannelHandlerContext) {
         guard context.channel.isActive else { return }
+        if reply.dropsConnection {
+            context.close(promise: nil)
+            return
+        }
         requestCount += 1
         var headers = HTTPHeaders()
         headers.reserveCapacity(4 + reply.headers.count)

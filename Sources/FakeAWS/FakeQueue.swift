@@ -23,6 +23,8 @@ struct FakeQueue {
     var inFlight = 0
     /// While held, receives return nothing (the bench loads a backlog, then releases it at once).
     var held = false
+    /// The visibility timeout of receives that name none, in seconds.
+    var visibilityTimeout = FakeState.defaultVisibilityTimeout
     /// Long polls waiting for a message, oldest first (ids into the state's waiters).
     var waiters = CircularBuffer<Int>()
     var sent = 0
@@ -42,7 +44,7 @@ struct FakeWaiter {
 /// The parameters of a ReceiveMessage that matter to the fake.
 struct ReceiveRequest {
     var maxMessages: Int
-    var visibilityTimeout: Int
+    var visibilityTimeout: Int?
     var receiveCountAttribute: Bool
     var sentTimestampAttribute: Bool
 }

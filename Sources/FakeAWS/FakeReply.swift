@@ -6,6 +6,11 @@ struct FakeReply: Sendable {
     var status: HTTPResponseStatus
     var body: [UInt8]
     var headers: [(name: String, value: String)] = []
+    /// Close the connection instead of answering (a fault: the client sees no response).
+    var dropsConnection = false
+
+    /// No answer: the connection is closed.
+    static let dropped = FakeReply(status: .ok, body: [], dropsConnection: true)
 
     /// A 200 answer with a JSON object body.
     static func ok(_ object: JSONObject = [:]) -> FakeReply {
@@ -20,6 +25,39 @@ struct FakeReply: Sendable {
             body: JSONValue.object(["__type": .string(type), "message": .string(message)]).serializedBytes(),
             headers: queryCode.map { [("x-amzn-query-error", "\($0);Sender")] } ?? []
         )
+    }
+
+    /// A server error in the JSON protocol's shape, as AWS sends `InternalFailure` (500) and
+    /// `ServiceUnavailable` (503).
+    static func serverError(_ status: HTTPResponseStatus, _ type: String, _ message: String) -> FakeReply {
+        FakeReply(status: status, body: JSONValue.object(["__type": .string(type), "message": .string(message)]).serializedBytes())
+    }
+
+    /// The answer a fault that comes before applying the request gives instead of it.
+    static func unapplied(_ mode: FaultMode) -> FakeReply? {
+        switch mode {
+        case .internalFailure: serverError(.internalServerError, "InternalFailure", "The request processing has failed because of an unknown error.")
+        case .serviceUnavailable: serverError(.serviceUnavailable, "ServiceUnavailable", "The service is unavailable. Try again later.")
+        case .throttling: error("ThrottlingException", "Rate exceeded")
+        case .dropBeforeApplying: .dropped
+        default: nil
+        }
+    }
+
+    /// This answer as a fault that comes after applying the request gives it (stalls are timed
+    /// by the caller and end as ``dropped``).
+    func faulted(_ mode: FaultMode) -> FakeReply {
+        switch mode {
+        case .dropAfterApplying, .stall:
+            return .dropped
+        case .truncatedBody:
+            // At least one byte goes, so even `{}` is cut.
+            return FakeReply(status: .ok, body: Array(body.prefix(max(0, min(body.count / 2, body.count - 1)))), headers: headers)
+        case .nonJSONBody:
+            return FakeReply(status: .ok, body: Array("<html><body>502 Bad Gateway</body></html>".utf8), headers: headers)
+        default:
+            return self
+        }
     }
 
     /// An SQS error: `__type` in the `com.amazonaws.sqs#` namespace, as SQS's JSON protocol answers.

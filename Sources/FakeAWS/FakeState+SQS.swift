@@ -51,7 +51,7 @@ extension FakeState {
                 "ApproximateNumberOfMessages": .string(String(counts.visible)),
                 "ApproximateNumberOfMessagesNotVisible": .string(String(counts.inFlight)),
                 "ApproximateNumberOfMessagesDelayed": "0",
-                "VisibilityTimeout": .string(String(Self.defaultVisibilityTimeout)),
+                "VisibilityTimeout": .string(String(queues[q].visibilityTimeout)),
                 "QueueArn": .string("arn:aws:sqs:us-east-1:\(Self.account):\(queues[q].name)"),
             ]]))
         default:
@@ -109,7 +109,7 @@ extension FakeState {
         let all = names.contains("All")
         let parameters = ReceiveRequest(
             maxMessages: min(max(request["MaxNumberOfMessages"]?.intValue ?? 1, 1), 10),
-            visibilityTimeout: request["VisibilityTimeout"]?.intValue ?? Self.defaultVisibilityTimeout,
+            visibilityTimeout: request["VisibilityTimeout"]?.intValue,
             receiveCountAttribute: all || names.contains("ApproximateReceiveCount"),
             sentTimestampAttribute: all || names.contains("SentTimestamp")
         )

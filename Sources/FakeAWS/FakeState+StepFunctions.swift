@@ -30,8 +30,15 @@ extension FakeState {
         } else {
             return .error("com.amazonaws.swf.service.model#TaskDoesNotExist", "Task Does Not Exist")
         }
+        var said = Hasher()
+        said.combine(operation)
+        for field in ["output", "error", "cause"] { said.combine(request[field]?.stringValue) }
+        let outcome = said.finalize()
         guard record.closedAt == 0 else {
-            if closing { counters.duplicates += 1 }
+            if closing {
+                counters.duplicates += 1
+                if outcome != record.outcome { counters.conflicting += 1 }
+            }
             return .error("com.amazonaws.swf.service.model#TaskTimedOut", "Task Timed Out")
         }
         switch operation {
@@ -39,7 +46,7 @@ extension FakeState {
         case "SendTaskFailure": counters.failed += 1
         default: counters.heartbeats += 1
         }
-        if closing { record.closedAt = now } else { record.heartbeats += 1 }
+        if closing { record.closedAt = now; record.outcome = outcome } else { record.heartbeats += 1 }
         tasks[token] = record
         return .ok()
     }

@@ -35,6 +35,10 @@ struct FakeState {
     var behavior = StepFunctionsBehavior()
     var bucket: TokenBucket?
     var counters = FakeCounters()
+    var faults = FaultDraws()
+    /// SendTask* closing calls still to hold, and those held (``FakeAWS/holdClosingCalls(_:)``).
+    var holdsLeft = 0
+    var held: [HeldCall] = []
 
     // MARK: queues
 
@@ -78,9 +82,10 @@ struct FakeState {
     /// Hands out up to `request.maxMessages` visible messages, each with a fresh receipt handle.
     mutating func deliver(queue q: Int, _ request: ReceiveRequest, now: UInt64, wakeups: inout Wakeups) -> FakeReply {
         var delivered: [JSONValue] = []
-        let deadline = now + UInt64(max(request.visibilityTimeout, 0)) * 1_000_000_000
+        let normal = now + UInt64(max(request.visibilityTimeout ?? queues[q].visibilityTimeout, 0)) * 1_000_000_000
         while delivered.count < request.maxMessages, let sequence = queues[q].visible.popFirst() {
             guard var message = queues[q].messages[sequence] else { continue }
+            let deadline = faults.redeliversEarly() ? now : normal
             message.receiveCount += 1
             message.delivery += 1
             message.inFlight = true
@@ -173,5 +178,15 @@ struct FakeState {
 struct TaskRecord {
     /// When its first SendTaskSuccess or SendTaskFailure was accepted (uptime ns); 0 while open.
     var closedAt: UInt64 = 0
+    /// What that first outcome said (a hash of the operation and its fields), to tell a repeat
+    /// of it from a different second outcome.
+    var outcome = 0
     var heartbeats = 0
+}
+
+/// A SendTask* call held unapplied and unanswered (``FakeAWS/holdClosingCalls(_:)``).
+struct HeldCall {
+    var operation: String
+    var request: JSONObject
+    var promise: EventLoopPromise<FakeReply>
 }

@@ -1,16 +1,22 @@
 import AWS
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Long-polls one SQS queue and runs what it receives through the engine: a batch is committed
 /// in one transaction, and only then deleted from the queue. Nothing a message says can stop it.
 ///
 /// Receiving overlaps committing: as soon as a batch arrives the next receive is sent, and up to
-/// ``batchesInFlight`` batches are committed and deleted at once (the store groups their commits).
+/// ``batchesInFlight`` batches are committed at once (the store groups their commits), each
+/// deleted once committed, without holding back the next (up to ``deletesInFlight`` deletes).
 public final class QueueConsumer: Service, Sendable {
     /// Batches received and not yet deleted, at most: enough that a batch is always waiting when
     /// a commit ends, few enough that a stalled store holds little.
     static let batchesInFlight = 4
+    /// Committed batches whose delete is still on its way, at most; beyond, receiving waits.
+    /// Deletes do not hold a batch's place: one that stalls until its timeout used to keep one
+    /// of the four for 10 s (30 s before), so a few stalled deletes stopped the queue's intake.
+    static let deletesInFlight = 16
 
     private let queueURL: String
     private let role: MessageRole
@@ -20,6 +26,9 @@ public final class QueueConsumer: Service, Sendable {
     private let waitSeconds: Int
     private let logger: Logger
     private let liveness: Liveness.Loop?
+    /// What ``run()`` has in hand, and the bell its batches ring when they free a place.
+    private let work = Mutex(Work())
+    private let freed = Doorbell()
     private let metrics: RelayMetrics?
     private let health: HealthChecks?
 
@@ -45,15 +54,13 @@ public final class QueueConsumer: Service, Sendable {
     public func run() async throws {
         logger.info("consumer.started", metadata: ["sqs.queue_url": "\(queueURL)"])
         // Batches in hand finish after the loop ends (the group waits for them): commit, then delete.
-        await withTaskGroup(of: Void.self) { batches in
-            var inHand = 0
+        await withDiscardingTaskGroup { batches in
             var failures = 0
             while !Task.isShuttingDownGracefully, !Task.isCancelled {
-                if inHand == Self.batchesInFlight {
+                if !work.withLock({ $0.hasRoom }) {
                     // Work in hand: a store that stalls shows as a consumer that does not finish.
                     liveness?.begin()
-                    await batches.next()
-                    inHand -= 1
+                    while !work.withLock({ $0.hasRoom }), !Task.isCancelled { await freed.wait(timeout: nil) }
                 }
                 let messages: [SQSMessage]
                 do {
@@ -77,8 +84,18 @@ public final class QueueConsumer: Service, Sendable {
                 liveness?.end()
                 if !messages.isEmpty {
                     metrics?.received(messages.count, from: role)
-                    inHand += 1
-                    batches.addTask { await self.handle(messages) }
+                    work.withLock { $0.committing += 1 }
+                    batches.addTask {
+                        let committed = await self.commit(messages)
+                        // Committed: the batch's place is free while its delete runs (a stalled
+                        // delete must not hold back the next batches; what it deletes is safe).
+                        self.work.withLock { $0.committing -= 1; $0.deleting += committed.isEmpty ? 0 : 1 }
+                        self.freed.ring()
+                        guard !committed.isEmpty else { return }
+                        await self.delete(committed)
+                        self.work.withLock { $0.deleting -= 1 }
+                        self.freed.ring()
+                    }
                 }
             }
         }
@@ -88,15 +105,24 @@ public final class QueueConsumer: Service, Sendable {
         logger.info("consumer.stopped")
     }
 
+    /// Batches being committed, and committed batches being deleted.
+    struct Work {
+        var committing = 0
+        var deleting = 0
+        /// Whether another batch may be received.
+        var hasRoom: Bool { committing < QueueConsumer.batchesInFlight && deleting < QueueConsumer.deletesInFlight }
+    }
+
     /// Backoff after consecutive receive failures: 1 s doubling to 30 s, jittered.
     static func backoff(_ failures: Int) -> Int {
         let ceiling = min(30_000, 1_000 << min(failures - 1, 5))
         return ceiling / 2 + Int.random(in: 0...(ceiling / 2))
     }
 
-    /// Commits a batch, then deletes it. When the batch cannot commit as a whole, each message is
-    /// tried alone; one that still fails stays in the queue for its redrive policy.
-    func handle(_ messages: [SQSMessage]) async {
+    /// Commits a batch and returns the messages committed (to be deleted). When the batch cannot
+    /// commit as a whole, each message is tried alone; one that still fails stays in the queue
+    /// for its redrive policy.
+    func commit(_ messages: [SQSMessage]) async -> [SQSMessage] {
         let incoming = messages.map { IncomingMessage(messageID: $0.messageID, body: $0.body, sentAt: $0.sentAt) }
         var committed: [SQSMessage] = []
         do {
@@ -121,9 +147,8 @@ public final class QueueConsumer: Service, Sendable {
                 }
             }
         }
-        guard !committed.isEmpty else { return }
-        dispatcher.ring()
-        await delete(committed)
+        if !committed.isEmpty { dispatcher.ring() }
+        return committed
     }
 
     private func delete(_ messages: [SQSMessage]) async {

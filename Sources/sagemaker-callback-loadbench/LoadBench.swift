@@ -1,4 +1,5 @@
 import AWS
+import BenchSupport
 import FakeAWS
 import Foundation
 import HTTP
@@ -60,12 +61,6 @@ struct LoadBench {
     }
 }
 
-/// Writes a line to standard output at once (print's buffer would hold a file's or a pipe's
-/// lines until the end), so each workload's line shows as it finishes.
-func say(_ line: String) {
-    FileHandle.standardOutput.write(Data((line + "\n").utf8))
-}
-
 /// One workload's run: the fake, the serve process, the phases, the figures.
 struct Run {
     let workload: Workload
@@ -74,23 +69,13 @@ struct Run {
     let timeout: Double
 
     func measure() async throws -> Report {
-        let fake = try await FakeAWS.start(threads: 1, stepFunctions: StepFunctionsBehavior(
+        let rig = try await FakeRig(run: workload.name, eventsDirectory: eventsDirectory, stepFunctions: StepFunctionsBehavior(
             latency: .milliseconds(workload.latencyMilliseconds),
             ratePerSecond: workload.quota, burst: workload.quota ?? 0
         ))
-        let http = try CurlHTTPClient()
-        defer { http.shutdown() }
-        let endpoint = Endpoint(url: fake.endpoint, host: "127.0.0.1:\(fake.port)", source: "loadbench")
-        let client = AWSClient(
-            http: http, credentials: { Credentials(accessKeyID: "AKIDLOADBENCH", secretAccessKey: "loadbench-secret") },
-            region: "us-east-1", endpoints: [.sqs: endpoint], logger: Logger(label: "loadbench")
-        )
-        let loader = QueueLoader(client: client)
-        let catalog = try JobCatalog(eventsDirectory: eventsDirectory, run: workload.name)
-        let eventsQueue = "events-\(workload.name)", requestsQueue = "requests-\(workload.name)"
-        let eventsURL = fake.createQueue(named: eventsQueue), requestsURL = fake.createQueue(named: requestsQueue)
-
-        let serve = try ServeProcess(binary: binary, endpoint: fake.endpoint, eventsQueueURL: eventsURL, requestsQueueURL: requestsURL)
+        let (fake, loader, catalog) = (rig.fake, rig.loader, rig.catalog)
+        let (eventsQueue, requestsQueue, eventsURL, requestsURL) = (rig.eventsQueue, rig.requestsQueue, rig.eventsURL, rig.requestsURL)
+        let serve = try await rig.startServeOrShutDown(binary: binary)
         var report = Report(workload: workload)
         do {
             try await until("serve to poll both queues", serve: serve, seconds: 30) { (fake.counters.requests["ReceiveMessage"] ?? 0) >= 2 }
@@ -179,39 +164,15 @@ struct Run {
             report.requests = after.requests.merging(before.requests) { $0 - $1 }
             report.exit = await serve.stop()
             report.logLinesPerJob = (registration: Double(logAfterRegistrations) / Double(n), total: Double(serve.logLines()) / Double(n))
-            let left = [eventsQueue, requestsQueue].compactMap { fake.counts(queue: $0) }
-            report.leftInQueue = left.reduce(0) { $0 + $1.visible + $1.inFlight }
+            report.leftInQueue = rig.leftInQueues
         } catch {
             _ = await serve.stop()
             FileHandle.standardError.write(Data("workload \(workload.name): \(error); serve's log: \(serve.logFile.path)\n".utf8))
-            try await fake.shutdown()
+            try await rig.shutdown()
             throw error
         }
         serve.removeDirectory()
-        try await fake.shutdown()
+        try await rig.shutdown()
         return report
-    }
-
-    /// Waits until `condition` holds, checking every 5 ms; throws after `seconds` or if serve exits.
-    func until(_ what: String, serve: ServeProcess, seconds: Double, _ condition: () -> Bool) async throws {
-        let deadline = Date().addingTimeInterval(seconds)
-        while !condition() {
-            guard serve.isRunning else { throw BenchError("serve exited while waiting for \(what)") }
-            guard Date() < deadline else { throw BenchError("timed out after \(Int(seconds)) s waiting for \(what)") }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-    }
-}
-
-/// A small deterministic generator, so a workload's order is the same from run to run.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

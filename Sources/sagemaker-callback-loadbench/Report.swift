@@ -1,3 +1,4 @@
+import BenchSupport
 import Foundation
 
 /// One workload's figures, printed as one line of the table and one line of the breakdown.

@@ -124,12 +124,15 @@ struct AWSClientTests {
         }
     }
 
-    @Test("an empty 200 body is an empty object; a non-JSON 200 body is an error")
+    @Test("an empty 200 body is an empty object; a non-JSON or cut-short 200 body is retried, then an error")
     func successBodies() async throws {
-        let transport = ScriptedTransport([.success(HTTPResponse(status: 200, body: [])), .success(HTTPResponse(status: 200, body: Array("nope".utf8)))])
+        let unusable = [Array("nope".utf8), Array(#"{"ok":tr"#.utf8), Array("nope".utf8)]
+        let transport = ScriptedTransport([.success(HTTPResponse(status: 200, body: []))] + unusable.map { .success(HTTPResponse(status: 200, body: $0)) })
         let client = Self.client(transport)
         #expect(try await client.call(.stepFunctions, "SendTaskHeartbeat", [:]).isEmpty)
         await #expect(throws: AWSResponseError.self) { _ = try await client.call(.stepFunctions, "SendTaskHeartbeat", [:]) }
+        // Each unusable answer was sent again, up to the policy's three attempts.
+        #expect(transport.sent.count == 4)
     }
 }
 

@@ -9,9 +9,10 @@ import Testing
 /// The fake behaves like AWS wherever the load bench depends on it, as seen through our own client.
 @Suite("Fake SQS and Step Functions", .timeLimit(.minutes(1)))
 struct FakeAWSTests {
-    /// A fake on a free loopback port, a client for it that never retries, torn down after `body`.
+    /// A fake on a free loopback port, a client for it that never retries (unless told), torn down after `body`.
     static func withFake(
         _ behavior: StepFunctionsBehavior = .init(),
+        retries: Int = 0,
         _ body: (FakeAWS, AWSClient) async throws -> Void
     ) async throws {
         let fake = try await FakeAWS.start(stepFunctions: behavior)
@@ -20,7 +21,7 @@ struct FakeAWSTests {
         let client = AWSClient(
             http: http, credentials: { Credentials(accessKeyID: "AKIDFAKE", secretAccessKey: "fake-secret") },
             region: "us-east-1", endpoints: [.sqs: endpoint, .stepFunctions: endpoint],
-            retryPolicy: RetryPolicy(maxAttempts: 1), logger: Logger(label: "fake-test")
+            retryPolicy: RetryPolicy(maxAttempts: 1 + retries, base: .milliseconds(1), cap: .milliseconds(5)), logger: Logger(label: "fake-test")
         )
         do {
             try await body(fake, client)

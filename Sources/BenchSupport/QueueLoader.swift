@@ -3,16 +3,21 @@ import JSON
 
 /// Loads a queue through our own AWS client with SendMessageBatch, ten messages a call, several
 /// calls in flight, and returns the message ids SQS gave, in the order of the bodies.
-struct QueueLoader: Sendable {
-    let client: AWSClient
-    var concurrency = 8
+public struct QueueLoader: Sendable {
+    public let client: AWSClient
+    public var concurrency = 8
 
-    func send(count: Int, to queueURL: String, body: @escaping @Sendable (Int) -> String) async throws -> [String] {
+    public init(client: AWSClient, concurrency: Int = 8) {
+        self.client = client
+        self.concurrency = concurrency
+    }
+
+    public func send(count: Int, to queueURL: String, body: @escaping @Sendable (Int) -> String) async throws -> [String] {
         try await send(Array(0..<count), to: queueURL, body: body)
     }
 
     /// Sends `body(i)` for each of `items`; ids come back in the order of `items`.
-    func send(_ items: [Int], to queueURL: String, body: @escaping @Sendable (Int) -> String) async throws -> [String] {
+    public func send(_ items: [Int], to queueURL: String, body: @escaping @Sendable (Int) -> String) async throws -> [String] {
         let batches = (items.count + SQS.batchLimit - 1) / SQS.batchLimit
         var ids = [String](repeating: "", count: items.count)
         let sendOne: @Sendable (Int) async throws -> (Int, [String]) = { batch in
@@ -37,7 +42,7 @@ struct QueueLoader: Sendable {
     }
 
     /// One SendMessageBatch; every entry must succeed.
-    func sendBatch(_ bodies: [String], to queueURL: String) async throws -> [String] {
+    public func sendBatch(_ bodies: [String], to queueURL: String) async throws -> [String] {
         let entries = bodies.enumerated().map { JSONValue.object(["Id": .string("m\($0.offset)"), "MessageBody": .string($0.element)]) }
         let response = try await client.call(.sqs, "SendMessageBatch", ["QueueUrl": .string(queueURL), "Entries": .array(entries)])
         if let failed = response["Failed"]?.arrayValue, !failed.isEmpty {

@@ -4,21 +4,21 @@ import JSON
 /// The bench's jobs: a ~1 KB task token each, a registration message (DESIGN.md's wait form) and
 /// a terminal job state change event built from the recorded events in `events/`, mixing the
 /// four job kinds and the three outcomes (Completed, Failed, Stopped).
-struct JobCatalog {
+public struct JobCatalog: Sendable {
     /// A recorded event per job kind, and the prefix of its detail's fields.
-    static let kinds: [(file: String, prefix: String, arnKind: String)] = [
+    public static let kinds: [(file: String, prefix: String, arnKind: String)] = [
         ("processing-completed-epoch-millis.json", "ProcessingJob", "processing-job"),
         ("training-failed.json", "TrainingJob", "training-job"),
         ("transform-stopped.json", "TransformJob", "transform-job"),
         ("tuning-completed.json", "HyperParameterTuningJob", "hyper-parameter-tuning-job"),
     ]
-    static let outcomes = ["Completed", "Failed", "Stopped"]
+    public static let outcomes = ["Completed", "Failed", "Stopped"]
 
-    let run: String
+    public let run: String
     private let templates: [JSONObject]
     private let tokenFiller: String
 
-    init(eventsDirectory: String, run: String) throws {
+    public init(eventsDirectory: String, run: String) throws {
         self.run = run
         templates = try Self.kinds.map { kind in
             let data = try Data(contentsOf: URL(fileURLWithPath: eventsDirectory).appendingPathComponent(kind.file))
@@ -31,15 +31,15 @@ struct JobCatalog {
         tokenFiller = String((0..<1000).map { _ in alphabet[Int(random.next() % UInt64(alphabet.count))] })
     }
 
-    func jobName(_ i: Int) -> String { "bench-\(run)-\(i)" }
+    public func jobName(_ i: Int) -> String { "bench-\(run)-\(i)" }
 
     /// The token of job `i`: unique by its index, 1,024 characters.
-    func token(_ i: Int) -> String {
+    public func token(_ i: Int) -> String {
         let index = String(i, radix: 16)
         return "AQCEAAAAKgAAAAMAAAAAAAAAAf" + String(repeating: "0", count: 8 - min(8, index.count)) + index + tokenFiller.prefix(990)
     }
 
-    func registration(_ i: Int) -> String {
+    public func registration(_ i: Int) -> String {
         let kind = Self.kinds[i % Self.kinds.count]
         return JSONValue.object(JSONObject([
             ("TaskToken", .string(token(i))),
@@ -49,7 +49,7 @@ struct JobCatalog {
     }
 
     /// Job `i`'s terminal event: its kind by `i % 4`, its outcome by `i % 3`.
-    func event(_ i: Int) -> String {
+    public func event(_ i: Int) -> String {
         let k = i % Self.kinds.count
         let kind = Self.kinds[k]
         let name = jobName(i)
@@ -71,7 +71,7 @@ struct JobCatalog {
 }
 
 /// The bench's one error: a sentence.
-struct BenchError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+public struct BenchError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -1,18 +1,32 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The real `sagemaker-callback serve`, started for one workload with its own database, health
-/// file and log file in a fresh temporary directory, and read through /proc while it runs.
-final class ServeProcess {
+/// file and log file in a fresh temporary directory (or, restarted, in the directory of the
+/// process it follows: the same store, the log appended), and read through /proc while it runs.
+public final class ServeProcess: @unchecked Sendable {
+    // @unchecked: `process` is only started in init; its other members are thread-safe reads and signals.
     let process = Process()
-    let directory: URL
-    let logFile: URL
+    public let directory: URL
+    public let logFile: URL
 
-    init(binary: String, endpoint: String, eventsQueueURL: String, requestsQueueURL: String) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("loadbench-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        logFile = directory.appendingPathComponent("serve.log")
-        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
+    /// Starts serve. `directory`: an existing one to run in again (its database, its log), nil
+    /// for a fresh one. `environment` adds to (or overrides) what serve is given.
+    public init(
+        binary: String, endpoint: String, eventsQueueURL: String, requestsQueueURL: String,
+        directory: URL? = nil, environment extra: [String: String] = [:]
+    ) throws {
+        self.directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("loadbench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
+        logFile = self.directory.appendingPathComponent("serve.log")
+        if !FileManager.default.fileExists(atPath: logFile.path) {
+            _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        }
         let log = try FileHandle(forWritingTo: logFile)
+        try log.seekToEnd()
+        let directory = self.directory
         var environment: [String: String] = [
             "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
             "HOME": directory.path,
@@ -34,6 +48,7 @@ final class ServeProcess {
         if let format = ProcessInfo.processInfo.environment["BENCH_LOG_FORMAT"] {
             environment["LOG_FORMAT"] = format
         }
+        environment.merge(extra) { $1 }
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["serve"]
         process.environment = environment
@@ -43,10 +58,10 @@ final class ServeProcess {
         try process.run()
     }
 
-    var pid: Int32 { process.processIdentifier }
+    public var pid: Int32 { process.processIdentifier }
 
     /// User and system CPU time so far, in microseconds (from /proc/PID/stat).
-    func cpu() -> CPUTime {
+    public func cpu() -> CPUTime {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
               let close = stat.lastIndex(of: ")") else { return CPUTime() }
         // Fields after the command name: state is field 3; utime and stime are fields 14 and 15.
@@ -57,7 +72,7 @@ final class ServeProcess {
     }
 
     /// A field of /proc/PID/status in MB (VmRSS: resident now, VmHWM: the peak).
-    func memory(_ field: String) -> Double {
+    public func memory(_ field: String) -> Double {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }),
               let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) else { return 0 }
@@ -65,37 +80,51 @@ final class ServeProcess {
     }
 
     /// Whether the process is still running.
-    var isRunning: Bool { process.isRunning }
+    public var isRunning: Bool { process.isRunning }
 
     /// SIGTERM, then waits up to `timeout` seconds; the exit status (nil if it had to be killed).
-    func stop(timeout: Double = 15) async -> Int32? {
+    public func stop(timeout: Double = 15) async -> Int32? {
         process.terminate()
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning, Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
         if process.isRunning {
-            kill(pid, SIGKILL)
+            Glibc.kill(pid, SIGKILL)
             process.waitUntilExit()
             return nil
         }
         return process.terminationStatus
     }
 
+    /// SIGKILL, and waits until the process is gone.
+    public func kill() {
+        if process.isRunning { Glibc.kill(pid, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    /// The process's exit status, once it has ended.
+    public var terminationStatus: Int32 { process.terminationStatus }
+
     /// Lines serve has written to its log so far.
-    func logLines() -> Int {
+    public func logLines() -> Int {
         guard let data = try? Data(contentsOf: logFile) else { return 0 }
         return data.reduce(0) { $1 == 0x0A ? $0 + 1 : $0 }
     }
 
-    func removeDirectory() { try? FileManager.default.removeItem(at: directory) }
+    public func removeDirectory() { try? FileManager.default.removeItem(at: directory) }
 }
 
 /// CPU time of a process, in microseconds.
-struct CPUTime {
-    var user = 0.0
-    var system = 0.0
-    var total: Double { user + system }
+public struct CPUTime: Sendable {
+    public var user = 0.0
+    public var system = 0.0
+    public var total: Double { user + system }
 
-    static func - (lhs: CPUTime, rhs: CPUTime) -> CPUTime {
+    public init(user: Double = 0, system: Double = 0) {
+        self.user = user
+        self.system = system
+    }
+
+    public static func - (lhs: CPUTime, rhs: CPUTime) -> CPUTime {
         CPUTime(user: lhs.user - rhs.user, system: lhs.system - rhs.system)
     }
 }

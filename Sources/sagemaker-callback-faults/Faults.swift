@@ -1,0 +1,82 @@
+import BenchSupport
+import FakeAWS
+import Foundation
+
+/// `make faults`: the real `serve` against ``FakeAWS`` with faults injected (one line per
+/// scenario), then the kill loops (one line per loop). Exits 1 if any line breaks a guarantee.
+///
+/// Environment: `SAGEMAKER_CALLBACK_BINARY` (default `.build/release/sagemaker-callback`),
+/// `FAULTS_JOBS` (jobs per scenario, default 5000), `FAULTS_SCENARIOS` (names to run, comma
+/// separated, each a prefix such as `500` or `all`; default all), `FAULTS_TIMEOUT` (seconds a
+/// phase may take, default 120), `FAULTS_KILLS` (kills per kill loop, default 8; 0 skips the
+/// loops), `FAULTS_PARALLEL` (scenarios run at once, default 3: most of a stalled scenario is
+/// waiting out timeouts), `BENCH_EVENTS_DIR` (default `events`).
+@main
+struct Faults {
+    static func main() async {
+        do {
+            exit(try await run() ? 0 : 1)
+        } catch {
+            FileHandle.standardError.write(Data("faults failed: \(error)\n".utf8))
+            exit(1)
+        }
+    }
+
+    static func run() async throws -> Bool {
+        let environment = ProcessInfo.processInfo.environment
+        let binary = environment["SAGEMAKER_CALLBACK_BINARY"] ?? ".build/release/sagemaker-callback"
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw BenchError("no serve binary at \(binary) (build it with swift build -c release, or set SAGEMAKER_CALLBACK_BINARY)")
+        }
+        let jobs = environment["FAULTS_JOBS"].flatMap(Int.init) ?? 5000
+        let timeout = environment["FAULTS_TIMEOUT"].flatMap(Double.init) ?? 120
+        let kills = environment["FAULTS_KILLS"].flatMap(Int.init) ?? 8
+        let eventsDirectory = environment["BENCH_EVENTS_DIR"] ?? "events"
+        let parallel = max(1, environment["FAULTS_PARALLEL"].flatMap(Int.init) ?? 3)
+        let chosen = environment["FAULTS_SCENARIOS"].map { $0.split(separator: ",").map(String.init) }
+        let started = Date()
+        var passed = true
+
+        say("fault scenarios: \(binary) against FakeAWS, \(jobs) jobs each, \(parallel) at once; the fault mode on both services (redelivery: SQS)")
+        say(FaultReport.header)
+        let scenarios = FaultScenario.standard(jobs: jobs).filter { scenario in chosen.map { $0.contains { scenario.name.hasPrefix($0) } } ?? true }
+        // Several at once: a stalled scenario mostly waits out timeouts. Lines come in order.
+        var reports = [FaultReport?](repeating: nil, count: scenarios.count)
+        var printed = 0
+        try await withThrowingTaskGroup(of: (Int, FaultReport).self) { group in
+            var next = 0
+            func start() {
+                let (index, scenario) = (next, scenarios[next])
+                next += 1
+                group.addTask { (index, try await FaultRun(scenario: scenario, binary: binary, eventsDirectory: eventsDirectory, timeout: timeout).measure()) }
+            }
+            while next < min(parallel, scenarios.count) { start() }
+            while let (index, report) = try await group.next() {
+                reports[index] = report
+                while printed < reports.count, let ready = reports[printed] {
+                    say(ready.line)
+                    passed = passed && ready.passed
+                    printed += 1
+                }
+                if next < scenarios.count { start() }
+            }
+        }
+        if kills > 0 {
+            say("")
+            say("kill loops: serve SIGKILLed \(kills) times during a burst of \(jobs) jobs, restarted on the same SQLite database")
+            say(KillReport.header)
+            let loops = [
+                KillLoop(name: "sqlite", jobs: jobs, kills: kills, binary: binary, eventsDirectory: eventsDirectory, timeout: timeout),
+                KillLoop(name: "sqlite, all 5%", jobs: jobs, kills: kills, plan: FaultScenario.everything(rate: 0.05, jobs: 0).plan,
+                         binary: binary, eventsDirectory: eventsDirectory, timeout: timeout),
+            ]
+            for loop in loops {
+                let report = try await loop.run()
+                say(report.line)
+                passed = passed && report.passed
+            }
+        }
+        say(String(format: "total %.0f s", Date().timeIntervalSince(started)))
+        return passed
+    }
+}

@@ -1,0 +1,80 @@
+import BenchSupport
+import FakeAWS
+import Foundation
+import Testing
+
+/// The guarantees under AWS faults and under SIGKILL, proven on the real binary against the fast
+/// fake (bounded versions of `make faults`).
+@Suite("Faults and kill loops", .timeLimit(.minutes(3)))
+struct FaultTests {
+    static var eventsDirectory: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("events").path
+    }
+
+    static func binary() throws -> String {
+        guard FileManager.default.isExecutableFile(atPath: ServiceProcess.binary) else {
+            Issue.record("the service binary is missing at \(ServiceProcess.binary): run `swift build` (make test does)")
+            throw BenchError("no binary")
+        }
+        return ServiceProcess.binary
+    }
+
+    @Test("every fault mode at once, 5 % each on SQS and Step Functions: every callback delivered once, the queues empty, serve still running")
+    func allFaultsAtOnce() async throws {
+        let run = FaultRun(scenario: .everything(rate: 0.05, jobs: 400), binary: try Self.binary(), eventsDirectory: Self.eventsDirectory, timeout: 90)
+        let report = try await run.measure()
+        #expect(report.error == nil)
+        #expect(report.tally.completed == 400)
+        #expect(report.tally.lost == 0)
+        #expect(report.tally.secondOutcomes == 0)
+        #expect(report.tally.leftInQueues == 0)
+        #expect(report.serveRunning)
+        #expect(report.exit == 0)
+        // The faults really were there, and retries stay bounded (not spinning).
+        #expect(report.faultsInjected > 50)
+        #expect(report.requestsPerCallback < 10)
+    }
+
+    @Test("serve SIGKILLed inside deliveries, inside commits and at random during a burst, restarted on the same SQLite database: nothing lost, no second outcome")
+    func killLoop() async throws {
+        let loop = KillLoop(name: "sqlite", jobs: 300, kills: 4, binary: try Self.binary(), eventsDirectory: Self.eventsDirectory, timeout: 90)
+        let report = try await loop.run()
+        #expect(report.error == nil)
+        #expect(report.kills == 4)
+        #expect(report.killsInDelivery >= 1)
+        #expect(report.killsInCommit >= 1)
+        #expect(report.tally.completed == 300)
+        #expect(report.tally.lost == 0)
+        #expect(report.tally.secondOutcomes == 0)
+        #expect(report.tally.leftInQueues == 0)
+    }
+
+    @Test("deletes that stall do not stop the queue's intake: a committed batch frees its place before its delete is answered")
+    func stalledDeletesDoNotBlockIntake() async throws {
+        let rig = try await FakeRig(run: "stalled-deletes", eventsDirectory: Self.eventsDirectory)
+        let serve = try await rig.startServeOrShutDown(binary: try Self.binary())
+        do {
+            try await until("serve to poll both queues", serve: serve, seconds: 30) { (rig.fake.counters.requests["ReceiveMessage"] ?? 0) >= 2 }
+            // Every DeleteMessageBatch is applied, then its answer held for a minute: far beyond
+            // serve's 10 s timeout and its retries. Receives are served as usual.
+            rig.fake.setFaults(FaultPlan(sqs: ServiceFaults([.stall: 1], neverStalled: ["ReceiveMessage"]), stall: .seconds(60)))
+            _ = try await rig.loader.send(count: 100, to: rig.requestsURL, body: rig.catalog.registration)
+            // Ten batches: more than the four a consumer has in hand. Had the stalled deletes kept
+            // their batches' places, intake would stop at 40 messages until their retries gave up
+            // (5 attempts of 10 s each).
+            try await until("all 100 registrations received, committed and deleted", serve: serve, seconds: 30) {
+                rig.fake.counts(queue: rig.requestsQueue)?.deleted == 100
+            }
+            #expect(rig.fake.counters.deliveries == 100)
+            #expect(rig.fake.faultCounts.count(.stall) >= 10)
+        } catch {
+            serve.kill()
+            try await rig.shutdown()
+            throw error
+        }
+        serve.kill()
+        serve.removeDirectory()
+        try await rig.shutdown()
+    }
+}
