@@ -3,22 +3,22 @@ import Synchronization
 /// Keeps one kind of call under a quota it learns from throttling, so that hundreds of calls in
 /// flight converge on the quota instead of hammering it.
 ///
-/// Unlimited until throttling shows a quota: at least ``minThrottled`` throttled answers, a
-/// third or more of the calls answered over the last second. Then the rate is set just below
-/// what the service accepted per second over that second (or over the part of it since answers
-/// began: a burst's first tenth is not taken for a quiet second; the quota, as the service
-/// enforces it), at most
-/// once a second however many calls in flight are throttled together; each accepted call raises
-/// the rate by a hundredth of a call per second (about 1 % a second at any rate), so that a raised
-/// quota is found again. Sporadic throttling (a backend's hiccup: a few calls, or a steady small
-/// share of them however slow we go) is only retried: lowering the rate would not make it stop,
-/// and each lowering costs 5 % that the 1 % a second takes long to win back, so a steady 5 %
-/// of throttled answers used to wear the rate down to one call a second. The share is high
-/// because it is checked at every throttled answer: at a quarter, a random fifth crossed it
-/// within seconds (at a half, sending crept to twice a real quota before it was lowered again,
-/// and the load bench's quota workload fell to 62 % of it; at a third, 96 %). Past a real quota,
-/// sending creeps up to half as much again before the rate is lowered, the service refusing
-/// (cheaply) what is beyond it. Calls wait their turn in ``admit()``, spaced evenly at the rate: waiting here costs nothing,
+/// Unlimited until throttling shows a quota: at least ``minThrottled`` throttled answers, and
+/// ``quotaShare`` or more of the calls answered over the last second. Then the rate is set just
+/// below what the service accepted per second over that second (the quota, as the service
+/// enforces it; measured over the part of the second since answers began, so a burst's first
+/// tenth is not taken for a quiet second), at most once a second however many calls in flight are
+/// throttled together. Each accepted call raises the rate by a hundredth of a call per second
+/// (about 1 % a second at any rate), so that a raised quota is found again.
+///
+/// Sporadic throttling (a few calls, or a steady small share however slow we go) is only retried:
+/// lowering the rate would not stop it, and each 5 % taken off takes long to win back at 1 % a
+/// second, so a steady 5 % of throttled answers would wear the rate down to one call a second. The
+/// share is checked at every throttled answer, so it must be high: a quarter is crossed within
+/// seconds by a random fifth; a half lets sending creep to twice a real quota (the load bench's
+/// quota workload then holds 62 % of it; at a third, 96 %).
+///
+/// Calls wait their turn in ``admit()``, spaced evenly at the rate: waiting here costs nothing,
 /// while a throttled call costs a round trip and a place in flight.
 final class CallPacer: Sendable {
     struct State {
@@ -28,12 +28,40 @@ final class CallPacer: Sendable {
         var nextSlot: Int64 = 0
         /// When the rate was last lowered.
         var lastDecrease: Int64?
-        /// Accepted calls in the last second, by tenth of a second.
-        var accepted = [Int](repeating: 0, count: 10)
-        var acceptedTenth = [Int64](repeating: -1, count: 10)
-        /// Throttled calls in the last second, by tenth of a second.
-        var throttled = [Int](repeating: 0, count: 10)
-        var throttledTenth = [Int64](repeating: -1, count: 10)
+        /// Accepted calls in the last second.
+        var accepted = LastSecond()
+        /// Throttled calls in the last second.
+        var throttled = LastSecond()
+    }
+
+    /// Calls counted over the last second, by tenth of a second: a ring of the last ten tenths.
+    struct LastSecond {
+        private var counts = [Int](repeating: 0, count: 10)
+        /// The tenth each slot counts (since the clock's origin); -1 for none yet.
+        private var tenths = [Int64](repeating: -1, count: 10)
+
+        /// Counts one call at `now`.
+        mutating func count(now: Int64) {
+            let tenth = CallPacer.tenth(now)
+            let index = Int(tenth % 10)
+            if tenths[index] != tenth {
+                tenths[index] = tenth
+                counts[index] = 0
+            }
+            counts[index] += 1
+        }
+
+        /// The calls counted in the second before `now`.
+        func total(now: Int64) -> Int {
+            let tenth = CallPacer.tenth(now)
+            return (0..<10).reduce(0) { sum, index in tenth - tenths[index] < 10 ? sum + counts[index] : sum }
+        }
+
+        /// The earliest tenth of the second before `now` with a call in it.
+        func oldestTenth(now: Int64) -> Int64? {
+            let tenth = CallPacer.tenth(now)
+            return tenths.filter { $0 >= 0 && tenth - $0 < 10 }.min()
+        }
     }
 
     private let state = Mutex(State())
@@ -79,47 +107,28 @@ final class CallPacer: Sendable {
     }
 
     static func accepted(_ state: inout State, now: Int64) {
-        count(&state.accepted, &state.acceptedTenth, now: now)
+        state.accepted.count(now: now)
         if let rate = state.rate { state.rate = rate + increase }
     }
 
     static func throttled(_ state: inout State, now: Int64) {
-        count(&state.throttled, &state.throttledTenth, now: now)
+        state.throttled.count(now: now)
         if let last = state.lastDecrease, now - last < second { return }
-        let accepted = lastSecond(state.accepted, state.acceptedTenth, now: now)
-        let throttled = lastSecond(state.throttled, state.throttledTenth, now: now)
+        let accepted = state.accepted.total(now: now)
+        let throttled = state.throttled.total(now: now)
         guard throttled >= minThrottled, Double(throttled) >= quotaShare * Double(accepted + throttled) else { return }
         state.lastDecrease = now
         // Per second of answers: a burst that began a tenth of a second ago is measured over that
         // tenth, not as if the whole second had been as quiet as before it.
-        let measured = max(slowest, Double(accepted) / answeringSpan(state, now: now) * backoff)
+        let oldest = [state.accepted.oldestTenth(now: now), state.throttled.oldestTenth(now: now)].compactMap { $0 }.min() ?? tenth(now)
+        let span = Double(tenth(now) - oldest + 1) / 10
+        let measured = max(slowest, Double(accepted) / span * backoff)
         state.rate = min(state.rate ?? measured, measured)
         state.nextSlot = max(state.nextSlot, now)
     }
 
-    /// Counts one call in its tenth of a second (a ring of the last ten).
-    private static func count(_ counts: inout [Int], _ tenths: inout [Int64], now: Int64) {
-        let tenth = now / (second / 10)
-        let index = Int(tenth % 10)
-        if tenths[index] != tenth {
-            tenths[index] = tenth
-            counts[index] = 0
-        }
-        counts[index] += 1
-    }
-
-    /// The part of the last second (in seconds, by tenths) since the first answer in it.
-    private static func answeringSpan(_ state: State, now: Int64) -> Double {
-        let tenth = now / (second / 10)
-        let oldest = (state.acceptedTenth + state.throttledTenth).filter { tenth - $0 < 10 && $0 >= 0 }.min() ?? tenth
-        return Double(tenth - oldest + 1) / 10
-    }
-
-    /// Calls counted over the last second.
-    private static func lastSecond(_ counts: [Int], _ tenths: [Int64], now: Int64) -> Int {
-        let tenth = now / (second / 10)
-        return (0..<10).reduce(0) { sum, index in tenth - tenths[index] < 10 ? sum + counts[index] : sum }
-    }
+    /// The tenth of a second `now` falls in.
+    static func tenth(_ now: Int64) -> Int64 { now / (second / 10) }
 
     private static func now() -> Int64 {
         let elapsed = ContinuousClock.now - Self.origin

@@ -42,7 +42,6 @@ public struct JSONLogHandler: LogHandler {
         if let provided { fields.merge(provided) { _, new in new } }
         if let metadata = event.metadata { fields.merge(metadata) { _, new in new } }
         if let error = event.error, fields["error"] == nil { fields["error"] = "\(error)" }
-        let reserved: Set<String> = ["timestamp", "level", "message", "logger"]
         for key in fields.keys.sorted() {
             guard let value = fields[key] else { continue }
             // A field named like a fixed one keeps its value under a prefixed key.
@@ -52,6 +51,9 @@ public struct JSONLogHandler: LogHandler {
         bytes.append(UInt8(ascii: "\n"))
         return bytes
     }
+
+    /// The fixed fields every line starts with.
+    private static let reserved: Set<String> = ["timestamp", "level", "message", "logger"]
 
     private static func json(_ value: Logger.MetadataValue) -> JSONValue {
         switch value {

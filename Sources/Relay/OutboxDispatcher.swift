@@ -88,11 +88,33 @@ public final class OutboxDispatcher: Service, Sendable {
 
         /// Counts one recorded delivery by what the engine decided about it.
         public mutating func count(_ verdict: Verdict) {
+            switch Settlement(verdict) {
+            case .delivered: delivered += 1
+            case .closed: closed += 1
+            case .dropped: dropped += 1
+            case .rescheduled: rescheduled += 1
+            }
+        }
+    }
+
+    /// What a recorded delivery came to, by what the engine decided about it: the one reading of
+    /// a verdict that the pass's counts and the metrics share.
+    enum Settlement {
+        /// The call did its work, or there was none left to do (nothing to stop, a create refused).
+        case delivered
+        /// Step Functions had closed the task, or the callback went with its execution.
+        case closed
+        /// Given up on while the task stays open (a heartbeat refused).
+        case dropped
+        /// Failed for now: the entry is due again later.
+        case rescheduled
+
+        init(_ verdict: Verdict) {
             switch verdict {
-            case .delivered, .nothingToStop, .createRefused: delivered += 1
-            case .alreadyClosed, .callbackDropped: closed += 1
-            case .heartbeatRefused: dropped += 1
-            default: rescheduled += 1
+            case .delivered, .nothingToStop, .createRefused: self = .delivered
+            case .alreadyClosed, .callbackDropped: self = .closed
+            case .heartbeatRefused: self = .dropped
+            default: self = .rescheduled
             }
         }
     }

@@ -238,7 +238,7 @@ public enum TaskTokens {
     /// a body that does not parse (too deep, a raw control character), whose token could not be
     /// read and so cannot be replaced by its hash, but may still be whole in the text. A value cut
     /// off by the end of the body is replaced up to the end.
-    public static func redactedUnparsed(_ body: String) -> String {
+    private static func redactedUnparsed(_ body: String) -> String {
         let bytes = Array(body.utf8)
         let key = Array(#""TaskToken""#.utf8)
         var output: [UInt8] = []

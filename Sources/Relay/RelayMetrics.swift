@@ -138,11 +138,11 @@ public final class RelayMetrics: Sendable {
     /// One delivery's result was recorded at `now` (epoch ms); `permanent` when it failed with an
     /// error that retrying will not change.
     public func delivery(_ entry: OutboxEntry, verdict: Verdict, permanent: Bool, now: Int64) {
-        let result: DeliveryResult = switch verdict {
-        case .delivered, .nothingToStop, .createRefused: .delivered
-        case .alreadyClosed, .callbackDropped: .closed
-        case .heartbeatRefused: .refused
-        default: permanent ? .refused : .retried
+        let result: DeliveryResult = switch OutboxDispatcher.Settlement(verdict) {
+        case .delivered: .delivered
+        case .closed: .closed
+        case .dropped: .refused
+        case .rescheduled: permanent ? .refused : .retried
         }
         deliveries[entry.action]?[result]?.increment()
         if result == .delivered, entry.action == .heartbeat { heartbeats.increment() }
