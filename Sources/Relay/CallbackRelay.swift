@@ -76,12 +76,14 @@ public enum CallbackRelay {
     ) -> ServiceGroup {
         let liveness = health?.liveness ?? Liveness()
         let metrics = operations?.metrics
+        let outage = StoreOutage(location: store.location, logger: logger, health: health)
+        let store = WatchedStore(store, outage: outage)
         let dispatcher = OutboxDispatcher(
             store: store, client: client, maxInFlight: configuration.maxInFlight, logger: logger, liveness: liveness, metrics: metrics
         )
         let intake = MessageIntake(store: store)
         let sqs = SQS(client: client)
-        var services: [any Service] = [StoreService(store: store, logger: logger, liveness: liveness)]
+        var services: [any Service] = [StoreService(store: store, logger: logger, liveness: liveness, outage: outage)]
         if let operations, let health {
             services.append(OperationsRefresher(
                 store: store, metrics: operations.metrics, health: health, embeddedMetrics: configuration.logFormat == .json, logger: logger

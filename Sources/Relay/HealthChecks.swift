@@ -8,7 +8,8 @@ import Synchronization
 /// none silent past its bound). AWS being unreachable is not a reason (the consumers count a
 /// failed receive as a cycle), or an outage would turn into a restart loop.
 ///
-/// Readiness: the store answered a write probe recently, each queue was received from
+/// Readiness: the store answered a write probe recently, no store call has failed since the last
+/// commit, each queue was received from
 /// successfully within ``Limits/receiveWindow``, and the process is not shutting down.
 public final class HealthChecks: Sendable {
     /// The bounds the checks hold the loops to.
@@ -65,6 +66,8 @@ public final class HealthChecks: Sendable {
         var queues: [String] = []
         var storeOK: Int64?
         var storeError: String?
+        /// The last store failure not yet followed by a commit (any loop's, not only the probe's).
+        var commitError: String?
         var stopping = false
     }
     private let state = Mutex(State())
@@ -92,6 +95,16 @@ public final class HealthChecks: Sendable {
         state.withLock { state in
             if let error { state.storeError = error } else { (state.storeOK, state.storeError) = (now, nil) }
         }
+    }
+
+    /// A store call of any loop failed: not ready until a write commits again.
+    public func storeCommitFailed(error: String) {
+        state.withLock { $0.commitError = error }
+    }
+
+    /// A write committed.
+    public func storeCommitted() {
+        state.withLock { $0.commitError = nil }
     }
 
     /// Graceful shutdown began: not ready any more.
@@ -122,8 +135,8 @@ public final class HealthChecks: Sendable {
         if state.stopping { checks.append(Check(name: "process", ok: false, detail: "shutting down")) }
         let storeFresh = state.storeOK.map { now - $0 <= limits.storeWindow.milliseconds } ?? false
         checks.append(Check(
-            name: "store", ok: state.storeError == nil && storeFresh,
-            detail: state.storeError ?? (storeFresh ? "writable" : state.storeOK == nil ? "not probed yet" : "no answer for \(Self.seconds(now - state.storeOK!))")
+            name: "store", ok: state.storeError == nil && state.commitError == nil && storeFresh,
+            detail: state.storeError ?? state.commitError.map { "cannot commit: \($0)" } ?? (storeFresh ? "writable" : state.storeOK == nil ? "not probed yet" : "no answer for \(Self.seconds(now - state.storeOK!))")
         ))
         for queue in state.queues {
             guard let last = state.received[queue] else {

@@ -30,6 +30,10 @@ public struct MessageIntake: Sendable {
 
     public init(store: any CallbackStore) { self.store = store }
 
+    /// Whether the store is in an outage (a failure not yet followed by a commit), as `serve`'s
+    /// watched store tells it; false for a bare store, which tells nothing.
+    var storeIsFailing: Bool { (store as? WatchedStore)?.outage.isFailing ?? false }
+
     /// Processes and commits a batch. Returns one decision per message, in order. When this
     /// returns, everything the messages taught is durable: they may be deleted from the queue.
     public func process(_ messages: [IncomingMessage], role: MessageRole, source: String) async throws -> [Decision] {

@@ -163,7 +163,8 @@ public final class OutboxDispatcher: Service, Sendable {
                 } catch {
                     if untilIdle { throw error }
                     failures += 1
-                    logger.error("outbox.store_failed", metadata: ["error": "\(error)"])
+                    // Told once at error by the store's outage line; here once, then at debug.
+                    logger.log(level: failures == 1 ? .warning : .debug, "outbox.store_failed", metadata: ["error": "\(error)"])
                     pause = TimerLoop.failurePause(failures)
                 }
                 let wait = pause
@@ -202,7 +203,9 @@ public final class OutboxDispatcher: Service, Sendable {
             } catch {
                 if untilIdle { throw error }
                 failures += 1
-                logger.error("outbox.store_failed", metadata: ["error": "\(error)", "outbox.results": "\(batch.count)"])
+                logger.log(level: failures == 1 ? .warning : .debug, "outbox.store_failed", metadata: [
+                    "error": "\(error)", "outbox.results": "\(batch.count)",
+                ])
                 if failures >= Self.recordAttempts {
                     failures = 0
                     if pipeline.recorded(batch, Pass()) { liveness?.end() }

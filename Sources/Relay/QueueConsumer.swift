@@ -62,6 +62,12 @@ public final class QueueConsumer: Service, Sendable {
                     liveness?.begin()
                     while !work.withLock({ $0.hasRoom }), !Task.isCancelled { await freed.wait(timeout: nil) }
                 }
+                let storeFailures = work.withLock { $0.commitFailures }
+                if storeFailures > 0 {
+                    // The store cannot commit: what is received now would only be received again
+                    // (and count towards the queue's redrive), so receiving slows down until it can.
+                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(Self.backoff(storeFailures))) }
+                }
                 let messages: [SQSMessage]
                 do {
                     // Only the wait is cancelled on shutdown; a batch already received is finished below.
@@ -89,7 +95,12 @@ public final class QueueConsumer: Service, Sendable {
                         let committed = await self.commit(messages)
                         // Committed: the batch's place is free while its delete runs (a stalled
                         // delete must not hold back the next batches; what it deletes is safe).
-                        self.work.withLock { $0.committing -= 1; $0.deleting += committed.isEmpty ? 0 : 1 }
+                        let storeFailing = committed.isEmpty && self.intake.storeIsFailing
+                        self.work.withLock { work in
+                            work.committing -= 1
+                            work.deleting += committed.isEmpty ? 0 : 1
+                            work.commitFailures = committed.isEmpty ? work.commitFailures + (storeFailing ? 1 : 0) : 0
+                        }
                         self.freed.ring()
                         guard !committed.isEmpty else { return }
                         await self.delete(committed)
@@ -109,6 +120,8 @@ public final class QueueConsumer: Service, Sendable {
     struct Work {
         var committing = 0
         var deleting = 0
+        /// Batches in a row that could not commit at all while the store was failing.
+        var commitFailures = 0
         /// Whether another batch may be received.
         var hasRoom: Bool { committing < QueueConsumer.batchesInFlight && deleting < QueueConsumer.deletesInFlight }
     }
@@ -132,7 +145,10 @@ public final class QueueConsumer: Service, Sendable {
             log(decisions, messages)
             committed = messages
         } catch {
-            logger.error("consumer.commit_failed", metadata: ["error": "\(error)", "sqs.batch_size": "\(messages.count)"])
+            // A store outage is told once at error by the store (`store.unavailable`); what each
+            // batch it costs is left at debug. A failure of its own is this batch's.
+            let outage = intake.storeIsFailing
+            logger.log(level: outage ? .debug : .error, "consumer.commit_failed", metadata: ["error": "\(error)", "sqs.batch_size": "\(messages.count)"])
             for (message, one) in zip(messages, incoming) {
                 do {
                     let started = ContinuousClock.now
@@ -141,7 +157,7 @@ public final class QueueConsumer: Service, Sendable {
                     log(decisions, [message])
                     committed.append(message)
                 } catch {
-                    logger.error("consumer.message_left_in_queue", metadata: [
+                    logger.log(level: intake.storeIsFailing ? .debug : .error, "consumer.message_left_in_queue", metadata: [
                         "sqs.message_id": "\(message.messageID)", "sqs.receive_count": "\(message.receiveCount)", "error": "\(error)",
                     ])
                 }

@@ -5,12 +5,15 @@ import CallbackStore
 /// Owns the store for the life of the service group: it is first in the group, so it shuts down
 /// last, and closes the database only after every other service has stopped. Meanwhile, on a
 /// timer, it prunes what has outlived its time (early events, closed tokens) and drops callbacks
-/// older than a Step Functions execution can live.
+/// older than a Step Functions execution can live. A store that is gone for good (the ``StoreOutage``
+/// says when) ends the service group: `serve` exits 69 with the reason, and what it had not
+/// committed stays in the queues.
 public final class StoreService: Service, Sendable {
     public let store: any CallbackStore
     private let pruneInterval: Duration
     private let logger: Logger
     private let liveness: Liveness.Loop?
+    private let outage: StoreOutage?
 
     /// Expired callbacks dropped per transaction.
     static let expiryBatch = 256
@@ -18,17 +21,34 @@ public final class StoreService: Service, Sendable {
     /// expired callbacks at a time.
     public static let leaseDuration: Int64 = 600_000
 
-    public init(store: any CallbackStore, pruneInterval: Duration = .seconds(600), logger: Logger, liveness: Liveness? = nil) {
+    public init(
+        store: any CallbackStore, pruneInterval: Duration = .seconds(600), logger: Logger, liveness: Liveness? = nil, outage: StoreOutage? = nil
+    ) {
         self.store = store
+        self.outage = outage
         self.pruneInterval = pruneInterval
         self.logger = logger
         self.liveness = liveness?.loop("store maintenance")
     }
 
     public func run() async throws {
-        await TimerLoop.run(failureEvent: "store.prune_failed", logger: logger, liveness: liveness) { [pruneInterval] in
-            try await prune(now: WallClock.millisecondsNow())
-            return pruneInterval
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            if let outage {
+                group.addTask {
+                    let reason = await outage.lost()
+                    if !reason.isEmpty { throw UnavailableError(message: "--database: \(reason)") }
+                }
+            }
+            group.addTask { [self] in
+                await TimerLoop.run(failureEvent: "store.prune_failed", logger: logger, liveness: liveness) { [pruneInterval] in
+                    try await prune(now: WallClock.millisecondsNow())
+                    return pruneInterval
+                }
+            }
+            // The maintenance loop ends at graceful shutdown; a lost store throws first.
+            try await group.next()
+            outage?.stopWaiting()
+            try await group.waitForAll()
         }
         // Every other service has stopped: what this process still holds goes back to the fleet.
         await store.relinquish()

@@ -3,8 +3,8 @@ import ServiceLifecycle
 
 /// The loop of a service that works in passes: run a pass, wait as long as the pass says (or, with
 /// a doorbell, until it rings), and repeat until graceful shutdown. A pass that throws (the store
-/// was unavailable) is logged and retried after a growing pause, so a passing problem never ends
-/// the service.
+/// was unavailable) is logged (at warning the first time, then at debug) and retried after a
+/// growing pause, so a passing problem never ends the service.
 enum TimerLoop {
     /// The pause after consecutive store failures: 1 s doubling to 30 s.
     static func failurePause(_ failures: Int) -> Duration {
@@ -35,7 +35,9 @@ enum TimerLoop {
             } catch {
                 liveness?.end()
                 failures += 1
-                logger.error(failureEvent, metadata: ["error": "\(error)"])
+                // The outage itself is told once at error (`store.unavailable`); each loop says
+                // what it could not do once, and its retries at debug.
+                logger.log(level: failures == 1 ? .warning : .debug, failureEvent, metadata: ["error": "\(error)", "failures": "\(failures)"])
                 let pause = failurePause(failures)
                 do {
                     try await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }

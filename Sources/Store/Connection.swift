@@ -31,6 +31,11 @@ final class Connection {
             throw error
         }
         do {
+            // SQLite opens a file it may not write (its mode, an immutable flag, a read-only
+            // mount) read-only without a word; every commit would then fail while the queues fill.
+            if sqlite3_db_readonly(db, "main") == 1 {
+                throw StoreError(.cannotOpen, "the database file \(path) cannot be written (its permissions, an immutable flag or a read-only file system)")
+            }
             try configure(options)
             try Schema.migrate(self)
             restrictSidecars(of: path)
@@ -112,6 +117,16 @@ final class Connection {
         let statement = try self.statement(query)
         defer { statement.reset() }
         _ = try statement.step()
+    }
+
+    /// Throws when the file this connection writes is no longer the one at its path (deleted,
+    /// or replaced by a rename). SQLite goes on writing to an unlinked file, so the state
+    /// committed after a delete would vanish at the next start: a write must not begin there.
+    func ensureNotMoved() throws {
+        guard let db else { return }
+        var moved: Int32 = 0
+        let code = sqlite3_file_control(db, "main", SQLITE_FCNTL_HAS_MOVED, &moved)
+        if code == SQLITE_OK, moved != 0 { throw SQLiteError.databaseMoved }
     }
 
     /// Rolls back when a transaction is open; used on error paths, where a second error would hide the first.

@@ -17,6 +17,21 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
     /// True when another connection held a lock for longer than the busy timeout.
     public var isBusy: Bool { resultCode == SQLITE_BUSY }
 
+    /// `SQLITE_READONLY_DBMOVED` (a C macro Swift does not import): the file was deleted or replaced.
+    static let readOnlyDatabaseMoved: Int32 = SQLITE_READONLY | (4 << 8)
+
+    /// The database file was deleted or replaced while open (`SQLITE_READONLY_DBMOVED`).
+    static let databaseMoved = SQLiteError(
+        resultCode: SQLITE_READONLY, extendedResultCode: readOnlyDatabaseMoved,
+        message: "the database file was deleted or replaced since it was opened", sql: nil
+    )
+
+    /// True when the database can no longer be trusted or reached by this connection — its file
+    /// is corrupt, is not a database, or was deleted or replaced — so retrying cannot help.
+    public var isFatal: Bool {
+        resultCode == SQLITE_CORRUPT || resultCode == SQLITE_NOTADB || extendedResultCode == Self.readOnlyDatabaseMoved
+    }
+
     /// An error with the given codes; `extendedResultCode` defaults to `resultCode`.
     public init(resultCode: Int32, extendedResultCode: Int32? = nil, message: String, sql: String?) {
         self.resultCode = resultCode

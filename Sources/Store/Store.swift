@@ -190,6 +190,7 @@ private final class ConnectionOwner: @unchecked Sendable {
             return false
         }
         do {
+            try connection.ensureNotMoved()
             try connection.run(.beginImmediate)
         } catch {
             group.forEach { $0.fail(error) }
@@ -231,6 +232,7 @@ private final class ConnectionOwner: @unchecked Sendable {
 
     func transaction<T>(_ kind: StoreTransaction.Kind, rollBack: Bool = false, _ body: (StoreTransaction) throws -> T) throws -> T {
         guard let connection else { throw StoreError(.closed, "the store is closed") }
+        if kind == .write { try connection.ensureNotMoved() }
         let begin = try connection.statement(kind == .write ? .beginImmediate : .beginDeferred)
         defer { begin.reset() }
         _ = try begin.step()
