@@ -40,15 +40,22 @@ TIMED_TESTS := LifecycleWorkflowTests/heartbeats|ReplicaTests
 # then the timed tests alone, one at a time. Each run starts one moto server that its tests share
 # (each test has queues, state machines, an event bus and tables of its own); only tests that
 # switch on request authentication start one of their own.
+# Every serve the tests run writes its log under TEST_LOGS; after the runs, scan-logs.py fails on
+# any line above debug there (and any log line the runners printed) that holds a whole task token,
+# a credential or a message body, naming FILE:LINE. Its self-check first: a planted leak is caught.
 INTEGRATION_WIDTH := 6
-MOTO_ENV = MOTO_SERVER="$(abspath $(VENV))/bin/moto_server"
+TEST_LOGS := .build/test-logs
+MOTO_ENV = MOTO_SERVER="$(abspath $(VENV))/bin/moto_server" SAGEMAKER_CALLBACK_TEST_LOGS="$(abspath $(TEST_LOGS))"
 test: deps venv lint
 	python3 scripts/check-imports.py
+	python3 scripts/scan-logs.py --self-check
 	swift build --build-tests
+	rm -rf $(TEST_LOGS)
 	set -o pipefail; $(MOTO_ENV) swift test --skip-build --skip IntegrationTests 2>&1 | tee .build/test.log
 	set -o pipefail; $(MOTO_ENV) swift test --skip-build --filter IntegrationTests --skip '$(TIMED_TESTS)' \
 	  --experimental-maximum-parallelization-width $(INTEGRATION_WIDTH) 2>&1 | tee -a .build/test.log
 	set -o pipefail; $(MOTO_ENV) swift test --skip-build --no-parallel --filter '$(TIMED_TESTS)' 2>&1 | tee -a .build/test.log
+	python3 scripts/scan-logs.py $(TEST_LOGS) --runner-output .build/test.log
 	@# One plain closing line, whatever the runners printed before it: the three runs, added up.
 	@passed=$$(sed -n 's/.*Test run with \([0-9]*\) tests\{0,1\} .* passed .*/\1/p' .build/test.log | awk '{ n += $$1 } END { print n + 0 }'); \
 	  runs=$$(grep -c 'Test run with [0-9]* tests\{0,1\} .* passed' .build/test.log); \
