@@ -155,6 +155,7 @@ PLANTED = [
 ]
 
 CLEAN = [
+    "2026-12-04T01:00:00+0000 debug sagemaker-callback : token=8d0e7c52-5a1f-4c1e-9d7b-2f1b0c9e4a11 body={\"TaskToken\":\"AQCEAAAAKgAAAAMAAAAAAAAAAWJ3JbDqT0p8vT5n3XQ1bq2ZqPj7m4r0Zk1y9uGQ7T3rFz8rY1nKqLwE2cVbXo\"} [Relay] message.processed",
     '{"timestamp":"2026-12-04T01:00:00.000Z","level":"debug","message":"message.processed","logger":"sagemaker-callback","token":"8d0e7c52-5a1f-4c1e-9d7b-2f1b0c9e4a11"}',
     '{"timestamp":"2026-12-04T01:00:00.000Z","level":"info","message":"callback.delivered","logger":"sagemaker-callback","token.hash":"3f9a0c1b2d4e","sqs.message_id":"0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9","job.name":"my-very-long-processing-job-name-that-is-sixty-three-characters1"}',
     "2026-12-04T01:00:00+0000 warning sagemaker-callback : decision=rejected(TaskToken longer than 2048 characters) sqs.message_id=0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9 [Relay] message.rejected",

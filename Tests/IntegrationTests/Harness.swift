@@ -267,9 +267,11 @@ final class ServiceProcess {
         while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
         process.waitUntilExit()
         watchdog.cancel()
-        // Kept for the scan of secrets, like a service's log (the arguments are not: they may hold a token).
+        // Standard error (its log lines and its error line) is kept for the scan of secrets, like a
+        // service's log; standard output is what the command was asked for (`list --json` shows
+        // what the store holds), and the arguments may hold a token.
         if let directory = logDirectory {
-            try? Data((outText + errText).utf8).write(to: directory.appendingPathComponent("run-\(arguments.first ?? "")-\(UUID().uuidString.prefix(8)).log"))
+            try? Data(errText.utf8).write(to: directory.appendingPathComponent("run-\(arguments.first ?? "")-\(UUID().uuidString.prefix(8)).log"))
         }
         return (process.terminationStatus, outText, errText)
     }
