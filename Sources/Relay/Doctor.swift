@@ -4,7 +4,6 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-import HTTP
 import JSON
 import Logging
 import SigV4
@@ -126,11 +125,10 @@ public struct Doctor: Sendable {
 
     /// One line saying why a call failed, telling a denial and an unreachable endpoint apart.
     public static func reason(_ error: any Error) -> String {
-        switch error {
-        case let error as AWSError:
-            error.code.hasPrefix("AccessDenied") ? "denied: \(error.code): \(error.message)" : "\(error.code): \(error.message)"
-        case let error as HTTPError: "unreachable: \(error.message)"
-        default: "\(error)"
+        let failure = CallFailure(error)
+        if failure.answered {
+            return failure.code.hasPrefix("AccessDenied") ? "denied: \(failure.code): \(failure.message)" : "\(failure.code): \(failure.message)"
         }
+        return failure.code == CallFailure.connection ? "unreachable: \(failure.message)" : "\(error)"
     }
 }

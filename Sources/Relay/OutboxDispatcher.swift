@@ -1,5 +1,4 @@
 import AWS
-import HTTP
 import JSON
 import Logging
 import ServiceLifecycle
@@ -164,7 +163,7 @@ public final class OutboxDispatcher: Service, Sendable {
                     if untilIdle { throw error }
                     failures += 1
                     logger.error("outbox.store_failed", metadata: ["error": "\(error)"])
-                    pause = TimerLoop.failurePause(failures)
+                    pause = TimerLoop.storeBackoff.backoff(attempt: failures, random: 0)
                 }
                 let wait = pause
                 await cancelWhenGracefulShutdown { await self.doorbell.wait(timeout: wait) }
@@ -208,7 +207,7 @@ public final class OutboxDispatcher: Service, Sendable {
                     if pipeline.recorded(batch, Pass()) { liveness?.end() }
                 } else {
                     pipeline.putBack(batch)
-                    try? await Task.sleep(for: TimerLoop.failurePause(failures))
+                    try? await Task.sleep(for: TimerLoop.storeBackoff.backoff(attempt: failures, random: 0))
                 }
             }
             doorbell.ring()
@@ -306,30 +305,15 @@ public final class OutboxDispatcher: Service, Sendable {
             ]
             if !entry.jobName.isEmpty { metadata["job.name"] = "\(entry.jobName)" }
             pass.count(decision.verdict)
-            switch decision.verdict {
-            case .delivered(let action):
-                metadata["outbox.age_ms"] = "\(now - entry.createdAt)"
-                switch action {
-                case .heartbeat: logger.debug("callback.heartbeat", metadata: metadata)
-                case .stopJob: logger.info("job.stop_requested", metadata: metadata)
-                default: logger.info("callback.delivered", metadata: metadata)
-                }
-            case .alreadyClosed, .callbackDropped:
-                logger.notice("callback.closed", metadata: metadata)
-            case .heartbeatRefused:
-                logger.warning("callback.heartbeat_refused", metadata: metadata)
-            case .nothingToStop:
-                logger.info("job.stop_not_needed", metadata: metadata)
-            case .createRefused:
-                logger.warning("job.create_refused", metadata: metadata)
-            default:
-                if case .failed(let code, _, let transient) = result.1 {
-                    metadata["aws.error"] = "\(code)"
-                    metadata["outbox.attempts"] = "\(entry.attempts + 1)"
-                    if transient { logger.warning("callback.retry_later", metadata: metadata) }
-                    else { logger.error("callback.refused", metadata: metadata) }
-                }
+            var refused = false
+            if case .delivered = decision.verdict { metadata["outbox.age_ms"] = "\(now - entry.createdAt)" }
+            if case .retryLater = decision.verdict, case .failed(let code, _, let transient) = result.1 {
+                metadata["aws.error"] = "\(code)"
+                metadata["outbox.attempts"] = "\(entry.attempts + 1)"
+                refused = !transient
             }
+            let (level, event) = decision.verdict.logLine(refused: refused)
+            logger.log(level: level, event, metadata: metadata)
         }
         return pass
     }
@@ -344,7 +328,7 @@ public final class OutboxDispatcher: Service, Sendable {
                 try await call()
                 pacer.accepted()
                 return
-            } catch let error as AWSError where RetryableFailure.classify(code: error.code, httpStatus: error.httpStatus) == .throttling {
+            } catch where RetryableFailure.classify(error) == .throttling {
                 pacer.throttled()
                 throttled += 1
                 if throttled >= Self.throttledAttempts || Task.isCancelled { throw error }
@@ -383,15 +367,10 @@ public final class OutboxDispatcher: Service, Sendable {
                 try await sageMaker.stopJob(operation: kind.stopOperation, nameField: kind.nameField, name: entry.jobName, retryPolicy: Self.callRetryPolicy)
             }
             return .delivered
-        } catch let error as AWSError {
-            let transient = RetryableFailure.classify(code: error.code, httpStatus: error.httpStatus) != .permanent
-            return .failed(code: error.code, message: error.message, transient: transient)
-        } catch let error as HTTPError {
-            return .failed(code: "Connection", message: error.description, transient: true)
-        } catch is CancellationError {
-            return .failed(code: "Cancelled", message: "shutting down", transient: true)
         } catch {
-            return .failed(code: "Error", message: "\(error)", transient: true)
+            // Only a refusal for good waits long; anything that may pass is retried soon.
+            let failure = CallFailure(error)
+            return .failed(code: failure.code, message: failure.message, transient: !failure.isRefusal)
         }
     }
 }

@@ -76,9 +76,9 @@ public final class QueueConsumer: Service, Sendable {
                     // A failed receive is a cycle too: an AWS outage must not look like a hung process.
                     liveness?.end()
                     failures += 1
-                    let wait = Self.backoff(failures)
-                    logger.warning("consumer.receive_failed", metadata: ["error": "\(error)", "retry_in_ms": "\(wait)"])
-                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(wait)) }
+                    let wait = Self.receiveBackoff.backoff(attempt: failures, random: .random(in: 0..<1))
+                    logger.warning("consumer.receive_failed", metadata: ["error": "\(error)", "retry_in_ms": "\(wait.milliseconds)"])
+                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
                     continue
                 }
                 liveness?.end()
@@ -113,11 +113,9 @@ public final class QueueConsumer: Service, Sendable {
         var hasRoom: Bool { committing < QueueConsumer.batchesInFlight && deleting < QueueConsumer.deletesInFlight }
     }
 
-    /// Backoff after consecutive receive failures: 1 s doubling to 30 s, jittered.
-    static func backoff(_ failures: Int) -> Int {
-        let ceiling = min(30_000, 1_000 << min(failures - 1, 5))
-        return ceiling / 2 + Int.random(in: 0...(ceiling / 2))
-    }
+    /// Backoff after consecutive receive failures: 1 s doubling to 30 s, the upper half
+    /// jittered, never given up.
+    static let receiveBackoff = RetryPolicy(maxAttempts: .max, base: .milliseconds(500), cap: .seconds(30), jitter: .equal)
 
     /// Commits a batch and returns the messages committed (to be deleted). When the batch cannot
     /// commit as a whole, each message is tried alone; one that still fails stays in the queue
@@ -172,14 +170,7 @@ public final class QueueConsumer: Service, Sendable {
     /// One line per message, at the level its decision deserves; built only when it is written.
     private func log(_ decisions: [Decision], _ messages: [SQSMessage]) {
         for (decision, message) in zip(decisions, messages) {
-            let (level, event): (Logger.Level, Logger.Message) = switch decision.verdict {
-            case .rejected, .rejectedAndFailed: (.warning, "message.rejected")
-            case .unsupported: (.notice, "message.ignored")
-            // One line per callback at info comes from its delivery (`callback.delivered`); an
-            // aborted execution ends its callbacks without one, so it is told here.
-            case .executionEnded: (.info, "message.processed")
-            default: (.debug, "message.processed")
-            }
+            let (level, event) = decision.verdict.logLine()
             guard logger.logLevel <= level else { continue }
             var metadata: Logger.Metadata = ["sqs.message_id": "\(message.messageID)", "decision": "\(decision.verdict)"]
             if let job = decision.jobName { metadata["job.name"] = "\(job)" }

@@ -1,5 +1,4 @@
 import AWS
-import HTTP
 import Logging
 import ServiceLifecycle
 import CallbackStore
@@ -136,13 +135,10 @@ public final class SafetySweep: Service, Sendable {
         if decision.queuesWork { dispatcher.ring() }
         metrics?.swept(decision.verdict)
         let metadata: Logger.Metadata = ["job.kind": "\(kindName)", "job.name": "\(name)", "outcome": "\(decision.verdict)"]
-        switch (decision.verdict, finding) {
-        case (.sweptCompleted, _), (.sweptMissing, _): logger.notice("sweep.resolved", metadata: metadata)
         // A refusal that is not throttling (a missing permission) needs an operator.
-        case (.sweepDeferred, .failed(_, throttled: false)): logger.warning("sweep.deferred", metadata: metadata)
-        case (.sweepDeferred, _): logger.info("sweep.deferred", metadata: metadata)
-        default: logger.info("sweep.checked", metadata: metadata)
-        }
+        let refused = if case .failed(_, throttled: false) = finding { true } else { false }
+        let (level, event) = decision.verdict.logLine(refused: refused)
+        logger.log(level: level, event, metadata: metadata)
         return true
     }
 
@@ -155,14 +151,10 @@ public final class SafetySweep: Service, Sendable {
                 return .failed(code: "UnknownStatus", throttled: false)
             }
             return .found(change, event: event)
-        } catch let error as AWSError {
-            if SageMaker.isNoSuchJob(code: error.code, message: error.message) { return .missing }
-            let throttled = RetryableFailure.classify(code: error.code, httpStatus: error.httpStatus) == .throttling
-            return .failed(code: error.code, throttled: throttled)
-        } catch is HTTPError {
-            return .failed(code: "Connection", throttled: false)
         } catch {
-            return .failed(code: "Error", throttled: false)
+            let failure = CallFailure(error)
+            if failure.answered, SageMaker.isNoSuchJob(code: failure.code, message: failure.message) { return .missing }
+            return .failed(code: failure.code, throttled: failure.isThrottling)
         }
     }
 }

@@ -1,3 +1,4 @@
+import AWS
 import Logging
 import ServiceLifecycle
 
@@ -6,10 +7,8 @@ import ServiceLifecycle
 /// was unavailable) is logged and retried after a growing pause, so a passing problem never ends
 /// the service.
 enum TimerLoop {
-    /// The pause after consecutive store failures: 1 s doubling to 30 s.
-    static func failurePause(_ failures: Int) -> Duration {
-        .milliseconds(min(30_000, 500 << min(failures, 6)))
-    }
+    /// The pause after consecutive store failures: 1 s doubling to 30 s, never given up.
+    static let storeBackoff = RetryPolicy(maxAttempts: .max, base: .milliseconds(500), cap: .seconds(30), jitter: .none)
 
     /// - Parameters:
     ///   - doorbell: ends a wait early when new work is committed; nil for a plain timer.
@@ -36,7 +35,7 @@ enum TimerLoop {
                 liveness?.end()
                 failures += 1
                 logger.error(failureEvent, metadata: ["error": "\(error)"])
-                let pause = failurePause(failures)
+                let pause = storeBackoff.backoff(attempt: failures, random: 0)
                 do {
                     try await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
                 } catch {
