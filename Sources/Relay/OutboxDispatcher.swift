@@ -16,14 +16,15 @@ import Synchronization
 /// committed. It never polls: it sleeps until the earliest scheduled retry or until it is rung.
 public final class OutboxDispatcher: Service, Sendable {
     private let store: any CallbackStore
-    private let stepFunctions: StepFunctions
-    private let sageMaker: SageMaker
+    private let callbacks: any TaskCallbacks
+    private let jobs: any JobControl
     private let maxInFlight: Int
     private let logger: Logger
-    /// Rung by the consumers (new work committed) and by the recorder (places freed).
-    private let doorbell = Doorbell()
+    /// Rung by the services that queue work (new work committed) and by the recorder (places freed).
+    public let doorbell = Doorbell()
     private let liveness: Liveness.Loop?
     private let metrics: RelayMetrics?
+    private let clock: ServiceClock
 
     /// Retries inside one delivery stay short: the outbox's own schedule handles long outages,
     /// and a short call keeps graceful shutdown prompt.
@@ -48,14 +49,28 @@ public final class OutboxDispatcher: Service, Sendable {
     /// Free places worth a claim while calls are in flight: an eighth of them, up to 32.
     private var refillGroup: Int { max(1, min(32, maxInFlight / 8)) }
 
-    public init(store: any CallbackStore, client: AWSClient, maxInFlight: Int, logger: Logger, liveness: Liveness? = nil, metrics: RelayMetrics? = nil) {
+    /// A dispatcher delivering `store`'s outbox through `callbacks` (Step Functions) and `jobs`
+    /// (SageMaker), `maxInFlight` calls at once; `clock` gives the time and the backoff's jitter.
+    public init(
+        store: any CallbackStore, callbacks: any TaskCallbacks, jobs: any JobControl, maxInFlight: Int, logger: Logger,
+        liveness: Liveness? = nil, metrics: RelayMetrics? = nil, clock: ServiceClock = .system
+    ) {
         self.store = store
-        self.stepFunctions = StepFunctions(client: client)
-        self.sageMaker = SageMaker(client: client)
+        self.callbacks = callbacks
+        self.jobs = jobs
         self.maxInFlight = max(1, maxInFlight)
         self.logger = logger
         self.liveness = liveness?.loop("outbox dispatcher")
         self.metrics = metrics
+        self.clock = clock
+    }
+
+    /// A dispatcher calling Step Functions and SageMaker through `client`.
+    public convenience init(store: any CallbackStore, client: AWSClient, maxInFlight: Int, logger: Logger, liveness: Liveness? = nil, metrics: RelayMetrics? = nil) {
+        self.init(
+            store: store, callbacks: StepFunctions(client: client), jobs: SageMaker(client: client), maxInFlight: maxInFlight, logger: logger,
+            liveness: liveness, metrics: metrics
+        )
     }
 
     /// Tells the dispatcher new work was committed.
@@ -134,7 +149,7 @@ public final class OutboxDispatcher: Service, Sendable {
             defer { pipeline.endFeeding() }
             var failures = 0
             while untilIdle || (!Task.isShuttingDownGracefully && !Task.isCancelled) {
-                let now = WallClock.millisecondsNow()
+                let now = clock.now()
                 let inFlight = pipeline.inFlight
                 let free = maxInFlight - inFlight.count
                 var pause: Duration?
@@ -154,7 +169,7 @@ public final class OutboxDispatcher: Service, Sendable {
                         // Places left: nothing else is due now; sleep until the next retry.
                         if due.count < free, !untilIdle {
                             let next = try await store.nextOutboxAttempt(now: now, excluding: pipeline.inFlight)
-                            pause = next.map { .milliseconds(max(0, $0 - WallClock.millisecondsNow())) }
+                            pause = next.map { .milliseconds(max(0, $0 - clock.now())) }
                             if pause == .zero { continue }
                         }
                     }
@@ -279,11 +294,11 @@ public final class OutboxDispatcher: Service, Sendable {
     /// Commits one group of results, one unit per delivery, and logs each; returns their count.
     private func record(_ results: [(OutboxEntry, Correlator.DeliveryResult)]) async throws -> Pass {
         var pass = Pass()
-        let now = WallClock.millisecondsNow()
+        let now = clock.now()
         let correlator = Correlator(now: now)
         // Drawn once, outside `decide`: a backend that decides again on a conflict gets the same answer.
         let units = results.map { entry, result in
-            let jitter = Double.random(in: 0..<1)
+            let jitter = clock.random()
             return StoreUnit<Decision>(reads: [.token(hash: entry.tokenHash)]) { _ in
                 let decision = correlator.decide(entry, result: result, jitter: jitter)
                 return (decision, decision.effects)
@@ -292,7 +307,7 @@ public final class OutboxDispatcher: Service, Sendable {
         let started = ContinuousClock.now
         let decisions = try await store.commit(units)
         metrics?.recorded(elapsed: ContinuousClock.now - started)
-        let acknowledged = metrics == nil ? now : WallClock.millisecondsNow()
+        let acknowledged = metrics == nil ? now : clock.now()
         for (result, decision) in zip(results, decisions) {
             let entry = result.0
             if let metrics {
@@ -342,29 +357,29 @@ public final class OutboxDispatcher: Service, Sendable {
             switch entry.action {
             case .success:
                 try await paced(pacers.success) {
-                    try await stepFunctions.sendTaskSuccess(taskToken: entry.taskToken, output: entry.payload, retryPolicy: Self.pacedRetryPolicy)
+                    try await callbacks.sendTaskSuccess(taskToken: entry.taskToken, output: entry.payload, retryPolicy: Self.pacedRetryPolicy)
                 }
             case .failure:
                 try await paced(pacers.failure) {
-                    try await stepFunctions.sendTaskFailure(
+                    try await callbacks.sendTaskFailure(
                         taskToken: entry.taskToken, error: entry.errorName ?? "SageMakerCallback.Failed", cause: entry.payload,
                         retryPolicy: Self.pacedRetryPolicy
                     )
                 }
             case .heartbeat:
                 try await paced(pacers.heartbeat) {
-                    try await stepFunctions.sendTaskHeartbeat(taskToken: entry.taskToken, retryPolicy: Self.pacedRetryPolicy)
+                    try await callbacks.sendTaskHeartbeat(taskToken: entry.taskToken, retryPolicy: Self.pacedRetryPolicy)
                 }
             case .createJob:
                 guard let kind = JobKind.named(entry.jobKind), let request = (try? JSONValue.parse(entry.payload))?.objectValue else {
                     return .failed(code: "ValidationException", message: "the stored Create request is unusable", transient: false)
                 }
-                try await sageMaker.createJob(operation: kind.createOperation, request: request)
+                _ = try await jobs.createJob(operation: kind.createOperation, request: request)
             case .stopJob:
                 guard let kind = JobKind.named(entry.jobKind) else {
                     return .failed(code: "ValidationException", message: "unknown job kind \(entry.jobKind)", transient: false)
                 }
-                try await sageMaker.stopJob(operation: kind.stopOperation, nameField: kind.nameField, name: entry.jobName, retryPolicy: Self.callRetryPolicy)
+                try await jobs.stopJob(operation: kind.stopOperation, nameField: kind.nameField, name: entry.jobName, retryPolicy: Self.callRetryPolicy)
             }
             return .delivered
         } catch {

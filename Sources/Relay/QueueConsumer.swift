@@ -20,9 +20,11 @@ public final class QueueConsumer: Service, Sendable {
 
     private let queueURL: String
     private let role: MessageRole
-    private let sqs: SQS
+    private let source: any MessageSource
     private let intake: MessageIntake
-    private let dispatcher: OutboxDispatcher
+    /// The dispatcher's: rung when a commit queued work for it.
+    private let doorbell: Doorbell
+    private let clock: ServiceClock
     private let waitSeconds: Int
     private let logger: Logger
     private let liveness: Liveness.Loop?
@@ -32,15 +34,17 @@ public final class QueueConsumer: Service, Sendable {
     private let metrics: RelayMetrics?
     private let health: HealthChecks?
 
+    /// A consumer of `queueURL` through `source`, ringing `doorbell` (the dispatcher's) after each commit.
     public init(
-        queueURL: String, role: MessageRole, sqs: SQS, intake: MessageIntake, dispatcher: OutboxDispatcher, waitSeconds: Int = SQS.maxWait,
-        logger: Logger, liveness: Liveness? = nil, metrics: RelayMetrics? = nil, health: HealthChecks? = nil
+        queueURL: String, role: MessageRole, source: any MessageSource, intake: MessageIntake, doorbell: Doorbell, waitSeconds: Int = SQS.maxWait,
+        logger: Logger, liveness: Liveness? = nil, metrics: RelayMetrics? = nil, health: HealthChecks? = nil, clock: ServiceClock = .system
     ) {
         self.queueURL = queueURL
         self.role = role
-        self.sqs = sqs
+        self.source = source
         self.intake = intake
-        self.dispatcher = dispatcher
+        self.doorbell = doorbell
+        self.clock = clock
         self.waitSeconds = waitSeconds
         var logger = logger
         logger[metadataKey: "sqs.queue"] = "\(role.rawValue)"
@@ -49,6 +53,17 @@ public final class QueueConsumer: Service, Sendable {
         self.metrics = metrics
         self.health = health
         health?.expectQueue(role.rawValue)
+    }
+
+    /// A consumer of `queueURL` on SQS, for `dispatcher`'s outbox.
+    public convenience init(
+        queueURL: String, role: MessageRole, sqs: SQS, intake: MessageIntake, dispatcher: OutboxDispatcher, waitSeconds: Int = SQS.maxWait,
+        logger: Logger, liveness: Liveness? = nil, metrics: RelayMetrics? = nil, health: HealthChecks? = nil
+    ) {
+        self.init(
+            queueURL: queueURL, role: role, source: sqs, intake: intake, doorbell: dispatcher.doorbell, waitSeconds: waitSeconds,
+            logger: logger, liveness: liveness, metrics: metrics, health: health
+        )
     }
 
     public func run() async throws {
@@ -65,8 +80,8 @@ public final class QueueConsumer: Service, Sendable {
                 let messages: [SQSMessage]
                 do {
                     // Only the wait is cancelled on shutdown; a batch already received is finished below.
-                    messages = try await cancelWhenGracefulShutdown { [sqs, queueURL, waitSeconds] in
-                        try await sqs.receiveMessages(queueURL: queueURL, waitSeconds: waitSeconds)
+                    messages = try await cancelWhenGracefulShutdown { [source, queueURL, waitSeconds] in
+                        try await source.receiveMessages(queueURL: queueURL, waitSeconds: waitSeconds)
                     }
                     failures = 0
                     health?.received(from: role.rawValue)
@@ -76,9 +91,9 @@ public final class QueueConsumer: Service, Sendable {
                     // A failed receive is a cycle too: an AWS outage must not look like a hung process.
                     liveness?.end()
                     failures += 1
-                    let wait = Self.receiveBackoff.backoff(attempt: failures, random: .random(in: 0..<1))
+                    let wait = Self.receiveBackoff.backoff(attempt: failures, random: clock.random())
                     logger.warning("consumer.receive_failed", metadata: ["error": "\(error)", "retry_in_ms": "\(wait.milliseconds)"])
-                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
+                    try? await cancelWhenGracefulShutdown { [clock] in try await clock.sleep(wait) }
                     continue
                 }
                 liveness?.end()
@@ -145,7 +160,7 @@ public final class QueueConsumer: Service, Sendable {
                 }
             }
         }
-        if !committed.isEmpty { dispatcher.ring() }
+        if !committed.isEmpty { doorbell.ring() }
         return committed
     }
 
@@ -156,7 +171,7 @@ public final class QueueConsumer: Service, Sendable {
             start += SQS.batchLimit
             let entries = chunk.enumerated().map { (id: String($0.offset), receiptHandle: $0.element.receiptHandle) }
             do {
-                let failed = try await sqs.deleteMessageBatch(queueURL: queueURL, receiptHandles: entries)
+                let failed = try await source.deleteMessageBatch(queueURL: queueURL, receiptHandles: entries)
                 for failure in failed {
                     // Harmless: the message comes back and is recognised as a duplicate.
                     logger.warning("consumer.delete_failed", metadata: ["sqs.error": "\(failure.code)", "error": "\(failure.message)"])
