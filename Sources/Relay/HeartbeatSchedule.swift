@@ -41,7 +41,7 @@ public final class HeartbeatSchedule: Service, Sendable {
     }
 
     public func run() async throws {
-        await TimerLoop.run(failureEvent: "heartbeat.store_failed", logger: logger, liveness: liveness) {
+        await TimerLoop.run(failureEvent: "heartbeat.store_failed", logger: logger, liveness: liveness, sleep: clock.sleep) {
             try await pass(now: clock.now())
         }
     }

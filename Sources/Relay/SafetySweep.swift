@@ -84,7 +84,7 @@ public final class SafetySweep: Service, Sendable {
 
     public func run() async throws {
         var pacer = SweepPacer(rate: settings.rate, clock: clock)
-        await TimerLoop.run(failureEvent: "sweep.store_failed", logger: logger, liveness: liveness) {
+        await TimerLoop.run(failureEvent: "sweep.store_failed", logger: logger, liveness: liveness, sleep: clock.sleep) {
             try await pass(pacer: &pacer)
         }
     }

@@ -13,9 +13,13 @@ enum TimerLoop {
     /// - Parameters:
     ///   - doorbell: ends a wait early when new work is committed; nil for a plain timer.
     ///   - liveness: told when each pass begins and ends, and when the loop stops.
+    ///   - sleep: waits between passes and after failures (a test's clock records them).
     ///   - pass: does the work due; returns how long to wait for the next (nil: until rung, or a
     ///     minute without a doorbell).
-    static func run(failureEvent: Logger.Message, logger: Logger, doorbell: Doorbell? = nil, liveness: Liveness.Loop? = nil, pass: () async throws -> Duration?) async {
+    static func run(
+        failureEvent: Logger.Message, logger: Logger, doorbell: Doorbell? = nil, liveness: Liveness.Loop? = nil,
+        sleep: @escaping RetryPolicy.Sleep = RetryPolicy.taskSleep, pass: () async throws -> Duration?
+    ) async {
         defer { liveness?.stop() }
         var failures = 0
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
@@ -28,7 +32,7 @@ enum TimerLoop {
                     await cancelWhenGracefulShutdown { await doorbell.wait(timeout: pause) }
                     continue
                 }
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: pause ?? .seconds(60)) }
+                try await cancelWhenGracefulShutdown { try await sleep(pause ?? .seconds(60)) }
             } catch is CancellationError {
                 return
             } catch {
@@ -37,7 +41,7 @@ enum TimerLoop {
                 logger.error(failureEvent, metadata: ["error": "\(error)"])
                 let pause = storeBackoff.backoff(attempt: failures, random: 0)
                 do {
-                    try await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
+                    try await cancelWhenGracefulShutdown { try await sleep(pause) }
                 } catch {
                     return
                 }
