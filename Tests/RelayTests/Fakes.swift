@@ -7,7 +7,7 @@ import Synchronization
 // `JobControl`) and of their clock: actors that record every call and answer from a script, so a
 // service's unit test needs neither curl nor an emulator.
 
-/// A service clock whose time stands still unless moved, whose jitter is fixed, and whose sleeps
+/// A service clock whose time stands still, whose jitter is fixed, and whose sleeps
 /// are recorded and return at once.
 final class ManualClock: Sendable {
     private let state: Mutex<(now: Int64, sleeps: [Duration])>
@@ -20,8 +20,6 @@ final class ManualClock: Sendable {
 
     var now: Int64 { state.withLock { $0.now } }
     var sleeps: [Duration] { state.withLock { $0.sleeps } }
-
-    func advance(by milliseconds: Int64) { state.withLock { $0.now += milliseconds } }
 
     var clock: ServiceClock {
         ServiceClock(
@@ -48,7 +46,6 @@ actor FakeQueue: MessageSource {
     private var failingDeletes: Int
     /// What the test wants seen when a delete arrives (the store's state, say).
     private let observe: @Sendable () async -> Int
-    private(set) var receives = 0
     /// Each delete asked for: its receipt handles and what `observe` saw then.
     private(set) var deletes: [(handles: [String], observed: Int)] = []
     /// Receipt handles received and not deleted.
@@ -61,7 +58,6 @@ actor FakeQueue: MessageSource {
     }
 
     func receiveMessages(queueURL: String, waitSeconds: Int) async throws -> [SQSMessage] {
-        receives += 1
         guard !script.isEmpty else {
             try await Task.sleep(for: .seconds(600))
             return []
