@@ -45,7 +45,7 @@ public struct CommandLineOptions: Sendable {
     public init() {}
 
     /// The value given for `option` on the command line.
-    public subscript(option: OptionSpec) -> String? {
+    subscript(option: OptionSpec) -> String? {
         get { given[option] }
         set { given[option] = newValue }
     }
@@ -58,7 +58,7 @@ public struct CommandLineOptions: Sendable {
 
     /// The value of `option`: from the command line, else from its environment variable; with
     /// where it came from.
-    public func value(_ option: OptionSpec, _ environment: Environment) -> (text: String, source: OptionSpec.Source)? {
+    func value(_ option: OptionSpec, _ environment: Environment) -> (text: String, source: OptionSpec.Source)? {
         if let text = given[option] { return (text, .commandLine) }
         if let variable = option.variable, let text = environment[variable] { return (text, .environment) }
         return nil
@@ -288,7 +288,7 @@ extension CommandLineOptions {
     }
 
     /// The number `option` is given, else its default, within its range.
-    public func number(_ option: OptionSpec, _ environment: Environment) throws(ConfigurationError) -> Double {
+    func number(_ option: OptionSpec, _ environment: Environment) throws(ConfigurationError) -> Double {
         guard let rule = option.number else { preconditionFailure("\(option) is not a number option") }
         guard let (text, source) = value(option, environment) else { return rule.fallback }
         func refuse(_ message: String) -> ConfigurationError { ConfigurationError(option, from: source, message: message) }
