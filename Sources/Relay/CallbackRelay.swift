@@ -77,14 +77,24 @@ public enum CallbackRelay {
         return try options.serve(environment, instanceRegion: instanceRegion)
     }
 
-    /// Delivers, once, what a command (`replay`, `register`) queued; what fails stays in the
-    /// outbox for `serve`.
+    /// Delivers, once, what a command (`replay`, `register`) queued, over `transport` (the one
+    /// the command's store uses, if any; else one made for this); what fails stays in the outbox
+    /// for `serve`.
     public static func deliver(
-        _ options: CommandLineOptions, environment: Environment, store: any CallbackStore, logger: Logger
+        _ options: CommandLineOptions, environment: Environment, store: any CallbackStore,
+        transport: (any HTTPClient)? = nil, logger: Logger
     ) async throws -> OutboxDispatcher.Pass {
         let aws = try options.aws(environment, services: [.stepFunctions, .sageMaker], queueURL: nil)
-        let (client, transport) = try makeClient(aws, logger: logger)
-        defer { transport.shutdown() }
+        var own: CurlHTTPClient?
+        defer { own?.shutdown() }
+        let http: any HTTPClient
+        if let transport {
+            http = transport
+        } else {
+            let made = try makeTransport()
+            (own, http) = (made, made)
+        }
+        let client = makeClient(aws, transport: http, logger: logger).client
         return try await OutboxDispatcher(store: store, client: client, maxInFlight: OutboxDispatcher.defaultMaxInFlight, logger: logger).deliverDue()
     }
 

@@ -155,7 +155,7 @@ struct CommandSession {
 
     /// Delivers, once, what the command queued; what fails stays in the outbox for `serve`.
     func deliver() async throws -> OutboxDispatcher.Pass {
-        try await CallbackRelay.deliver(options, environment: environment, store: database, logger: logger)
+        try await CallbackRelay.deliver(options, environment: environment, store: database, transport: transport, logger: logger)
     }
 
     func close() {
