@@ -8,13 +8,17 @@ import Testing
 struct OptionSpecTests {
     static let queue = "https://sqs.eu-west-1.amazonaws.com/123456789012/events"
 
-    /// The rows of the README's configuration table, by their first cell.
-    static func readmeRows() throws -> [[String]] {
+    /// The README's configuration section.
+    static func readmeSection() throws -> String {
         let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("README.md")
         let text = try String(contentsOf: readme, encoding: .utf8)
-        let section = try #require(text.components(separatedBy: "\n## Configuration\n").dropFirst().first?.components(separatedBy: "\n## ").first)
-        return section.split(separator: "\n")
+        return try #require(text.components(separatedBy: "\n## Configuration\n").dropFirst().first?.components(separatedBy: "\n## ").first)
+    }
+
+    /// The rows of the README's configuration table, by their first cell.
+    static func readmeRows() throws -> [[String]] {
+        try readmeSection().split(separator: "\n")
             .filter { $0.hasPrefix("| `--") || $0.hasPrefix("| — |") }
             .map { line in line.split(separator: "|", omittingEmptySubsequences: false).dropFirst().dropLast().map { $0.trimmingCharacters(in: .whitespaces) } }
     }
@@ -50,6 +54,16 @@ struct OptionSpecTests {
                 let range = "(\(Self.grouped(number.range.lowerBound))–\(Self.grouped(number.range.upperBound))"
                 #expect(row[3].contains(range), "\(option): the README does not give its range \(range)): \(row[3])")
             }
+        }
+    }
+
+    @Test("the README's serve synopsis names every flag")
+    func readmeSynopsis() throws {
+        let lines = try Self.readmeSection().split(separator: "\n")
+        let start = try #require(lines.firstIndex { $0.hasPrefix("sagemaker-callback serve ") })
+        let synopsis = lines[start...].prefix { $0 == lines[start] || $0.hasPrefix(" ") }.joined(separator: " ")
+        for flag in OptionSpec.table.all.compactMap(\.flag) {
+            #expect(synopsis.contains("\(flag) "), "\(flag) is missing from: \(synopsis)")
         }
     }
 
