@@ -90,7 +90,7 @@ let package = Package(
         .executableTarget(
             name: "sagemaker-callback",
             dependencies: [
-                "Relay", "AWS", "CallbackStore", "HTTP", "JSON", "SigV4",
+                "Relay", "AWS", "CallbackStore", "HTTP", "JSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -388,6 +388,37 @@ final class SharedFilesFixture {
         await #expect(throws: CredentialsError.self) { try await chain.credentials() }
         #expect(provider.calls == 3)
     }
+
+    @Test func theChainSaysWhichProviderAnswered() async throws {
+        let empty = StubProvider(name: "empty") { _ in nil }
+        let good = StubProvider(name: "good") { _ in Credentials(accessKeyID: "GOOD", secretAccessKey: "S") }
+        let chain = CredentialChain(providers: [empty, good], logger: LogRecorder().logger)
+        let resolved = try await chain.resolve()
+        #expect(resolved.provider == "good")
+        #expect(resolved.credentials.accessKeyID == "GOOD")
+        #expect(try await chain.resolve().provider == "good", "from the cache, the same provider")
+        #expect(empty.calls == 1 && good.calls == 1)
+    }
+
+    @Test func aRefreshAsksTheProviderThatAnsweredBeforeTheOthers() async throws {
+        let clock = ManualClock(Self.base)
+        let empty = StubProvider(name: "empty") { _ in nil }
+        let expiring = StubProvider(name: "expiring") { call in
+            guard call <= 2 else { return nil }
+            return Credentials(accessKeyID: "AKID\(call)", secretAccessKey: "S", expiration: Self.base + 3600 * Double(call))
+        }
+        let last = StubProvider(name: "last") { _ in Credentials(accessKeyID: "LAST", secretAccessKey: "S") }
+        let chain = CredentialChain(providers: [empty, expiring, last], logger: LogRecorder().logger, clock: clock.read)
+        #expect(try await chain.credentials().accessKeyID == "AKID1")
+        clock.set(Self.base + 3600 - 60)
+        #expect(try await chain.credentials().accessKeyID == "AKID2")
+        #expect(empty.calls == 1, "the refresh went straight to the provider that answered")
+        clock.set(Self.base + 7200 - 60)
+        // The kept provider has nothing now: the others are asked in their order, each once.
+        let resolved = try await chain.resolve()
+        #expect(resolved.provider == "last" && resolved.credentials.accessKeyID == "LAST")
+        #expect(empty.calls == 2 && expiring.calls == 3 && last.calls == 1)
+    }
 }
 
 // MARK: - Test doubles
