@@ -5,6 +5,7 @@ import Logging
 @testable import Relay
 import CallbackStore
 import Store
+import TestSupport
 import Testing
 
 /// Stop on abort, periodic heartbeats, the safety sweep and expiry: the engine's decisions, and

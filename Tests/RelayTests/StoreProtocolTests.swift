@@ -4,6 +4,7 @@ import Logging
 @testable import Relay
 import CallbackStore
 import Store
+import TestSupport
 import Testing
 
 /// A read a unit did not declare: a backend that fetches a unit's reads first would not have it.
