@@ -393,7 +393,7 @@ final class SharedFilesFixture {
     @Test func theChainSaysWhichProviderAnswered() async throws {
         let empty = StubProvider(name: "empty") { _ in nil }
         let good = StubProvider(name: "good") { _ in Credentials(accessKeyID: "GOOD", secretAccessKey: "S") }
-        let chain = CredentialChain(providers: [empty, good], logger: LogRecorder().logger)
+        let chain = CredentialChain(providers: [empty, good], logger: silentLogger)
         let resolved = try await chain.resolve()
         #expect(resolved.provider == "good")
         #expect(resolved.credentials.accessKeyID == "GOOD")
@@ -409,7 +409,7 @@ final class SharedFilesFixture {
             return Credentials(accessKeyID: "AKID\(call)", secretAccessKey: "S", expiration: Self.base + 3600 * Double(call))
         }
         let last = StubProvider(name: "last") { _ in Credentials(accessKeyID: "LAST", secretAccessKey: "S") }
-        let chain = CredentialChain(providers: [empty, expiring, last], logger: LogRecorder().logger, clock: clock.read)
+        let chain = CredentialChain(providers: [empty, expiring, last], logger: silentLogger, clock: clock.read)
         #expect(try await chain.credentials().accessKeyID == "AKID1")
         clock.set(Self.base + 3600 - 60)
         #expect(try await chain.credentials().accessKeyID == "AKID2")

@@ -166,18 +166,3 @@ actor FakeSageMaker: JobControl {
         calls.append(.stop(operation: operation, name: name))
     }
 }
-
-/// Waits until `condition` holds, checking every few milliseconds; fails the test after `limit`.
-func waitUntil(_ what: String, limit: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + limit
-    while try await !condition() {
-        guard ContinuousClock.now < deadline else { throw Timeout(what: what) }
-        try await Task.sleep(for: .milliseconds(5))
-    }
-}
-
-/// A wait that ran out.
-struct Timeout: Error, CustomStringConvertible {
-    var what: String
-    var description: String { "timed out waiting for \(what)" }
-}

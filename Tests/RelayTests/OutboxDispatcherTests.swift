@@ -3,6 +3,7 @@ import CallbackStore
 import Logging
 @testable import Relay
 import Store
+import TestSupport
 import Testing
 
 /// The dispatcher against recording Step Functions and SageMaker fakes and a real store.

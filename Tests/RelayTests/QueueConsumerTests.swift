@@ -2,6 +2,7 @@ import AWS
 import CallbackStore
 import Logging
 @testable import Relay
+import TestSupport
 import Testing
 
 /// The consumer against a recording queue and a real store: no curl, no emulator.
@@ -22,7 +23,7 @@ struct QueueConsumerTests {
     static func run(_ consumer: QueueConsumer, until what: String, _ done: () async throws -> Bool) async throws {
         let running = Task { try await consumer.run() }
         defer { running.cancel() }
-        try await waitUntil(what, done)
+        try await eventually(what, timeout: .seconds(60), done)
         running.cancel()
         try await running.value
     }

@@ -4,6 +4,7 @@ import JSON
 import Logging
 @testable import Relay
 import Store
+import TestSupport
 import Testing
 
 /// The sweep against a recording SageMaker fake and a real store.

@@ -1,5 +1,6 @@
 import Logging
 @testable import Relay
+import TestSupport
 import Testing
 
 /// The loop of the heartbeat schedule and the sweep, on a recording clock.
@@ -31,7 +32,7 @@ struct TimerLoopTests {
                 }
             }
         }
-        try await waitUntil("six passes") { await passes.count == 6 }
+        try await eventually("six passes", timeout: .seconds(60)) { await passes.count == 6 }
         loop.cancel()
         await loop.value
         #expect(clock.sleeps == [.seconds(1), .seconds(2), .seconds(4), .seconds(42), .seconds(1)])
