@@ -191,7 +191,12 @@ let package = Package(
         .testTarget(name: "AWSTests", dependencies: ["AWS", "JSON", "HTTP", "SigV4", "Moto", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "RelayTests",
-            dependencies: ["Relay", "AWS", "CallbackStore", "Store", "JSON", "TestSupport", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "Relay", "AWS", "CallbackStore", "Store", "JSON", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ]
         ),
         .testTarget(
             name: "IntegrationTests",
