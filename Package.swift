@@ -90,7 +90,7 @@ let package = Package(
         .executableTarget(
             name: "sagemaker-callback",
             dependencies: [
-                "Relay", "AWS", "CallbackStore", "HTTP", "JSON", "SigV4",
+                "Relay", "AWS", "CallbackStore", "HTTP", "JSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -163,11 +163,23 @@ let package = Package(
         .target(name: "FuzzTargets", dependencies: ["AWS", "HTTP", "JSON", "Relay", "SigV4"]),
         .executableTarget(name: "sagemaker-callback-fuzz", dependencies: ["FuzzTargets", "CFuzzer"]),
 
+        // What the test targets share (not a product): the HTTP client's routes on the one
+        // loopback server, a temporary store, the deadline wait, loggers that record or drop.
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "Moto", "HTTP", "Store", "CallbackStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ],
+            path: "Tests/TestSupport"
+        ),
+
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets"], exclude: ["Seeds", "Regressions"]),
         .testTarget(name: "SigV4Tests", dependencies: ["SigV4"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
-        .testTarget(name: "StoreTests", dependencies: ["CallbackStore", "Store", "CSQLite"]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Moto", "TestSupport"]),
+        .testTarget(name: "StoreTests", dependencies: ["CallbackStore", "Store", "CSQLite", "TestSupport"]),
         .testTarget(
             name: "StoreContractTests",
             dependencies: [
@@ -176,15 +188,21 @@ let package = Package(
             ]
         ),
         .testTarget(name: "FakeAWSTests", dependencies: ["FakeAWS", "AWS", "HTTP", "JSON", "SigV4", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "AWSTests", dependencies: ["AWS", "JSON", "HTTP", "SigV4", "Moto", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "AWSTests", dependencies: ["AWS", "JSON", "HTTP", "SigV4", "Moto", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "RelayTests",
-            dependencies: ["Relay", "AWS", "CallbackStore", "Store", "JSON", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "Relay", "AWS", "CallbackStore", "Store", "JSON", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ]
         ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
                 "Relay", "AWS", "CallbackStore", "Store", "DynamoStore", "JSON", "HTTP", "Moto", "SigV4", "StatusServer", "BenchSupport", "FakeAWS",
+                "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -1,28 +1,36 @@
-import HTTP
 import Logging
 
-/// How one attempt of an AWS request ended, as the retry loop needs to know it.
+/// How one attempt of a request ended, as the retry loop needs to know it.
 enum AttemptOutcome<Value: Sendable>: Sendable {
-    /// The service answered with what the caller wanted.
+    /// The other end answered with what the caller wanted.
     case success(Value)
-    /// The service answered with an error: `error` is what the caller sees if no retry follows.
+    /// The other end answered with an error: `error` is what the caller sees if no retry follows.
     case failure(any Error, RetryableFailure, retryAfter: Duration?)
 }
 
 extension RetryPolicy {
-    /// Runs `attempt` until it succeeds or this policy gives up, sleeping between attempts.
+    /// Waits `duration` (or throws when the task is cancelled): what a loop sleeps with, unless a
+    /// test injects another.
+    public typealias Sleep = @Sendable (Duration) async throws -> Void
+
+    /// `Task.sleep`.
+    public static let taskSleep: Sleep = { try await Task.sleep(for: $0) }
+
+    /// Runs `attempt` until it succeeds or this policy gives up, sleeping between attempts with `sleep`.
     ///
     /// `attempt` is called afresh each time, so it signs (and fetches credentials) every time. A
-    /// transport failure (`HTTPError`) thrown by it is retried when it is a connection-level
-    /// failure, and so is a success status whose body is unusable (`AWSResponseError`: cut short
-    /// or not JSON, as a proxy or a dying connection may leave it): like a connection dropped
-    /// before the answer, the request may or may not have been applied, and the caller's own
-    /// idempotence settles a repeat. Any other error it throws ends the loop at once.
+    /// failure of the transport it throws (``AWSTransportError``, `HTTPError`) is retried as
+    /// ``RetryableFailure/classify(_:)`` says, and so is a success status whose body is unusable
+    /// (``AWSResponseError``: cut short or not JSON, as a proxy or a dying connection may leave it):
+    /// like a connection dropped before the answer, the request may or may not have been applied,
+    /// and the caller's own idempotence settles a repeat. Any other error it throws (credentials,
+    /// cancellation) ends the loop at once.
     func run<Value: Sendable>(
         service: String,
         operation: String,
-        logger: Logger,
+        logger: Logger?,
         metrics: AWSCallMetrics? = nil,
+        sleep: Sleep = RetryPolicy.taskSleep,
         _ attempt: () async throws -> AttemptOutcome<Value>
     ) async throws -> Value {
         var number = 0
@@ -42,15 +50,8 @@ extension RetryPolicy {
                     let status = (error as? AWSError)?.httpStatus
                     metrics?.attempt(service: service, operation: operation, outcome: .init(kind, httpStatus: status), elapsed: ContinuousClock.now - started)
                 }
-            } catch let error as HTTPError {
-                switch error.kind {
-                case .connect, .timeout, .send, .receive: failure = .connection
-                default: failure = .permanent
-                }
-                thrown = error
-                metrics?.attempt(service: service, operation: operation, outcome: .connectionError, elapsed: ContinuousClock.now - started)
-            } catch let error as AWSResponseError {
-                failure = .connection
+            } catch let error where RetryableFailure.isTransport(error) {
+                failure = RetryableFailure.classify(error)
                 thrown = error
                 metrics?.attempt(service: service, operation: operation, outcome: .connectionError, elapsed: ContinuousClock.now - started)
             }
@@ -59,7 +60,7 @@ extension RetryPolicy {
                 throw thrown
             case .retry(let wait):
                 metrics?.retry(service: service)
-                logger.debug(
+                logger?.debug(
                     "aws.retry",
                     metadata: [
                         "aws.service": "\(service)", "aws.operation": "\(operation)",
@@ -67,7 +68,7 @@ extension RetryPolicy {
                         "aws.wait_ms": "\(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)",
                     ]
                 )
-                try await Task.sleep(for: wait)
+                try await sleep(wait)
             }
         }
     }

@@ -29,43 +29,43 @@ public struct CallerIdentity: Sendable, Equatable {
 ///
 /// `AssumeRoleWithWebIdentity` goes unsigned (the web identity token is the proof, as in the
 /// SDKs); `AssumeRole` and `GetCallerIdentity` are signed with SigV4 afresh on every attempt.
-/// Transient failures are retried like every other AWS call. Errors never contain a web
+/// Transient failures are retried, and a skewed clock corrected, like every other AWS call. Errors never contain a web
 /// identity token, a secret key or a session token.
 public struct STSClient: Sendable {
     /// The region requests are signed for.
     public let region: String
     /// Where requests go.
     public let endpoint: Endpoint
-    private let http: any HTTPClient
     private let signer: SigV4Signer
     private let retryPolicy: RetryPolicy
     private let timeout: Duration
-    private let logger: Logger
+    /// Signs, sends and corrects the clock as the JSON client does.
+    private let sender: SignedSender
 
     static let version = "2011-06-15"
     static let contentType = "application/x-www-form-urlencoded; charset=utf-8"
 
     /// A client sending to `endpoint`, signing for `region`; each attempt may take `timeout`.
+    /// Retries and clock corrections are logged to the caller's `logger`, when given.
     public init(
         http: any HTTPClient,
         region: String,
         endpoint: Endpoint,
         retryPolicy: RetryPolicy = RetryPolicy(),
         timeout: Duration = .seconds(30),
-        logger: Logger = Logger(label: "sts")
+        logger: Logger? = nil
     ) {
-        self.http = http
         self.region = region
         self.endpoint = endpoint
         self.signer = SigV4Signer(service: AWSService.sts.signingName, region: region)
         self.retryPolicy = retryPolicy
         self.timeout = timeout
-        self.logger = logger
+        self.sender = SignedSender(http: http, clock: ServerClock(), logger: logger, metrics: nil)
     }
 
     /// A client for `region` whose endpoint is resolved as the SDKs do (`AWS_ENDPOINT_URL_STS`,
     /// `AWS_ENDPOINT_URL`, else the regional endpoint). Throws ``EndpointError``.
-    public init(http: any HTTPClient, region: String, environment: Environment, logger: Logger = Logger(label: "sts")) throws {
+    public init(http: any HTTPClient, region: String, environment: Environment, logger: Logger? = nil) throws {
         let endpoint = try EndpointResolver.resolve(.sts, region: region, explicit: nil, environment: environment)
         self.init(http: http, region: region, endpoint: endpoint, logger: logger)
     }
@@ -108,31 +108,18 @@ public struct STSClient: Sendable {
         _ action: String, _ parameters: [(String, String)], signedWith credentials: Credentials?, secrets: [String]
     ) async throws -> QueryXML {
         let body = QueryForm.encode([("Action", action), ("Version", Self.version)] + parameters.map { (name: $0.0, value: $0.1) })
-        let path = AWSClient.path(of: endpoint.url)
-        let url = endpoint.url.hasSuffix(path) ? endpoint.url : endpoint.url + path
-        let baseHeaders: [(name: String, value: String)] = [("host", endpoint.host), ("content-type", Self.contentType)]
         // Whatever the service echoes, none of these may reach an error message.
         let redacted = (secrets + [credentials?.secretAccessKey, credentials?.sessionToken].compactMap { $0 })
             .filter { !$0.isEmpty }
-        return try await retryPolicy.run(service: AWSService.sts.rawValue, operation: action, logger: logger) {
-            var headers = baseHeaders
-            if let credentials {
-                headers += signer.sign(
-                    SignableRequest(method: "POST", path: path, headers: baseHeaders, body: body),
-                    credentials: credentials,
-                    date: Date()
-                ).headers
-            }
-            let response = try await http.execute(HTTPRequest(method: "POST", url: url, headers: headers, body: body, timeout: timeout))
-            if (200..<300).contains(response.status) {
-                return .success(QueryXML(response.body))
-            }
-            let error = Self.decodeError(response, operation: action, redacting: redacted)
-            return .failure(
-                error, RetryableFailure.classify(code: error.code, httpStatus: error.httpStatus),
-                retryAfter: AWSClient.retryAfter(response)
-            )
-        }
+        let request = SignedRequest(
+            service: .sts, operation: action, endpoint: endpoint, headers: [("content-type", Self.contentType)],
+            body: body, timeout: timeout, secrets: redacted
+        )
+        let signing: (() async throws -> Credentials)? = credentials.map { credentials in { credentials } }
+        return try await sender.send(
+            request, policy: retryPolicy, signer: signer, credentials: signing,
+            decodeError: Self.decodeError, decodeSuccess: { QueryXML($0.body) }
+        )
     }
 
     /// An `AWSError` from a query-protocol error body:
@@ -175,9 +162,9 @@ extension STSClient {
     /// The client a credential provider uses: the region as the SDKs find it (`AWS_REGION`,
     /// `AWS_DEFAULT_REGION`, the profile's `region`), else `us-east-1`, whose endpoint answers for
     /// every commercial account; the endpoint from the environment or that region.
-    static func forCredentials(http: any HTTPClient, environment: Environment, profile: String?) throws -> STSClient {
+    static func forCredentials(http: any HTTPClient, environment: Environment, profile: String?, logger: Logger?) throws -> STSClient {
         let region = (try? RegionResolver.resolve(explicit: nil, environment: environment, profile: profile, queueURL: nil)) ?? "us-east-1"
-        return try STSClient(http: http, region: region, environment: environment)
+        return try STSClient(http: http, region: region, environment: environment, logger: logger)
     }
 
     /// The session name the SDKs would invent: a fixed prefix and the time in seconds.

@@ -32,11 +32,3 @@ public struct StoreOptions: Sendable {
     /// The production defaults described on each property.
     public init() {}
 }
-
-extension Duration {
-    /// Whole milliseconds, rounded toward zero; the unit every stored time uses.
-    public var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000 + attoseconds / 1_000_000_000_000_000
-    }
-}

@@ -10,3 +10,11 @@ public enum WallClock {
         Int64((Date().timeIntervalSince1970 * 1000).rounded())
     }
 }
+
+extension Duration {
+    /// Whole milliseconds, rounded toward zero; the unit every stored time uses.
+    public var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000 + attoseconds / 1_000_000_000_000_000
+    }
+}

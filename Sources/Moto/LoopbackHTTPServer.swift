@@ -9,11 +9,31 @@ import Glibc
 /// A small HTTP/1.1 server on 127.0.0.1, on a port the kernel chooses, that answers every request
 /// with a handler the owner gives: the base of stand-ins for AWS endpoints in tests.
 ///
-/// A thread accepts; a thread serves each connection, one request after another (keep-alive), so
-/// several connections are served at once. Bodies are read by `Content-Length`; a request that
-/// sends `Expect: 100-continue` is told to continue. The accepting thread keeps the server alive
-/// until ``stop()``, which its owner must call.
+/// A thread accepts; a thread serves each connection, one request after another (keep-alive unless
+/// the ``ConnectionPolicy`` says otherwise), so several connections are served at once. Bodies are
+/// read by `Content-Length`; a request that sends `Expect: 100-continue` is told to continue; bytes
+/// that cannot start a request line (a TLS hello) are answered 400 at once. The accepting thread
+/// keeps the server alive until ``stop()``, which its owner must call. The one loopback server of
+/// the project: the AWS stand-ins use it, and the HTTP client's tests (TestSupport's routes).
 public final class LoopbackHTTPServer: Sendable {
+    /// Whether a connection stays open after a response.
+    public enum ConnectionPolicy: Sendable {
+        /// Keep the connection open for the next request, as AWS endpoints do.
+        case keepAlive
+        /// Close after every response, as moto does.
+        case closeAfterEachResponse
+    }
+
+    /// What the server does with one request.
+    public enum Reply: Sendable {
+        /// Answer it.
+        case response(HTTPResponse)
+        /// Send an interim (1xx) head with `headers` first, then answer.
+        case interim(status: Int, headers: [(name: String, value: String)], then: HTTPResponse)
+        /// Never answer: read until the peer closes (or ``stop()`` cuts the connection).
+        case silent
+    }
+
     /// One request as it arrived.
     public struct Request: Sendable {
         /// The method, e.g. `POST`.
@@ -45,6 +65,8 @@ public final class LoopbackHTTPServer: Sendable {
 
     /// Answers one request; called on the connection's thread, so it may block that connection only.
     public typealias Handler = @Sendable (Request) -> Response
+    /// Decides what to do with one request; called on the connection's thread, like ``Handler``.
+    public typealias Replier = @Sendable (Request) -> Reply
 
     /// The largest request head accepted; a larger one is answered 413 and the connection
     /// closed, so a confused client cannot grow the server without bound.
@@ -55,29 +77,70 @@ public final class LoopbackHTTPServer: Sendable {
     /// The port the server listens on.
     public let port: UInt16
     private let listener: Int32
-    private let handler: Handler
+    private let replier: Replier
+    private let policy: ConnectionPolicy
     private let state = Mutex(State())
 
     private struct State {
         var connections: Set<Int32> = []
         var acceptedConnections = 0
+        var requestsReceived = 0
+        var connectionThreadCPU: Duration = .zero
         var isStopped = false
         var listenerIsOpen = true
     }
 
-    /// Starts listening on 127.0.0.1 at a free port and serving with `handler`.
+    /// Starts listening on 127.0.0.1 at a free port and answering every request with `handler`.
     /// - Throws: `POSIXError` when the socket cannot be made, bound or listened on.
-    public init(handler: @escaping Handler) throws {
-        self.handler = handler
+    public convenience init(policy: ConnectionPolicy = .keepAlive, handler: @escaping Handler) throws {
+        try self.init(policy: policy, replier: { .response(handler($0)) })
+    }
+
+    /// Starts listening on 127.0.0.1 at a free port and serving with `replier`, which may also
+    /// send an interim head first or never answer.
+    /// - Throws: `POSIXError` when the socket cannot be made, bound or listened on.
+    public init(policy: ConnectionPolicy = .keepAlive, replier: @escaping Replier) throws {
+        self.replier = replier
+        self.policy = policy
+        let fd = try Self.loopbackSocket(listening: true)
+        listener = fd
+        port = try Self.boundPort(of: fd)
+        Thread.detachNewThread { [self] in acceptLoop() }
+    }
+
+    /// `http://127.0.0.1:<port>`, with no trailing slash.
+    public var endpoint: String { "http://127.0.0.1:\(port)" }
+
+    /// `endpoint` followed by `path` (which starts with `/`).
+    public func url(_ path: String) -> String { endpoint + path }
+
+    /// How many connections were accepted so far: one per client connection, so keep-alive shows.
+    public var acceptedConnections: Int { state.withLock { $0.acceptedConnections } }
+    /// How many connections are open now.
+    public var openConnections: Int { state.withLock { $0.connections.count } }
+    /// How many requests arrived, answered or not (bytes that are not HTTP count as one).
+    public var requestsReceived: Int { state.withLock { $0.requestsReceived } }
+    /// CPU time spent by connection threads that have ended.
+    public var connectionThreadCPU: Duration { state.withLock { $0.connectionThreadCPU } }
+
+    /// A loopback port on which nothing listens (bound, read back and released), for tests of
+    /// refused connections.
+    public static func refusedPort() throws -> UInt16 {
+        let fd = try loopbackSocket(listening: false)
+        defer { close(fd) }
+        return try boundPort(of: fd)
+    }
+
+    /// A TCP socket bound to 127.0.0.1 at a port the kernel chooses, listening if asked.
+    private static func loopbackSocket(listening: Bool) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
+        let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && listen(fd, 128) == 0 && getsockname(fd, $0, &length) == 0
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 && (!listening || listen(fd, 512) == 0)
             }
         }
         guard bound else {
@@ -85,16 +148,18 @@ public final class LoopbackHTTPServer: Sendable {
             close(fd)
             throw error
         }
-        listener = fd
-        port = UInt16(bigEndian: address.sin_port)
-        Thread.detachNewThread { [self] in acceptLoop() }
+        return fd
     }
 
-    /// `http://127.0.0.1:<port>`, with no trailing slash.
-    public var endpoint: String { "http://127.0.0.1:\(port)" }
-
-    /// How many connections were accepted so far: one per client connection, so keep-alive shows.
-    public var acceptedConnections: Int { state.withLock { $0.acceptedConnections } }
+    private static func boundPort(of fd: Int32) throws -> UInt16 {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let result = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard result == 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+        return UInt16(bigEndian: address.sin_port)
+    }
 
     /// Stops accepting and cuts every open connection; their threads then end. Calling it again
     /// does nothing.
@@ -138,19 +203,39 @@ public final class LoopbackHTTPServer: Sendable {
 
     private func serve(_ connection: Int32) {
         defer {
-            state.withLock { _ = $0.connections.remove(connection) }
+            var cpu = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu)
+            state.withLock { state in
+                state.connections.remove(connection)
+                state.connectionThreadCPU += .seconds(cpu.tv_sec) + .nanoseconds(cpu.tv_nsec)
+            }
             close(connection)
         }
         var reader = RequestReader(connection: connection)
         while true {
-            switch reader.next() {
+            let next = reader.next()
+            if case .closed = next { return }
+            state.withLock { $0.requestsReceived += 1 }
+            switch next {
             case .closed:
                 return
             case .refused(let status):
                 _ = Self.send(connection, Self.head(status: status, headers: [("Connection", "close")], bodyCount: 0))
                 return
-            case .request(let request, let keepAlive):
-                let response = handler(request)
+            case .request(let request, let asked):
+                let keepAlive = asked && policy == .keepAlive
+                let response: HTTPResponse
+                switch replier(request) {
+                case .response(let answer):
+                    response = answer
+                case .interim(let status, let headers, let answer):
+                    guard Self.send(connection, Self.head(status: status, headers: headers, bodyCount: nil)) else { return }
+                    response = answer
+                case .silent:
+                    var byte: UInt8 = 0
+                    while recv(connection, &byte, 1, 0) > 0 {}
+                    return
+                }
                 var head = Self.head(status: response.status, headers: response.headers, bodyCount: response.body.count, closing: !keepAlive)
                 head.append(contentsOf: response.body)
                 guard Self.send(connection, head), keepAlive else { return }
@@ -158,8 +243,10 @@ public final class LoopbackHTTPServer: Sendable {
         }
     }
 
-    private static func head(status: Int, headers: [(name: String, value: String)], bodyCount: Int, closing: Bool = false) -> [UInt8] {
-        var text = "HTTP/1.1 \(status) \(reason(status))\r\nContent-Length: \(bodyCount)\r\n"
+    /// A response head; `bodyCount` nil for an interim (1xx) head, which has no length.
+    private static func head(status: Int, headers: [(name: String, value: String)], bodyCount: Int?, closing: Bool = false) -> [UInt8] {
+        var text = "HTTP/1.1 \(status) \(reason(status))\r\n"
+        if let bodyCount { text += "Content-Length: \(bodyCount)\r\n" }
         for header in headers { text += "\(header.name): \(header.value)\r\n" }
         if closing { text += "Connection: close\r\n" }
         text += "\r\n"
@@ -169,6 +256,7 @@ public final class LoopbackHTTPServer: Sendable {
     private static func reason(_ status: Int) -> String {
         switch status {
         case 100: "Continue"
+        case 103: "Early Hints"
         case 200: "OK"
         case 400: "Bad Request"
         case 404: "Not Found"
@@ -251,10 +339,14 @@ private struct RequestReader {
         return .request(request, keepAlive: keepAlive)
     }
 
-    /// Reads until `done` finds what it wants in the buffer; nil when the peer closes first.
+    /// Reads until `done` finds what it wants in the buffer; nil when the peer closes first. A
+    /// first byte that cannot start a request line ends the wait at once (with a position that
+    /// makes the head unparseable), so a peer that is not HTTP, such as a TLS hello, gets its 400
+    /// without waiting for a blank line that never comes.
     private mutating func fill(until done: ([UInt8]) -> Int?) -> Int? {
         while true {
             if let found = done(buffer) { return found }
+            if let first = buffer.first, !(UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(first) { return 4 }
             let n = chunk.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { return nil }

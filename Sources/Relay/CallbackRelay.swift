@@ -11,17 +11,21 @@ import Store
 /// dispatcher and one consumer per queue, composed in a service group that shuts down on
 /// SIGTERM or SIGINT.
 public enum CallbackRelay {
-    /// An AWS client over libcurl with the SDK credential chain. The transport must be shut down
-    /// when the client is no longer needed.
+    /// The one transport a command's AWS calls share, over libcurl; shut it down when done.
     ///
     /// `maxInFlight` is the dispatcher's limit: the transport allows that many transfers, plus room
     /// for the consumers' receives and deletes, the sweep and the store, all on one host if need be
     /// (a local emulator serves every service from one address).
-    public static func makeClient(
-        _ aws: AWSConfiguration, maxInFlight: Int = OutboxDispatcher.defaultMaxInFlight, logger: Logger, metrics: AWSCallMetrics? = nil
-    ) throws -> (client: AWSClient, transport: CurlHTTPClient) {
+    public static func makeTransport(maxInFlight: Int = OutboxDispatcher.defaultMaxInFlight) throws -> CurlHTTPClient {
         let transfers = maxInFlight + 64
-        let transport = try CurlHTTPClient(configuration: .init(maxConcurrentTransfers: transfers, maxConnectionsPerHost: transfers))
+        return try CurlHTTPClient(configuration: .init(maxConcurrentTransfers: transfers, maxConnectionsPerHost: transfers))
+    }
+
+    /// An AWS client over `transport` with the SDK credential chain, and the chain, which says
+    /// which provider answered.
+    public static func makeClient(
+        _ aws: AWSConfiguration, transport: any HTTPClient, logger: Logger, metrics: AWSCallMetrics? = nil
+    ) -> (client: AWSClient, credentials: CredentialChain) {
         let chain = CredentialChain.default(environment: aws.environment, profile: aws.profile, http: transport, logger: logger)
         let client = AWSClient(
             http: transport,
@@ -31,7 +35,67 @@ public enum CallbackRelay {
             logger: logger,
             metrics: metrics
         )
-        return (client, transport)
+        return (client, chain)
+    }
+
+    /// An AWS client over a transport of its own (``makeTransport(maxInFlight:)``), which must be
+    /// shut down when the client is no longer needed.
+    public static func makeClient(
+        _ aws: AWSConfiguration, maxInFlight: Int = OutboxDispatcher.defaultMaxInFlight, logger: Logger, metrics: AWSCallMetrics? = nil
+    ) throws -> (client: AWSClient, transport: CurlHTTPClient) {
+        let transport = try makeTransport(maxInFlight: maxInFlight)
+        return (makeClient(aws, transport: transport, logger: logger, metrics: metrics).client, transport)
+    }
+
+    /// What `serve` and `doctor` start from: their one transport, and the configuration resolved
+    /// with it. The EC2 instance metadata service is asked for the region over that transport,
+    /// and only when nothing else names one (``CommandLineOptions/needsInstanceRegion(_:)``).
+    /// The caller shuts the transport down; on an error it is already shut down.
+    public static func start(
+        _ options: CommandLineOptions, environment: Environment
+    ) async throws -> (configuration: ServeConfiguration, transport: CurlHTTPClient) {
+        // A bad limit fails the resolution below; the transport is sized by the default then.
+        let maxInFlight = (try? options.number(.table.maxInFlight, environment)).map(Int.init) ?? OutboxDispatcher.defaultMaxInFlight
+        let transport = try makeTransport(maxInFlight: maxInFlight)
+        do {
+            return (try await configuration(options, environment: environment, http: transport), transport)
+        } catch {
+            transport.shutdown()
+            throw error
+        }
+    }
+
+    /// `options` resolved for `serve`, the region chain ending at the instance metadata service,
+    /// asked over `http` only when nothing else names a region.
+    public static func configuration(
+        _ options: CommandLineOptions, environment: Environment, http: any HTTPClient
+    ) async throws(ConfigurationError) -> ServeConfiguration {
+        var instanceRegion: String?
+        if options.needsInstanceRegion(environment) {
+            instanceRegion = try? await InstanceMetadataCredentialProvider(http: http, environment: environment).region()
+        }
+        return try options.serve(environment, instanceRegion: instanceRegion)
+    }
+
+    /// Delivers, once, what a command (`replay`, `register`) queued, over `transport` (the one
+    /// the command's store uses, if any; else one made for this); what fails stays in the outbox
+    /// for `serve`.
+    public static func deliver(
+        _ options: CommandLineOptions, environment: Environment, store: any CallbackStore,
+        transport: (any HTTPClient)? = nil, logger: Logger
+    ) async throws -> OutboxDispatcher.Pass {
+        let aws = try options.aws(environment, services: [.stepFunctions, .sageMaker], queueURL: nil)
+        var own: CurlHTTPClient?
+        defer { own?.shutdown() }
+        let http: any HTTPClient
+        if let transport {
+            http = transport
+        } else {
+            let made = try makeTransport()
+            (own, http) = (made, made)
+        }
+        let client = makeClient(aws, transport: http, logger: logger).client
+        return try await OutboxDispatcher(store: store, client: client, maxInFlight: OutboxDispatcher.defaultMaxInFlight, logger: logger).deliverDue()
     }
 
     /// Opens the store `--database` names. A problem the operator must fix (a file that cannot be
@@ -48,11 +112,11 @@ public enum CallbackRelay {
             do {
                 return try Store.open(path: path, options: options)
             } catch {
-                throw ConfigurationError(option: "--database", message: "cannot open '\(path)': \(error)")
+                throw ConfigurationError(.table.database, message: "cannot open '\(path)': \(error)")
             }
         case .dynamoDB(let table):
             guard let client, client.endpoint(for: .dynamoDB) != nil else {
-                throw ConfigurationError(option: "--database", message: "\(location) needs a DynamoDB endpoint and credentials")
+                throw ConfigurationError(.table.database, message: "\(location) needs a DynamoDB endpoint and credentials")
             }
             do {
                 let store = try await DynamoStore.open(table: table, client: client, options: options, settings: dynamo, meter: meter, logger: logger)
@@ -60,7 +124,7 @@ public enum CallbackRelay {
                 return store
             } catch let error as DynamoStoreError {
                 switch error.kind {
-                case .configuration: throw ConfigurationError(option: "--database", message: error.message)
+                case .configuration: throw ConfigurationError(.table.database, message: error.message)
                 case .unavailable: throw UnavailableError(message: error.message)
                 }
             }
@@ -115,14 +179,13 @@ public enum CallbackRelay {
         return ServiceGroup(configuration: groupConfiguration)
     }
 
-    /// Runs `serve` until SIGTERM or SIGINT. `opened` is called once the store is open, before
-    /// anything is received.
-    public static func serve(_ configuration: ServeConfiguration, logger: Logger, opened: @Sendable () -> Void = {}) async throws {
+    /// Runs `serve` over `transport` (sized by ``makeTransport(maxInFlight:)``) until SIGTERM or
+    /// SIGINT. `opened` is called once the store is open, before anything is received.
+    public static func serve(
+        _ configuration: ServeConfiguration, transport: any HTTPClient, logger: Logger, opened: @Sendable () -> Void = {}
+    ) async throws {
         let operations = Operations()
-        let (client, transport) = try makeClient(
-            configuration.aws, maxInFlight: configuration.maxInFlight, logger: logger, metrics: operations.metrics.aws
-        )
-        defer { transport.shutdown() }
+        let client = makeClient(configuration.aws, transport: transport, logger: logger, metrics: operations.metrics.aws).client
         let store = try await openStore(
             configuration.database, options: configuration.storeOptions, client: client, dynamo: configuration.dynamo, logger: logger
         )
@@ -146,7 +209,7 @@ public enum CallbackRelay {
                 listener = try await StatusServer.start(host: address.host, port: address.port, logger: logger, route: operations.route(health))
             } catch {
                 store.close()
-                throw ConfigurationError(option: "--http-address", message: "cannot listen on \(address): \(error)")
+                throw ConfigurationError(.table.httpAddress, message: "cannot listen on \(address): \(error)")
             }
         }
         do {

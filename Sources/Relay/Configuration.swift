@@ -1,5 +1,4 @@
 import AWS
-import HTTP
 import Logging
 import CallbackStore
 import DynamoStore
@@ -15,39 +14,55 @@ public struct UnavailableError: Error, Sendable, Equatable, CustomStringConverti
 /// A configuration problem, named after the option (and environment variable) it concerns.
 /// The executable prints it as one line and exits 64 (EX_USAGE).
 public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The option concerned, when it is one of ``OptionSpec``'s; nil for a command's own argument.
+    public var spec: OptionSpec?
+    /// The option as the line names it: its flag, its variable, or both (``OptionSpec/named(_:)``).
     public var option: String
     public var message: String
+
+    /// A problem with an argument outside the option table, named as given (`FILE`).
     public init(option: String, message: String) {
         self.option = option
         self.message = message
     }
+
+    /// A problem with `spec`'s value from `source`; nil names both the flag and the variable
+    /// (a required option given by neither).
+    public init(_ spec: OptionSpec, from source: OptionSpec.Source? = .commandLine, message: String) {
+        self.spec = spec
+        self.option = spec.named(source)
+        self.message = message
+    }
+
     public var description: String { "\(option): \(message)" }
 }
 
-/// Options as given on the command line; nil when not given (the environment may then supply them).
+/// Options as given on the command line, one value per ``OptionSpec`` (`options.sweepAfter =
+/// "900"`); nil when not given, so the environment may supply them.
+@dynamicMemberLookup
 public struct CommandLineOptions: Sendable {
-    public var eventsQueueURL: String?
-    public var requestsQueueURL: String?
-    public var database: String?
-    public var region: String?
-    public var endpointURL: String?
-    public var logLevel: String?
-    public var profile: String?
-    /// Seconds between periodic heartbeats (`--heartbeat-interval`).
-    public var heartbeatInterval: String?
-    /// Seconds a callback waits without a terminal event before the sweep checks (`--sweep-after`).
-    public var sweepAfter: String?
-    /// Seconds a job found missing may take to appear (`--sweep-grace`).
-    public var sweepGrace: String?
-    /// Most sweep calls per second (`--sweep-rate`).
-    public var sweepRate: String?
-    /// Where the metrics and health listener binds, `HOST:PORT` (`--http-address`).
-    public var httpAddress: String?
-    /// `text` or `json` (`--log-format`).
-    public var logFormat: String?
-    /// Step Functions and SageMaker calls in flight at once (`--max-in-flight`).
-    public var maxInFlight: String?
+    private var given: [OptionSpec: String] = [:]
     public init() {}
+
+    /// The value given for `option` on the command line.
+    subscript(option: OptionSpec) -> String? {
+        get { given[option] }
+        set { given[option] = newValue }
+    }
+
+    /// The value given for the option ``OptionTable`` declares under this name.
+    public subscript(dynamicMember option: KeyPath<OptionTable, OptionSpec>) -> String? {
+        get { self[OptionSpec.table[keyPath: option]] }
+        set { self[OptionSpec.table[keyPath: option]] = newValue }
+    }
+
+    /// The value of `option`: from the command line, else from its environment variable; with
+    /// where it came from.
+    func value(_ option: OptionSpec, _ environment: Environment) -> (text: String, source: OptionSpec.Source)? {
+        if let text = given[option] { return (text, .commandLine) }
+        if let variable = option.variable, let text = environment[variable] { return (text, .environment) }
+        return nil
+    }
 }
 
 /// Where the service's AWS calls go and how they are signed.
@@ -103,7 +118,7 @@ public struct HTTPAddress: Sendable, Equatable, CustomStringConvertible {
 
     /// Parses `HOST:PORT`; the reason names what is wrong.
     public init(parsing text: String) throws(ConfigurationError) {
-        func bad(_ why: String) -> ConfigurationError { ConfigurationError(option: "", message: "'\(text.prefix(100))' \(why)") }
+        func bad(_ why: String) -> ConfigurationError { ConfigurationError(.table.httpAddress, message: "'\(text.prefix(100))' \(why)") }
         let host: Substring
         let port: Substring
         if text.hasPrefix("[") {
@@ -130,11 +145,10 @@ extension CommandLineOptions {
     /// Where the state lives: `--database`, else `SAGEMAKER_CALLBACK_DATABASE`, else the default
     /// file; a path, or `dynamodb://TABLE`.
     public func storeLocation(_ environment: Environment) throws(ConfigurationError) -> StoreLocation {
-        let text = database ?? environment["SAGEMAKER_CALLBACK_DATABASE"] ?? defaultDatabasePath
         do {
-            return try StoreLocation(parsing: text)
+            return try StoreLocation(parsing: value(.table.database, environment)?.text ?? defaultDatabasePath)
         } catch {
-            throw ConfigurationError(option: "--database", message: error.message)
+            throw ConfigurationError(.table.database, message: error.message)
         }
     }
 
@@ -144,184 +158,162 @@ extension CommandLineOptions {
         return []
     }
 
-    /// How a DynamoDB store shares work: `SAGEMAKER_CALLBACK_DYNAMODB_LEASE` seconds an outbox
-    /// entry or a schedule stays with its replica (default 60; a dead replica's work is taken
-    /// over after it), and the test-only `SAGEMAKER_CALLBACK_DYNAMODB_UNGUARDED=1`, which drops the
-    /// version conditions so the multi-replica tests can show the races they prevent, and the
-    /// test-only `SAGEMAKER_CALLBACK_DYNAMODB_WRITE_DELAY_MS`, a pause between deciding and writing.
+    /// How a DynamoDB store shares work: ``OptionSpec/dynamoLease`` (a dead replica's work is
+    /// taken over after it), and the test-only ``OptionSpec/dynamoUnguarded`` and
+    /// ``OptionSpec/dynamoWriteDelay``.
     public func dynamoSettings(_ environment: Environment) throws(ConfigurationError) -> DynamoStoreSettings {
         var settings = DynamoStoreSettings()
-        settings.lease = .seconds(try Self.number(
-            nil, option: "SAGEMAKER_CALLBACK_DYNAMODB_LEASE", variable: "SAGEMAKER_CALLBACK_DYNAMODB_LEASE",
-            environment, default: 60, range: 1...3_600, unit: "seconds"
-        ))
-        settings.guarded = environment["SAGEMAKER_CALLBACK_DYNAMODB_UNGUARDED"] != "1"
-        // Test-only: widens the window between a decision and its write, so that the
-        // multi-replica tests meet the races the version conditions exist for.
-        if let text = environment["SAGEMAKER_CALLBACK_DYNAMODB_WRITE_DELAY_MS"] {
-            guard let millis = Int(text), (0...10_000).contains(millis) else {
-                throw ConfigurationError(option: "SAGEMAKER_CALLBACK_DYNAMODB_WRITE_DELAY_MS", message: "'\(text.prefix(32))' is not 0–10000 milliseconds")
-            }
-            settings.beforeWrite = { try? await Task.sleep(for: .milliseconds(millis)) }
+        settings.lease = .seconds(try number(.table.dynamoLease, environment))
+        settings.guarded = value(.table.dynamoUnguarded, environment)?.text != "1"
+        let delay = try number(.table.dynamoWriteDelay, environment)
+        if delay > 0 {
+            settings.beforeWrite = { try? await Task.sleep(for: .milliseconds(delay)) }
         }
         return settings
     }
 
     /// The listener's address: `--http-address`, else `SAGEMAKER_CALLBACK_HTTP_ADDRESS`; nil when
     /// neither is set (or the variable is empty).
-    public func httpAddress(_ environment: Environment) throws(ConfigurationError) -> HTTPAddress? {
-        let option = httpAddress != nil ? "--http-address" : "SAGEMAKER_CALLBACK_HTTP_ADDRESS"
-        guard let text = httpAddress ?? environment["SAGEMAKER_CALLBACK_HTTP_ADDRESS"], httpAddress != nil || !text.isEmpty else { return nil }
+    public func listenerAddress(_ environment: Environment) throws(ConfigurationError) -> HTTPAddress? {
+        guard let (text, source) = value(.table.httpAddress, environment) else { return nil }
         do {
             return try HTTPAddress(parsing: text)
         } catch {
-            throw ConfigurationError(option: option, message: error.message)
+            throw ConfigurationError(.table.httpAddress, from: source, message: error.message)
         }
     }
 
     /// The log format: `--log-format`, else `LOG_FORMAT`, else text.
     public func format(_ environment: Environment) throws(ConfigurationError) -> LogFormat {
-        guard let text = logFormat ?? environment["LOG_FORMAT"] else { return .text }
+        guard let (text, source) = value(.table.logFormat, environment) else { return .text }
         guard let format = LogFormat(rawValue: text.lowercased()) else {
-            throw ConfigurationError(option: logFormat != nil ? "--log-format" : "LOG_FORMAT", message: "'\(text.prefix(32))' is not text or json")
+            throw ConfigurationError(.table.logFormat, from: source, message: "'\(text.prefix(32))' is not text or json")
         }
         return format
     }
 
     /// The log level: `--log-level`, else `LOG_LEVEL`, else info.
     public func level(_ environment: Environment) throws(ConfigurationError) -> Logger.Level {
-        guard let text = logLevel ?? environment["LOG_LEVEL"] else { return .info }
+        guard let (text, source) = value(.table.logLevel, environment) else { return .info }
         guard let level = Logger.Level(rawValue: text.lowercased()) else {
             let names = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
-            throw ConfigurationError(option: logLevel != nil ? "--log-level" : "LOG_LEVEL", message: "'\(text)' is not one of \(names)")
+            throw ConfigurationError(.table.logLevel, from: source, message: "'\(text)' is not one of \(names)")
         }
         return level
     }
 
     /// Region and endpoints for `services`, following the SDK conventions; the queue URL is the
-    /// last hint for the region.
-    public func aws(_ environment: Environment, services: [AWSService], queueURL: String?) throws(ConfigurationError) -> AWSConfiguration {
-        let profile = self.profile ?? environment["AWS_PROFILE"]
+    /// last hint for the region but one, `instanceRegion` (what the EC2 instance metadata service
+    /// said, asked by whoever holds a transport) the last.
+    public func aws(
+        _ environment: Environment, services: [AWSService], queueURL: String?, instanceRegion: String? = nil
+    ) throws(ConfigurationError) -> AWSConfiguration {
+        let profile = environment["AWS_PROFILE"]
         let region: String
         do {
             region = try RegionResolver.resolve(explicit: self.region, environment: environment, profile: profile, queueURL: queueURL)
         } catch {
-            throw ConfigurationError(option: "--region", message: "\(error)")
+            guard let instanceRegion, (error as? RegionError)?.code == .notFound else {
+                throw ConfigurationError(.table.region, message: "\(error)")
+            }
+            region = instanceRegion
         }
         var endpoints: [AWSService: Endpoint] = [:]
         for service in services {
             do {
-                endpoints[service] = try EndpointResolver.resolve(service, region: region, explicit: endpointURL, environment: environment)
+                endpoints[service] = try EndpointResolver.resolve(service, region: region, explicit: self.endpointURL, environment: environment)
             } catch {
-                throw ConfigurationError(option: endpointURL != nil ? "--endpoint-url" : service.endpointEnvironmentKey, message: "\(error)")
+                throw self.endpointURL != nil
+                    ? ConfigurationError(.table.endpointURL, message: "\(error)")
+                    : ConfigurationError(option: service.endpointEnvironmentKey, message: "\(error)")
             }
         }
         return AWSConfiguration(region: region, endpoints: endpoints, profile: profile, environment: environment)
     }
 
-    /// The last step of the region chain, as the SDKs take it: when nothing else names a region,
-    /// the EC2 instance metadata service is asked (unless `AWS_EC2_METADATA_DISABLED`), and a
-    /// region it gives becomes the explicit one.
-    public func withInstanceRegion(_ environment: Environment) async -> CommandLineOptions {
-        guard region == nil,
-              (try? RegionResolver.resolve(explicit: nil, environment: environment, profile: profile ?? environment["AWS_PROFILE"], queueURL: eventsQueueURL ?? environment["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL"])) == nil,
-              let transport = try? CurlHTTPClient()
-        else { return self }
-        defer { transport.shutdown() }
-        var options = self
-        options.region = try? await InstanceMetadataCredentialProvider(http: transport, environment: environment).region()
-        return options
+    /// Whether only the EC2 instance metadata service is left to name the region, as the SDKs
+    /// take the chain's last step: no `--region`, no variable, no profile region, no region in the
+    /// events queue URL (and `AWS_EC2_METADATA_DISABLED` is for the service to honour).
+    public func needsInstanceRegion(_ environment: Environment) -> Bool {
+        do {
+            _ = try RegionResolver.resolve(
+                explicit: self.region, environment: environment, profile: environment["AWS_PROFILE"],
+                queueURL: value(.table.eventsQueueURL, environment)?.text
+            )
+            return false
+        } catch let error as RegionError {
+            return error.code == .notFound
+        } catch {
+            return false
+        }
     }
 
-    /// Resolves and validates everything `serve` needs.
-    public func serve(_ environment: Environment) throws(ConfigurationError) -> ServeConfiguration {
-        let eventsOption = "--events-queue-url (or SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL)"
-        guard let events = eventsQueueURL ?? environment["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL"] else {
-            throw ConfigurationError(option: eventsOption, message: "is required: the SQS queue that receives SageMaker job state change events")
+    /// Resolves and validates everything `serve` needs, without I/O; `instanceRegion` is the
+    /// region chain's last step (see ``needsInstanceRegion(_:)``).
+    public func serve(_ environment: Environment, instanceRegion: String? = nil) throws(ConfigurationError) -> ServeConfiguration {
+        guard let (events, eventsSource) = value(.table.eventsQueueURL, environment) else {
+            throw ConfigurationError(.table.eventsQueueURL, from: nil, message: "is required: the SQS queue that receives SageMaker job state change events")
         }
-        try Self.checkQueueURL(events, option: eventsQueueURL != nil ? "--events-queue-url" : "SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL")
-        let requests = requestsQueueURL ?? environment["SAGEMAKER_CALLBACK_REQUESTS_QUEUE_URL"]
-        if let requests {
-            try Self.checkQueueURL(requests, option: requestsQueueURL != nil ? "--requests-queue-url" : "SAGEMAKER_CALLBACK_REQUESTS_QUEUE_URL")
+        try Self.checkQueueURL(events, .table.eventsQueueURL, from: eventsSource)
+        let requests = value(.table.requestsQueueURL, environment)
+        if let (requests, source) = requests {
+            try Self.checkQueueURL(requests, .table.requestsQueueURL, from: source)
             guard requests != events else {
-                throw ConfigurationError(option: "--requests-queue-url", message: "must be a different queue from the events queue")
+                throw ConfigurationError(.table.requestsQueueURL, message: "must be a different queue from the events queue")
             }
         }
         let database = try storeLocation(environment)
         var configuration = ServeConfiguration(
             eventsQueueURL: events,
-            requestsQueueURL: requests,
+            requestsQueueURL: requests?.text,
             database: database,
             logLevel: try level(environment),
-            aws: try aws(environment, services: [.sqs, .stepFunctions, .sageMaker] + Self.storeServices(database), queueURL: events)
+            aws: try aws(
+                environment, services: [.sqs, .stepFunctions, .sageMaker] + Self.storeServices(database),
+                queueURL: events, instanceRegion: instanceRegion
+            )
         )
         configuration.dynamo = try dynamoSettings(environment)
-        configuration.httpAddress = try httpAddress(environment)
+        configuration.httpAddress = try listenerAddress(environment)
         configuration.logFormat = try format(environment)
-        configuration.receiveWaitSeconds = Int(try Self.number(
-            nil, option: "SAGEMAKER_CALLBACK_RECEIVE_WAIT", variable: "SAGEMAKER_CALLBACK_RECEIVE_WAIT",
-            environment, default: Double(SQS.maxWait), range: 1...Double(SQS.maxWait), unit: "seconds", whole: true
-        ))
-        configuration.maxInFlight = Int(try Self.number(
-            maxInFlight, option: "--max-in-flight", variable: "SAGEMAKER_CALLBACK_MAX_IN_FLIGHT",
-            environment, default: Double(OutboxDispatcher.defaultMaxInFlight), range: 1...4_096, unit: "calls", whole: true
-        ))
-        let day = 86_400.0
-        configuration.heartbeatInterval = .seconds(try Self.number(
-            heartbeatInterval, option: "--heartbeat-interval", variable: "SAGEMAKER_CALLBACK_HEARTBEAT_INTERVAL",
-            environment, default: 60, range: 1...day, unit: "seconds"
-        ))
+        configuration.receiveWaitSeconds = Int(try number(.table.receiveWait, environment))
+        configuration.maxInFlight = Int(try number(.table.maxInFlight, environment))
+        configuration.heartbeatInterval = .seconds(try number(.table.heartbeatInterval, environment))
         configuration.sweep = SafetySweep.Settings(
-            after: .seconds(try Self.number(
-                sweepAfter, option: "--sweep-after", variable: "SAGEMAKER_CALLBACK_SWEEP_AFTER",
-                environment, default: 3_600, range: 1...(30 * day), unit: "seconds"
-            )),
-            grace: .seconds(try Self.number(
-                sweepGrace, option: "--sweep-grace", variable: "SAGEMAKER_CALLBACK_SWEEP_GRACE",
-                environment, default: 600, range: 0...day, unit: "seconds"
-            )),
-            rate: try Self.number(
-                sweepRate, option: "--sweep-rate", variable: "SAGEMAKER_CALLBACK_SWEEP_RATE",
-                environment, default: 1, range: 0.01...100, unit: "calls per second"
-            )
+            after: .seconds(try number(.table.sweepAfter, environment)),
+            grace: .seconds(try number(.table.sweepGrace, environment)),
+            rate: try number(.table.sweepRate, environment)
         )
         return configuration
     }
 
-    /// A number from its option, else its environment variable, else `fallback`, within `range`.
-    static func number(
-        _ given: String?, option: String, variable: String, _ environment: Environment,
-        default fallback: Double, range: ClosedRange<Double>, unit: String, whole: Bool = false
-    ) throws(ConfigurationError) -> Double {
-        guard let text = given ?? environment[variable] else { return fallback }
-        let name = given != nil ? option : variable
+    /// The number `option` is given, else its default, within its range.
+    func number(_ option: OptionSpec, _ environment: Environment) throws(ConfigurationError) -> Double {
+        guard let rule = option.number else { preconditionFailure("\(option) is not a number option") }
+        guard let (text, source) = value(option, environment) else { return rule.fallback }
+        func refuse(_ message: String) -> ConfigurationError { ConfigurationError(option, from: source, message: message) }
         guard let value = Double(text.trimmingWhitespace()), value.isFinite else {
-            throw ConfigurationError(option: name, message: "'\(text.prefix(64))' is not a number of \(unit)")
+            throw refuse("'\(text.prefix(64))' is not a number of \(rule.unit)")
         }
-        guard !whole || value == value.rounded() else {
-            throw ConfigurationError(option: name, message: "'\(text.prefix(64))' is not a whole number of \(unit)")
+        guard !rule.whole || value == value.rounded() else {
+            throw refuse("'\(text.prefix(64))' is not a whole number of \(rule.unit)")
         }
-        guard range.contains(value) else {
-            throw ConfigurationError(option: name, message: "\(text) is outside \(range.lowerBound.formatted)–\(range.upperBound.formatted) \(unit)")
+        guard rule.range.contains(value) else {
+            throw refuse("\(text) is outside \(rule.range.lowerBound.formatted)–\(rule.range.upperBound.formatted) \(rule.unit)")
         }
         return value
     }
 
-    static func checkQueueURL(_ url: String, option: String) throws(ConfigurationError) {
+    static func checkQueueURL(_ url: String, _ option: OptionSpec, from source: OptionSpec.Source) throws(ConfigurationError) {
         let lower = url.lowercased()
         guard lower.hasPrefix("https://") || lower.hasPrefix("http://") else {
-            throw ConfigurationError(option: option, message: "'\(url.prefix(200))' is not an http(s) SQS queue URL")
+            throw ConfigurationError(option, from: source, message: "'\(url.prefix(200))' is not an http(s) SQS queue URL")
         }
         let rest = url.drop { $0 != "/" }.dropFirst(2)
         guard let host = rest.split(separator: "/", omittingEmptySubsequences: false).first, !host.isEmpty,
               rest.contains("/")
         else {
-            throw ConfigurationError(option: option, message: "'\(url.prefix(200))' has no host and queue path")
+            throw ConfigurationError(option, from: source, message: "'\(url.prefix(200))' has no host and queue path")
         }
     }
-}
-
-extension Double {
-    /// Without a trailing `.0` for whole numbers: `60`, `0.5`.
-    fileprivate var formatted: String { self == rounded() && abs(self) < 1e15 ? String(Int64(self)) : String(self) }
 }

@@ -167,17 +167,17 @@ public struct Correlator: Sendable {
         case failed(code: String, message: String, transient: Bool)
     }
 
-    /// Outbox backoff: transient failures from 1 s doubling to 5 min; permanent ones from 30 s to
-    /// 10 min (an operator may fix a permission; a callback is never given up on).
-    static func backoff(attempts: Int, transient: Bool, jitter: Double) -> Int64 {
-        let base: Double = transient ? 1_000 : 30_000
-        let cap: Double = transient ? 300_000 : 600_000
-        let ceiling = min(cap, base * pow2(min(attempts, 20)))
-        // Half fixed, half jittered: spreads a burst without ever retrying at once.
-        return Int64(ceiling / 2 + ceiling / 2 * min(max(jitter, 0), 1))
-    }
+    /// Outbox backoff after transient failures: from 1 s doubling to 5 min. Half fixed, half
+    /// jittered: spreads a burst without ever retrying at once. A callback is never given up on.
+    static let transientBackoff = RetryPolicy(maxAttempts: .max, base: .seconds(1), cap: .seconds(300), jitter: .equal)
+    /// Outbox backoff after permanent failures: from 30 s doubling to 10 min (an operator may fix
+    /// a permission).
+    static let permanentBackoff = RetryPolicy(maxAttempts: .max, base: .seconds(30), cap: .seconds(600), jitter: .equal)
 
-    private static func pow2(_ exponent: Int) -> Double { Double(1 << exponent) }
+    /// The wait (ms) after the `attempts`-th failed delivery; `jitter` is the random value in [0, 1].
+    static func backoff(attempts: Int, transient: Bool, jitter: Double) -> Int64 {
+        (transient ? transientBackoff : permanentBackoff).backoff(attempt: attempts, random: jitter).milliseconds
+    }
 
     /// A stop that finds no job looks again for this long (ms): a Create call in flight when the
     /// execution ended (its own retries and timeouts included) may still land.

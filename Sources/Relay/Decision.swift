@@ -1,4 +1,5 @@
 import CallbackStore
+import Logging
 
 /// What the engine concluded about one input, in words for logs and `replay --dry-run`.
 public enum Verdict: Sendable, Equatable, CustomStringConvertible {
@@ -95,5 +96,34 @@ public struct Decision: Sendable, Equatable {
     /// Whether applying this decision queues work for the outbox dispatcher.
     public var queuesWork: Bool {
         effects.contains { if case .enqueue = $0 { true } else { false } }
+    }
+}
+
+extension Verdict {
+    /// The level and event of the one line an input, a delivery or a sweep check earns, decided
+    /// here once for the consumers, the dispatcher and the sweep. `refused` says, for a delivery
+    /// not made, that the service refused it for good (an operator must look) rather than failed
+    /// for now; for a deferred sweep check, that the service refused the describe for another
+    /// reason than throttling (a missing permission).
+    func logLine(refused: Bool = false) -> (level: Logger.Level, event: Logger.Message) {
+        switch self {
+        case .rejected, .rejectedAndFailed: (.warning, "message.rejected")
+        case .unsupported: (.notice, "message.ignored")
+        // One line per callback at info comes from its delivery (`callback.delivered`); an
+        // aborted execution ends its callbacks without one, so it is told when processed.
+        case .executionEnded: (.info, "message.processed")
+        case .delivered(.heartbeat): (.debug, "callback.heartbeat")
+        case .delivered(.stopJob): (.info, "job.stop_requested")
+        case .delivered: (.info, "callback.delivered")
+        case .alreadyClosed, .callbackDropped: (.notice, "callback.closed")
+        case .heartbeatRefused: (.warning, "callback.heartbeat_refused")
+        case .nothingToStop: (.info, "job.stop_not_needed")
+        case .createRefused: (.warning, "job.create_refused")
+        case .retryLater: refused ? (.error, "callback.refused") : (.warning, "callback.retry_later")
+        case .sweptCompleted, .sweptMissing: (.notice, "sweep.resolved")
+        case .sweepDeferred: (refused ? .warning : .info, "sweep.deferred")
+        case .sweptRunning: (.info, "sweep.checked")
+        default: (.debug, "message.processed")
+        }
     }
 }

@@ -4,7 +4,6 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-import HTTP
 import JSON
 import Logging
 import SigV4
@@ -33,6 +32,52 @@ public struct Doctor: Sendable {
 
     /// A job name no one uses: SageMaker answers "not found" when the caller may describe jobs.
     static let probeJob = "sagemaker-callback-doctor-probe-0000"
+
+    /// Runs every check `doctor` makes of `options` read with `environment`, handing each to
+    /// `report` as it is made; true when all passed. The configuration is resolved over the one
+    /// transport the checks then use, and the credentials come from the chain the client signs
+    /// with, which says which provider answered.
+    public static func run(
+        _ options: CommandLineOptions, environment: Environment, logger: Logger, report: (Check) -> Void
+    ) async throws -> Bool {
+        var passed = true
+        func note(_ check: Check) {
+            report(check)
+            passed = passed && check.passed
+        }
+        let transport = try CallbackRelay.makeTransport()
+        defer { transport.shutdown() }
+        let configuration: ServeConfiguration
+        do {
+            configuration = try await CallbackRelay.configuration(options, environment: environment, http: transport)
+            note(Check(name: "region", passed: true, detail: configuration.aws.region))
+        } catch {
+            note(Check(name: "configuration", passed: false, detail: "\(error)"))
+            return false
+        }
+        let (client, chain) = CallbackRelay.makeClient(configuration.aws, transport: transport, logger: logger)
+        let credentials: CredentialChain.Resolved
+        do {
+            credentials = try await chain.resolve()
+        } catch {
+            note(Check(name: "credentials", passed: false, detail: "\(error)"))
+            return false
+        }
+        if let sts = try? STSClient(http: transport, region: configuration.aws.region, environment: environment, logger: logger) {
+            do {
+                let identity = try await sts.getCallerIdentity(credentials: credentials.credentials)
+                note(Check(name: "account", passed: true, detail: "\(identity.account) (\(identity.arn))"))
+            } catch {
+                note(Check(name: "account", passed: true, detail: "unknown: STS GetCallerIdentity answered \(reason(error))"))
+            }
+        }
+        var queues = [(role: "events", url: configuration.eventsQueueURL)]
+        if let requests = configuration.requestsQueueURL { queues.append((role: "requests", url: requests)) }
+        for check in await checks(queues: queues, database: configuration.database, client: client, credentialSource: credentials.provider) {
+            note(check)
+        }
+        return passed
+    }
 
     /// Checks what does not need AWS, then, with a client, each remote permission.
     public static func checks(
@@ -126,11 +171,10 @@ public struct Doctor: Sendable {
 
     /// One line saying why a call failed, telling a denial and an unreachable endpoint apart.
     public static func reason(_ error: any Error) -> String {
-        switch error {
-        case let error as AWSError:
-            error.code.hasPrefix("AccessDenied") ? "denied: \(error.code): \(error.message)" : "\(error.code): \(error.message)"
-        case let error as HTTPError: "unreachable: \(error.message)"
-        default: "\(error)"
+        let failure = CallFailure(error)
+        if failure.answered {
+            return failure.code.hasPrefix("AccessDenied") ? "denied: \(failure.code): \(failure.message)" : "\(failure.code): \(failure.message)"
         }
+        return failure.code == CallFailure.connection ? "unreachable: \(failure.message)" : "\(error)"
     }
 }

@@ -1,9 +1,9 @@
 import Synchronization
 
 /// Wakes a waiting loop when there is new work, or when a deadline passes: the outbox dispatcher
-/// sleeps on it instead of polling. Rings are coalesced; a ring with nobody waiting is kept for
-/// the next wait.
-final class Doorbell: Sendable {
+/// sleeps on it instead of polling, and the services that queue its work ring it. Rings are
+/// coalesced; a ring with nobody waiting is kept for the next wait.
+public final class Doorbell: Sendable {
     private struct State {
         var rung = false
         var waiter: CheckedContinuation<Void, Never>?
@@ -11,8 +11,10 @@ final class Doorbell: Sendable {
     }
     private let state = Mutex(State())
 
+    public init() {}
+
     /// Wakes the waiter, or the next one.
-    func ring() {
+    public func ring() {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             if let waiter = state.waiter {
                 state.waiter = nil
@@ -26,7 +28,7 @@ final class Doorbell: Sendable {
 
     /// Returns after a ring, after `timeout` (nil: no deadline), or when the task is cancelled.
     /// One waiter at a time.
-    func wait(timeout: Duration?) async {
+    public func wait(timeout: Duration?) async {
         let generation = state.withLock { state -> Int? in
             if state.rung {
                 state.rung = false
@@ -61,6 +63,9 @@ final class Doorbell: Sendable {
             wake(generation)
         }
     }
+
+    /// Whether a ring is kept for the next wait (nobody waited when it rang).
+    var isRung: Bool { state.withLock { $0.rung } }
 
     /// Resumes the waiter of `generation` if it still waits.
     private func wake(_ generation: Int) {

@@ -12,9 +12,10 @@ import CallbackStore
 public final class HeartbeatSchedule: Service, Sendable {
     private let store: any CallbackStore
     private let interval: Duration
-    private let dispatcher: OutboxDispatcher
+    private let doorbell: Doorbell
     private let logger: Logger
     private let liveness: Liveness.Loop?
+    private let clock: ServiceClock
 
     /// Heartbeats queued per transaction.
     static let batch = 256
@@ -22,17 +23,26 @@ public final class HeartbeatSchedule: Service, Sendable {
     /// queues heartbeats at a time, and a dead holder's lease lapses after this long.
     public static let leaseDuration: Int64 = 60_000
 
-    public init(store: any CallbackStore, interval: Duration, dispatcher: OutboxDispatcher, logger: Logger, liveness: Liveness? = nil) {
+    /// A schedule queueing into `store` and ringing `doorbell` (the dispatcher's) when it did.
+    public init(
+        store: any CallbackStore, interval: Duration, doorbell: Doorbell, logger: Logger, liveness: Liveness? = nil, clock: ServiceClock = .system
+    ) {
         self.store = store
         self.interval = interval
-        self.dispatcher = dispatcher
+        self.doorbell = doorbell
         self.logger = logger
         self.liveness = liveness?.loop("heartbeat schedule")
+        self.clock = clock
+    }
+
+    /// A schedule for `dispatcher`'s outbox.
+    public convenience init(store: any CallbackStore, interval: Duration, dispatcher: OutboxDispatcher, logger: Logger, liveness: Liveness? = nil) {
+        self.init(store: store, interval: interval, doorbell: dispatcher.doorbell, logger: logger, liveness: liveness)
     }
 
     public func run() async throws {
-        await TimerLoop.run(failureEvent: "heartbeat.store_failed", logger: logger, liveness: liveness) {
-            try await pass(now: WallClock.millisecondsNow())
+        await TimerLoop.run(failureEvent: "heartbeat.store_failed", logger: logger, liveness: liveness, sleep: clock.sleep) {
+            try await pass(now: clock.now())
         }
     }
 
@@ -60,7 +70,7 @@ public final class HeartbeatSchedule: Service, Sendable {
             }
             let queued = try await store.commit(units).filter { $0 }.count
             if queued > 0 {
-                dispatcher.ring()
+                doorbell.ring()
                 logger.debug("heartbeat.queued", metadata: ["callbacks": "\(queued)"])
             }
             if due.count == Self.batch { return .zero }

@@ -1,5 +1,4 @@
 import AWS
-import HTTP
 import JSON
 import Logging
 import ServiceLifecycle
@@ -17,14 +16,15 @@ import Synchronization
 /// committed. It never polls: it sleeps until the earliest scheduled retry or until it is rung.
 public final class OutboxDispatcher: Service, Sendable {
     private let store: any CallbackStore
-    private let stepFunctions: StepFunctions
-    private let sageMaker: SageMaker
+    private let callbacks: any TaskCallbacks
+    private let jobs: any JobControl
     private let maxInFlight: Int
     private let logger: Logger
-    /// Rung by the consumers (new work committed) and by the recorder (places freed).
-    private let doorbell = Doorbell()
+    /// Rung by the services that queue work (new work committed) and by the recorder (places freed).
+    public let doorbell = Doorbell()
     private let liveness: Liveness.Loop?
     private let metrics: RelayMetrics?
+    private let clock: ServiceClock
 
     /// Retries inside one delivery stay short: the outbox's own schedule handles long outages,
     /// and a short call keeps graceful shutdown prompt.
@@ -49,14 +49,28 @@ public final class OutboxDispatcher: Service, Sendable {
     /// Free places worth a claim while calls are in flight: an eighth of them, up to 32.
     private var refillGroup: Int { max(1, min(32, maxInFlight / 8)) }
 
-    public init(store: any CallbackStore, client: AWSClient, maxInFlight: Int, logger: Logger, liveness: Liveness? = nil, metrics: RelayMetrics? = nil) {
+    /// A dispatcher delivering `store`'s outbox through `callbacks` (Step Functions) and `jobs`
+    /// (SageMaker), `maxInFlight` calls at once; `clock` gives the time and the backoff's jitter.
+    public init(
+        store: any CallbackStore, callbacks: any TaskCallbacks, jobs: any JobControl, maxInFlight: Int, logger: Logger,
+        liveness: Liveness? = nil, metrics: RelayMetrics? = nil, clock: ServiceClock = .system
+    ) {
         self.store = store
-        self.stepFunctions = StepFunctions(client: client)
-        self.sageMaker = SageMaker(client: client)
+        self.callbacks = callbacks
+        self.jobs = jobs
         self.maxInFlight = max(1, maxInFlight)
         self.logger = logger
         self.liveness = liveness?.loop("outbox dispatcher")
         self.metrics = metrics
+        self.clock = clock
+    }
+
+    /// A dispatcher calling Step Functions and SageMaker through `client`.
+    public convenience init(store: any CallbackStore, client: AWSClient, maxInFlight: Int, logger: Logger, liveness: Liveness? = nil, metrics: RelayMetrics? = nil) {
+        self.init(
+            store: store, callbacks: StepFunctions(client: client), jobs: SageMaker(client: client), maxInFlight: maxInFlight, logger: logger,
+            liveness: liveness, metrics: metrics
+        )
     }
 
     /// Tells the dispatcher new work was committed.
@@ -135,7 +149,7 @@ public final class OutboxDispatcher: Service, Sendable {
             defer { pipeline.endFeeding() }
             var failures = 0
             while untilIdle || (!Task.isShuttingDownGracefully && !Task.isCancelled) {
-                let now = WallClock.millisecondsNow()
+                let now = clock.now()
                 let inFlight = pipeline.inFlight
                 let free = maxInFlight - inFlight.count
                 var pause: Duration?
@@ -155,7 +169,7 @@ public final class OutboxDispatcher: Service, Sendable {
                         // Places left: nothing else is due now; sleep until the next retry.
                         if due.count < free, !untilIdle {
                             let next = try await store.nextOutboxAttempt(now: now, excluding: pipeline.inFlight)
-                            pause = next.map { .milliseconds(max(0, $0 - WallClock.millisecondsNow())) }
+                            pause = next.map { .milliseconds(max(0, $0 - clock.now())) }
                             if pause == .zero { continue }
                         }
                     }
@@ -165,7 +179,7 @@ public final class OutboxDispatcher: Service, Sendable {
                     failures += 1
                     // Told once at error by the store's outage line; here once, then at debug.
                     logger.log(level: failures == 1 ? .warning : .debug, "outbox.store_failed", metadata: ["error": "\(error)"])
-                    pause = TimerLoop.failurePause(failures)
+                    pause = TimerLoop.storeBackoff.backoff(attempt: failures, random: 0)
                 }
                 let wait = pause
                 await cancelWhenGracefulShutdown { await self.doorbell.wait(timeout: wait) }
@@ -211,7 +225,7 @@ public final class OutboxDispatcher: Service, Sendable {
                     if pipeline.recorded(batch, Pass()) { liveness?.end() }
                 } else {
                     pipeline.putBack(batch)
-                    try? await Task.sleep(for: TimerLoop.failurePause(failures))
+                    try? await Task.sleep(for: TimerLoop.storeBackoff.backoff(attempt: failures, random: 0))
                 }
             }
             doorbell.ring()
@@ -283,11 +297,11 @@ public final class OutboxDispatcher: Service, Sendable {
     /// Commits one group of results, one unit per delivery, and logs each; returns their count.
     private func record(_ results: [(OutboxEntry, Correlator.DeliveryResult)]) async throws -> Pass {
         var pass = Pass()
-        let now = WallClock.millisecondsNow()
+        let now = clock.now()
         let correlator = Correlator(now: now)
         // Drawn once, outside `decide`: a backend that decides again on a conflict gets the same answer.
         let units = results.map { entry, result in
-            let jitter = Double.random(in: 0..<1)
+            let jitter = clock.random()
             return StoreUnit<Decision>(reads: [.token(hash: entry.tokenHash)]) { _ in
                 let decision = correlator.decide(entry, result: result, jitter: jitter)
                 return (decision, decision.effects)
@@ -296,7 +310,7 @@ public final class OutboxDispatcher: Service, Sendable {
         let started = ContinuousClock.now
         let decisions = try await store.commit(units)
         metrics?.recorded(elapsed: ContinuousClock.now - started)
-        let acknowledged = metrics == nil ? now : WallClock.millisecondsNow()
+        let acknowledged = metrics == nil ? now : clock.now()
         for (result, decision) in zip(results, decisions) {
             let entry = result.0
             if let metrics {
@@ -309,30 +323,15 @@ public final class OutboxDispatcher: Service, Sendable {
             ]
             if !entry.jobName.isEmpty { metadata["job.name"] = "\(entry.jobName)" }
             pass.count(decision.verdict)
-            switch decision.verdict {
-            case .delivered(let action):
-                metadata["outbox.age_ms"] = "\(now - entry.createdAt)"
-                switch action {
-                case .heartbeat: logger.debug("callback.heartbeat", metadata: metadata)
-                case .stopJob: logger.info("job.stop_requested", metadata: metadata)
-                default: logger.info("callback.delivered", metadata: metadata)
-                }
-            case .alreadyClosed, .callbackDropped:
-                logger.notice("callback.closed", metadata: metadata)
-            case .heartbeatRefused:
-                logger.warning("callback.heartbeat_refused", metadata: metadata)
-            case .nothingToStop:
-                logger.info("job.stop_not_needed", metadata: metadata)
-            case .createRefused:
-                logger.warning("job.create_refused", metadata: metadata)
-            default:
-                if case .failed(let code, _, let transient) = result.1 {
-                    metadata["aws.error"] = "\(code)"
-                    metadata["outbox.attempts"] = "\(entry.attempts + 1)"
-                    if transient { logger.warning("callback.retry_later", metadata: metadata) }
-                    else { logger.error("callback.refused", metadata: metadata) }
-                }
+            var refused = false
+            if case .delivered = decision.verdict { metadata["outbox.age_ms"] = "\(now - entry.createdAt)" }
+            if case .retryLater = decision.verdict, case .failed(let code, _, let transient) = result.1 {
+                metadata["aws.error"] = "\(code)"
+                metadata["outbox.attempts"] = "\(entry.attempts + 1)"
+                refused = !transient
             }
+            let (level, event) = decision.verdict.logLine(refused: refused)
+            logger.log(level: level, event, metadata: metadata)
         }
         return pass
     }
@@ -347,7 +346,7 @@ public final class OutboxDispatcher: Service, Sendable {
                 try await call()
                 pacer.accepted()
                 return
-            } catch let error as AWSError where RetryableFailure.classify(code: error.code, httpStatus: error.httpStatus) == .throttling {
+            } catch where RetryableFailure.classify(error) == .throttling {
                 pacer.throttled()
                 throttled += 1
                 if throttled >= Self.throttledAttempts || Task.isCancelled { throw error }
@@ -361,40 +360,35 @@ public final class OutboxDispatcher: Service, Sendable {
             switch entry.action {
             case .success:
                 try await paced(pacers.success) {
-                    try await stepFunctions.sendTaskSuccess(taskToken: entry.taskToken, output: entry.payload, retryPolicy: Self.pacedRetryPolicy)
+                    try await callbacks.sendTaskSuccess(taskToken: entry.taskToken, output: entry.payload, retryPolicy: Self.pacedRetryPolicy)
                 }
             case .failure:
                 try await paced(pacers.failure) {
-                    try await stepFunctions.sendTaskFailure(
+                    try await callbacks.sendTaskFailure(
                         taskToken: entry.taskToken, error: entry.errorName ?? "SageMakerCallback.Failed", cause: entry.payload,
                         retryPolicy: Self.pacedRetryPolicy
                     )
                 }
             case .heartbeat:
                 try await paced(pacers.heartbeat) {
-                    try await stepFunctions.sendTaskHeartbeat(taskToken: entry.taskToken, retryPolicy: Self.pacedRetryPolicy)
+                    try await callbacks.sendTaskHeartbeat(taskToken: entry.taskToken, retryPolicy: Self.pacedRetryPolicy)
                 }
             case .createJob:
                 guard let kind = JobKind.named(entry.jobKind), let request = (try? JSONValue.parse(entry.payload))?.objectValue else {
                     return .failed(code: "ValidationException", message: "the stored Create request is unusable", transient: false)
                 }
-                try await sageMaker.createJob(operation: kind.createOperation, request: request)
+                _ = try await jobs.createJob(operation: kind.createOperation, request: request)
             case .stopJob:
                 guard let kind = JobKind.named(entry.jobKind) else {
                     return .failed(code: "ValidationException", message: "unknown job kind \(entry.jobKind)", transient: false)
                 }
-                try await sageMaker.stopJob(operation: kind.stopOperation, nameField: kind.nameField, name: entry.jobName, retryPolicy: Self.callRetryPolicy)
+                try await jobs.stopJob(operation: kind.stopOperation, nameField: kind.nameField, name: entry.jobName, retryPolicy: Self.callRetryPolicy)
             }
             return .delivered
-        } catch let error as AWSError {
-            let transient = RetryableFailure.classify(code: error.code, httpStatus: error.httpStatus) != .permanent
-            return .failed(code: error.code, message: error.message, transient: transient)
-        } catch let error as HTTPError {
-            return .failed(code: "Connection", message: error.description, transient: true)
-        } catch is CancellationError {
-            return .failed(code: "Cancelled", message: "shutting down", transient: true)
         } catch {
-            return .failed(code: "Error", message: "\(error)", transient: true)
+            // Only a refusal for good waits long; anything that may pass is retried soon.
+            let failure = CallFailure(error)
+            return .failed(code: failure.code, message: failure.message, transient: !failure.isRefusal)
         }
     }
 }

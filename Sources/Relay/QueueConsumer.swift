@@ -20,9 +20,11 @@ public final class QueueConsumer: Service, Sendable {
 
     private let queueURL: String
     private let role: MessageRole
-    private let sqs: SQS
+    private let source: any MessageSource
     private let intake: MessageIntake
-    private let dispatcher: OutboxDispatcher
+    /// The dispatcher's: rung when a commit queued work for it.
+    private let doorbell: Doorbell
+    private let clock: ServiceClock
     private let waitSeconds: Int
     private let logger: Logger
     private let liveness: Liveness.Loop?
@@ -32,15 +34,17 @@ public final class QueueConsumer: Service, Sendable {
     private let metrics: RelayMetrics?
     private let health: HealthChecks?
 
+    /// A consumer of `queueURL` through `source`, ringing `doorbell` (the dispatcher's) after each commit.
     public init(
-        queueURL: String, role: MessageRole, sqs: SQS, intake: MessageIntake, dispatcher: OutboxDispatcher, waitSeconds: Int = SQS.maxWait,
-        logger: Logger, liveness: Liveness? = nil, metrics: RelayMetrics? = nil, health: HealthChecks? = nil
+        queueURL: String, role: MessageRole, source: any MessageSource, intake: MessageIntake, doorbell: Doorbell, waitSeconds: Int = SQS.maxWait,
+        logger: Logger, liveness: Liveness? = nil, metrics: RelayMetrics? = nil, health: HealthChecks? = nil, clock: ServiceClock = .system
     ) {
         self.queueURL = queueURL
         self.role = role
-        self.sqs = sqs
+        self.source = source
         self.intake = intake
-        self.dispatcher = dispatcher
+        self.doorbell = doorbell
+        self.clock = clock
         self.waitSeconds = waitSeconds
         var logger = logger
         logger[metadataKey: "sqs.queue"] = "\(role.rawValue)"
@@ -49,6 +53,17 @@ public final class QueueConsumer: Service, Sendable {
         self.metrics = metrics
         self.health = health
         health?.expectQueue(role.rawValue)
+    }
+
+    /// A consumer of `queueURL` on SQS, for `dispatcher`'s outbox.
+    public convenience init(
+        queueURL: String, role: MessageRole, sqs: SQS, intake: MessageIntake, dispatcher: OutboxDispatcher, waitSeconds: Int = SQS.maxWait,
+        logger: Logger, liveness: Liveness? = nil, metrics: RelayMetrics? = nil, health: HealthChecks? = nil
+    ) {
+        self.init(
+            queueURL: queueURL, role: role, source: sqs, intake: intake, doorbell: dispatcher.doorbell, waitSeconds: waitSeconds,
+            logger: logger, liveness: liveness, metrics: metrics, health: health
+        )
     }
 
     public func run() async throws {
@@ -66,13 +81,14 @@ public final class QueueConsumer: Service, Sendable {
                 if storeFailures > 0 {
                     // The store cannot commit: what is received now would only be received again
                     // (and count towards the queue's redrive), so receiving slows down until it can.
-                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(Self.backoff(storeFailures))) }
+                    let wait = Self.receiveBackoff.backoff(attempt: storeFailures, random: clock.random())
+                    try? await cancelWhenGracefulShutdown { [clock] in try await clock.sleep(wait) }
                 }
                 let messages: [SQSMessage]
                 do {
                     // Only the wait is cancelled on shutdown; a batch already received is finished below.
-                    messages = try await cancelWhenGracefulShutdown { [sqs, queueURL, waitSeconds] in
-                        try await sqs.receiveMessages(queueURL: queueURL, waitSeconds: waitSeconds)
+                    messages = try await cancelWhenGracefulShutdown { [source, queueURL, waitSeconds] in
+                        try await source.receiveMessages(queueURL: queueURL, waitSeconds: waitSeconds)
                     }
                     failures = 0
                     health?.received(from: role.rawValue)
@@ -82,9 +98,9 @@ public final class QueueConsumer: Service, Sendable {
                     // A failed receive is a cycle too: an AWS outage must not look like a hung process.
                     liveness?.end()
                     failures += 1
-                    let wait = Self.backoff(failures)
-                    logger.warning("consumer.receive_failed", metadata: ["error": "\(error)", "retry_in_ms": "\(wait)"])
-                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(wait)) }
+                    let wait = Self.receiveBackoff.backoff(attempt: failures, random: clock.random())
+                    logger.warning("consumer.receive_failed", metadata: ["error": "\(error)", "retry_in_ms": "\(wait.milliseconds)"])
+                    try? await cancelWhenGracefulShutdown { [clock] in try await clock.sleep(wait) }
                     continue
                 }
                 liveness?.end()
@@ -126,11 +142,9 @@ public final class QueueConsumer: Service, Sendable {
         var hasRoom: Bool { committing < QueueConsumer.batchesInFlight && deleting < QueueConsumer.deletesInFlight }
     }
 
-    /// Backoff after consecutive receive failures: 1 s doubling to 30 s, jittered.
-    static func backoff(_ failures: Int) -> Int {
-        let ceiling = min(30_000, 1_000 << min(failures - 1, 5))
-        return ceiling / 2 + Int.random(in: 0...(ceiling / 2))
-    }
+    /// Backoff after consecutive receive failures: 1 s doubling to 30 s, the upper half
+    /// jittered, never given up.
+    static let receiveBackoff = RetryPolicy(maxAttempts: .max, base: .milliseconds(500), cap: .seconds(30), jitter: .equal)
 
     /// Commits a batch and returns the messages committed (to be deleted). When the batch cannot
     /// commit as a whole, each message is tried alone; one that still fails stays in the queue
@@ -163,7 +177,7 @@ public final class QueueConsumer: Service, Sendable {
                 }
             }
         }
-        if !committed.isEmpty { dispatcher.ring() }
+        if !committed.isEmpty { doorbell.ring() }
         return committed
     }
 
@@ -174,7 +188,7 @@ public final class QueueConsumer: Service, Sendable {
             start += SQS.batchLimit
             let entries = chunk.enumerated().map { (id: String($0.offset), receiptHandle: $0.element.receiptHandle) }
             do {
-                let failed = try await sqs.deleteMessageBatch(queueURL: queueURL, receiptHandles: entries)
+                let failed = try await source.deleteMessageBatch(queueURL: queueURL, receiptHandles: entries)
                 for failure in failed {
                     // Harmless: the message comes back and is recognised as a duplicate.
                     logger.warning("consumer.delete_failed", metadata: ["sqs.error": "\(failure.code)", "error": "\(failure.message)"])
@@ -188,14 +202,7 @@ public final class QueueConsumer: Service, Sendable {
     /// One line per message, at the level its decision deserves; built only when it is written.
     private func log(_ decisions: [Decision], _ messages: [SQSMessage]) {
         for (decision, message) in zip(decisions, messages) {
-            let (level, event): (Logger.Level, Logger.Message) = switch decision.verdict {
-            case .rejected, .rejectedAndFailed: (.warning, "message.rejected")
-            case .unsupported: (.notice, "message.ignored")
-            // One line per callback at info comes from its delivery (`callback.delivered`); an
-            // aborted execution ends its callbacks without one, so it is told here.
-            case .executionEnded: (.info, "message.processed")
-            default: (.debug, "message.processed")
-            }
+            let (level, event) = decision.verdict.logLine()
             guard logger.logLevel <= level else { continue }
             var metadata: Logger.Metadata = ["sqs.message_id": "\(message.messageID)", "decision": "\(decision.verdict)"]
             if let job = decision.jobName { metadata["job.name"] = "\(job)" }

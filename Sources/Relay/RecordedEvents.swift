@@ -36,13 +36,19 @@ public enum RecordedEvents {
         return bytes[first...last]
     }
 
+    /// A file of recorded events that cannot be read.
+    public struct UnreadableFile: Error, Sendable, CustomStringConvertible {
+        public var path: String
+        public var description: String { "cannot read '\(path)'" }
+    }
+
     /// Reads `path` (`-` for standard input) and splits it.
-    public static func load(_ path: String) throws -> [String] {
+    public static func load(_ path: String) throws(UnreadableFile) -> [String] {
         if path == "-" {
             return split(StandardInput.readToEnd())
         }
         guard let contents = FileManager.default.contents(atPath: path) else {
-            throw ConfigurationError(option: "FILE", message: "cannot read '\(path)'")
+            throw UnreadableFile(path: path)
         }
         return split(Array(contents))
     }

@@ -1,5 +1,4 @@
 import AWS
-import HTTP
 import Logging
 import ServiceLifecycle
 import CallbackStore
@@ -34,12 +33,13 @@ public final class SafetySweep: Service, Sendable {
     }
 
     private let store: any CallbackStore
-    private let sageMaker: SageMaker
+    private let jobs: any JobControl
     private let settings: Settings
-    private let dispatcher: OutboxDispatcher
+    private let doorbell: Doorbell
     private let logger: Logger
     private let liveness: Liveness.Loop?
     private let metrics: RelayMetrics?
+    private let clock: ServiceClock
 
     /// Callbacks read per pass.
     static let batch = 64
@@ -49,14 +49,31 @@ public final class SafetySweep: Service, Sendable {
     /// only its holder sweeps, so `rate` limits the whole fleet.
     public static let leaseDuration: Int64 = 60_000
 
-    public init(store: any CallbackStore, client: AWSClient, settings: Settings, dispatcher: OutboxDispatcher, logger: Logger, liveness: Liveness? = nil, metrics: RelayMetrics? = nil) {
+    /// A sweep describing jobs through `jobs`, ringing `doorbell` (the dispatcher's) when it
+    /// queued work; `clock` gives the time, the pacing's sleeps and its jitter.
+    public init(
+        store: any CallbackStore, jobs: any JobControl, settings: Settings, doorbell: Doorbell, logger: Logger, liveness: Liveness? = nil,
+        metrics: RelayMetrics? = nil, clock: ServiceClock = .system
+    ) {
         self.store = store
         self.metrics = metrics
-        self.sageMaker = SageMaker(client: client)
+        self.jobs = jobs
         self.settings = settings
-        self.dispatcher = dispatcher
+        self.doorbell = doorbell
         self.logger = logger
         self.liveness = liveness?.loop("safety sweep")
+        self.clock = clock
+    }
+
+    /// A sweep describing jobs through `client`'s SageMaker, for `dispatcher`'s outbox.
+    public convenience init(
+        store: any CallbackStore, client: AWSClient, settings: Settings, dispatcher: OutboxDispatcher, logger: Logger, liveness: Liveness? = nil,
+        metrics: RelayMetrics? = nil
+    ) {
+        self.init(
+            store: store, jobs: SageMaker(client: client), settings: settings, doorbell: dispatcher.doorbell, logger: logger, liveness: liveness,
+            metrics: metrics
+        )
     }
 
     var timing: Correlator.SweepTiming {
@@ -66,8 +83,8 @@ public final class SafetySweep: Service, Sendable {
     }
 
     public func run() async throws {
-        var pacer = SweepPacer(rate: settings.rate)
-        await TimerLoop.run(failureEvent: "sweep.store_failed", logger: logger, liveness: liveness) {
+        var pacer = SweepPacer(rate: settings.rate, clock: clock)
+        await TimerLoop.run(failureEvent: "sweep.store_failed", logger: logger, liveness: liveness, sleep: clock.sleep) {
             try await pass(pacer: &pacer)
         }
     }
@@ -75,7 +92,7 @@ public final class SafetySweep: Service, Sendable {
     /// Checks the jobs of callbacks due now, paced; returns how long to sleep until more are due.
     func pass(pacer: inout SweepPacer) async throws -> Duration {
         let after = settings.after.milliseconds
-        let now = WallClock.millisecondsNow()
+        let now = clock.now()
         guard try await store.holdLease("sweep", now: now, duration: Self.leaseDuration) else {
             return .milliseconds(min(after, Self.leaseDuration / 2))
         }
@@ -119,12 +136,12 @@ public final class SafetySweep: Service, Sendable {
             // The pacing is waiting, not work: at a low rate it outlasts any bound on work.
             liveness?.end()
             try await pacer.waitTurn()
-            guard try await store.holdLease("sweep", now: WallClock.millisecondsNow(), duration: Self.leaseDuration) else { return false }
+            guard try await store.holdLease("sweep", now: clock.now(), duration: Self.leaseDuration) else { return false }
             liveness?.begin()
             finding = await describe(kind, name: name)
             if case .failed(_, let throttled) = finding { pacer.record(throttled: throttled) } else { pacer.record(throttled: false) }
         }
-        let correlator = Correlator(now: WallClock.millisecondsNow())
+        let correlator = Correlator(now: clock.now())
         let timing = self.timing
         let decision = try await store.commit(StoreUnit<Decision>(reads: [job]) { view in
             let callbacks = try view.pendingCallbacks(jobKind: kindName, jobName: name)
@@ -133,36 +150,29 @@ public final class SafetySweep: Service, Sendable {
             let decision = correlator.decideSweep(callbacks, finding: finding, timing: timing, terminalKnown: known)
             return (decision, decision.effects)
         })
-        if decision.queuesWork { dispatcher.ring() }
+        if decision.queuesWork { doorbell.ring() }
         metrics?.swept(decision.verdict)
         let metadata: Logger.Metadata = ["job.kind": "\(kindName)", "job.name": "\(name)", "outcome": "\(decision.verdict)"]
-        switch (decision.verdict, finding) {
-        case (.sweptCompleted, _), (.sweptMissing, _): logger.notice("sweep.resolved", metadata: metadata)
         // A refusal that is not throttling (a missing permission) needs an operator.
-        case (.sweepDeferred, .failed(_, throttled: false)): logger.warning("sweep.deferred", metadata: metadata)
-        case (.sweepDeferred, _): logger.info("sweep.deferred", metadata: metadata)
-        default: logger.info("sweep.checked", metadata: metadata)
-        }
+        let refused = if case .failed(_, throttled: false) = finding { true } else { false }
+        let (level, event) = decision.verdict.logLine(refused: refused)
+        logger.log(level: level, event, metadata: metadata)
         return true
     }
 
     func describe(_ kind: JobKind, name: String) async -> Correlator.SweepFinding {
         do {
-            let description = try await sageMaker.describeJob(
+            let description = try await jobs.describeJob(
                 operation: kind.describeOperation, nameField: kind.nameField, name: name, retryPolicy: Self.describePolicy
             )
             guard let (change, event) = JobStateChange.described(kind, name: name, description: description) else {
                 return .failed(code: "UnknownStatus", throttled: false)
             }
             return .found(change, event: event)
-        } catch let error as AWSError {
-            if SageMaker.isNoSuchJob(code: error.code, message: error.message) { return .missing }
-            let throttled = RetryableFailure.classify(code: error.code, httpStatus: error.httpStatus) == .throttling
-            return .failed(code: error.code, throttled: throttled)
-        } catch is HTTPError {
-            return .failed(code: "Connection", throttled: false)
         } catch {
-            return .failed(code: "Error", throttled: false)
+            let failure = CallFailure(error)
+            if failure.answered, SageMaker.isNoSuchJob(code: failure.code, message: failure.message) { return .missing }
+            return .failed(code: failure.code, throttled: failure.isThrottling)
         }
     }
 }
@@ -174,11 +184,15 @@ struct SweepPacer: Sendable {
     let rate: Double
     private(set) var slowdown: Double = 1
     private var lastCall: ContinuousClock.Instant?
-    private var generator = SystemRandomNumberGenerator()
+    /// The jitter and the sleeps.
+    private let clock: ServiceClock
 
     static let maxSlowdown: Double = 64
 
-    init(rate: Double) { self.rate = max(rate, 0.001) }
+    init(rate: Double, clock: ServiceClock = .system) {
+        self.rate = max(rate, 0.001)
+        self.clock = clock
+    }
 
     /// The gap to keep after the last call, for a jitter in [0, 1).
     func gap(jitter: Double) -> Duration {
@@ -187,11 +201,11 @@ struct SweepPacer: Sendable {
 
     /// Sleeps until the next call may go.
     mutating func waitTurn() async throws {
-        let jitter = Double.random(in: 0..<1, using: &generator)
+        let jitter = clock.random()
         if let lastCall {
             let wait = lastCall + gap(jitter: jitter) - .now
             if wait > .zero {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
+                try await cancelWhenGracefulShutdown { [clock] in try await clock.sleep(wait) }
             }
         }
         lastCall = .now

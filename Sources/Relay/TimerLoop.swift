@@ -1,3 +1,4 @@
+import AWS
 import Logging
 import ServiceLifecycle
 
@@ -6,17 +7,19 @@ import ServiceLifecycle
 /// was unavailable) is logged (at warning the first time, then at debug) and retried after a
 /// growing pause, so a passing problem never ends the service.
 enum TimerLoop {
-    /// The pause after consecutive store failures: 1 s doubling to 30 s.
-    static func failurePause(_ failures: Int) -> Duration {
-        .milliseconds(min(30_000, 500 << min(failures, 6)))
-    }
+    /// The pause after consecutive store failures: 1 s doubling to 30 s, never given up.
+    static let storeBackoff = RetryPolicy(maxAttempts: .max, base: .milliseconds(500), cap: .seconds(30), jitter: .none)
 
     /// - Parameters:
     ///   - doorbell: ends a wait early when new work is committed; nil for a plain timer.
     ///   - liveness: told when each pass begins and ends, and when the loop stops.
+    ///   - sleep: waits between passes and after failures (a test's clock records them).
     ///   - pass: does the work due; returns how long to wait for the next (nil: until rung, or a
     ///     minute without a doorbell).
-    static func run(failureEvent: Logger.Message, logger: Logger, doorbell: Doorbell? = nil, liveness: Liveness.Loop? = nil, pass: () async throws -> Duration?) async {
+    static func run(
+        failureEvent: Logger.Message, logger: Logger, doorbell: Doorbell? = nil, liveness: Liveness.Loop? = nil,
+        sleep: @escaping RetryPolicy.Sleep = RetryPolicy.taskSleep, pass: () async throws -> Duration?
+    ) async {
         defer { liveness?.stop() }
         var failures = 0
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
@@ -29,7 +32,7 @@ enum TimerLoop {
                     await cancelWhenGracefulShutdown { await doorbell.wait(timeout: pause) }
                     continue
                 }
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: pause ?? .seconds(60)) }
+                try await cancelWhenGracefulShutdown { try await sleep(pause ?? .seconds(60)) }
             } catch is CancellationError {
                 return
             } catch {
@@ -38,9 +41,9 @@ enum TimerLoop {
                 // The outage itself is told once at error (`store.unavailable`); each loop says
                 // what it could not do once, and its retries at debug.
                 logger.log(level: failures == 1 ? .warning : .debug, failureEvent, metadata: ["error": "\(error)", "failures": "\(failures)"])
-                let pause = failurePause(failures)
+                let pause = storeBackoff.backoff(attempt: failures, random: 0)
                 do {
-                    try await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
+                    try await cancelWhenGracefulShutdown { try await sleep(pause) }
                 } catch {
                     return
                 }

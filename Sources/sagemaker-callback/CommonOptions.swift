@@ -6,42 +6,52 @@ import Relay
 import Synchronization
 import CallbackStore
 
+extension NameSpecification {
+    /// The long flag `option` declares.
+    static func flag(_ option: OptionSpec) -> NameSpecification { .customLong(option.name ?? "") }
+}
+
+extension ArgumentHelp {
+    /// The help `option` declares.
+    init(_ option: OptionSpec) { self.init(option.help, valueName: option.valueName) }
+}
+
 /// Options every subcommand shares.
 struct StoreOption: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("SQLite database file, or dynamodb://TABLE (env SAGEMAKER_CALLBACK_DATABASE; default \(defaultDatabasePath)).", valueName: "path"))
+    @Option(name: .flag(.table.database), help: ArgumentHelp(.table.database))
     var database: String?
 }
 
 /// The two queues `serve` consumes (and `doctor` checks).
 struct QueueOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("SQS queue of SageMaker job state change events (required; env SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL).", valueName: "url"))
+    @Option(name: .flag(.table.eventsQueueURL), help: ArgumentHelp(.table.eventsQueueURL))
     var eventsQueueURL: String?
 
-    @Option(name: .long, help: ArgumentHelp("SQS queue of registrations from workflows (env SAGEMAKER_CALLBACK_REQUESTS_QUEUE_URL).", valueName: "url"))
+    @Option(name: .flag(.table.requestsQueueURL), help: ArgumentHelp(.table.requestsQueueURL))
     var requestsQueueURL: String?
 }
 
 /// Options of commands that call AWS.
 struct AWSOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("AWS region (else AWS_REGION, AWS_DEFAULT_REGION, the profile's region).", valueName: "region"))
+    @Option(name: .flag(.table.region), help: ArgumentHelp(.table.region))
     var region: String?
 
-    @Option(name: .long, help: ArgumentHelp("One endpoint for every AWS service, e.g. an emulator (else AWS_ENDPOINT_URL_SQS/_SFN/_SAGEMAKER/_DYNAMODB, AWS_ENDPOINT_URL).", valueName: "url"))
+    @Option(name: .flag(.table.endpointURL), help: ArgumentHelp(.table.endpointURL))
     var endpointURL: String?
 
-    @Option(name: .long, help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error, critical (env LOG_LEVEL; default info).", valueName: "level"))
+    @Option(name: .flag(.table.logLevel), help: ArgumentHelp(.table.logLevel))
     var logLevel: String?
 }
 
 extension CommandLineOptions {
     init(store: StoreOption, aws: AWSOptions?, queues: QueueOptions? = nil) {
         self.init()
-        eventsQueueURL = queues?.eventsQueueURL
-        requestsQueueURL = queues?.requestsQueueURL
-        database = store.database
-        region = aws?.region
-        endpointURL = aws?.endpointURL
-        logLevel = aws?.logLevel
+        self.eventsQueueURL = queues?.eventsQueueURL
+        self.requestsQueueURL = queues?.requestsQueueURL
+        self.database = store.database
+        self.region = aws?.region
+        self.endpointURL = aws?.endpointURL
+        self.logLevel = aws?.logLevel
     }
 }
 
@@ -141,6 +151,11 @@ struct CommandSession {
             throw error
         }
         StartupLog.release()
+    }
+
+    /// Delivers, once, what the command queued; what fails stays in the outbox for `serve`.
+    func deliver() async throws -> OutboxDispatcher.Pass {
+        try await CallbackRelay.deliver(options, environment: environment, store: database, transport: transport, logger: logger)
     }
 
     func close() {

@@ -6,7 +6,7 @@ import Relay
 /// The metrics and health listener's address, shared by `serve` (which listens) and `health`
 /// (which asks).
 struct HTTPAddressOption: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Serve /metrics, /health/live and /health/ready on HOST:PORT; port 0 picks a free one, logged (env SAGEMAKER_CALLBACK_HTTP_ADDRESS; default off).", valueName: "host:port"))
+    @Option(name: .flag(.table.httpAddress), help: ArgumentHelp(.table.httpAddress))
     var httpAddress: String?
 }
 
@@ -23,8 +23,8 @@ struct Health: AsyncParsableCommand {
     func run() async throws {
         var options = CommandLineOptions()
         options.httpAddress = http.httpAddress
-        guard let address = try options.httpAddress(.process) else {
-            throw ConfigurationError(option: "--http-address (or SAGEMAKER_CALLBACK_HTTP_ADDRESS)", message: "is required: where serve listens")
+        guard let address = try options.listenerAddress(.process) else {
+            throw ConfigurationError(.table.httpAddress, from: nil, message: "is required: where serve listens")
         }
         let verdict = await HealthProbe.ask(address)
         print(verdict.line)

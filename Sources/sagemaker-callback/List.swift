@@ -1,6 +1,5 @@
 import CallbackStore
 import ArgumentParser
-import AWS
 import Relay
 
 /// `list`: what the store holds.

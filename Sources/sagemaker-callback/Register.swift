@@ -1,5 +1,4 @@
 import ArgumentParser
-import AWS
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -80,9 +79,7 @@ struct Register: AsyncParsableCommand {
     func run() async throws {
         let session = try await CommandSession(store: store, aws: aws)
         defer { session.close() }
-        let (options, environment, logger, database) = (session.options, session.environment, session.logger, session.database)
-
-        let decisions = try await MessageIntake(store: database).process(
+        let decisions = try await MessageIntake(store: session.database).process(
             [IncomingMessage(messageID: nil, body: try body())], role: .requests, source: "register"
         )
         guard let decision = decisions.first else { return }
@@ -90,7 +87,7 @@ struct Register: AsyncParsableCommand {
         if let hash = decision.tokenHash { line += " (token \(TaskTokens.short(hash)))" }
         print(line)
         if decision.queuesWork {
-            let pass = try await deliver(options: options, environment: environment, store: database, logger: logger)
+            let pass = try await session.deliver()
             print("delivered: \(pass.delivered), task already closed: \(pass.closed), to retry under serve: \(pass.rescheduled)")
         }
         if decision.verdict.isRejection { throw ExitCode(65) }

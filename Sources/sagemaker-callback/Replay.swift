@@ -1,13 +1,5 @@
 import ArgumentParser
-import AWS
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-import Logging
 import Relay
-import CallbackStore
 
 /// `replay`: recorded events through the same engine and store.
 struct Replay: AsyncParsableCommand {
@@ -35,30 +27,24 @@ struct Replay: AsyncParsableCommand {
     func run() async throws {
         let session = try await CommandSession(store: store, aws: aws)
         defer { session.close() }
-        let (options, environment, logger, database) = (session.options, session.environment, session.logger, session.database)
-
         var sources: [(origin: String, bodies: [String])] = []
         for file in files {
-            sources.append((file == "-" ? "stdin" : file, try RecordedEvents.load(file)))
+            do {
+                sources.append((file == "-" ? "stdin" : file, try RecordedEvents.load(file)))
+            } catch {
+                throw ConfigurationError(option: "FILE", message: error.description)
+            }
         }
-        let report = try await EventReplay(store: database).run(sources, dryRun: dryRun)
+        let report = try await EventReplay(store: session.database).run(sources, dryRun: dryRun)
         for line in report.lines where dryRun || verbose || line.verdict.isRejection {
             print("\(line.origin): \(line.verdict)")
         }
         print("\(report.lines.count) event\(report.lines.count == 1 ? "" : "s"), \(report.rejected) rejected\(dryRun ? " (dry run: nothing changed)" : "")")
 
         if !dryRun, report.queuedWork {
-            let pass = try await deliver(options: options, environment: environment, store: database, logger: logger)
+            let pass = try await session.deliver()
             print("outcomes delivered: \(pass.delivered), task already closed: \(pass.closed), to retry under serve: \(pass.rescheduled)")
         }
         if report.rejected > 0 { throw ExitCode(65) }
     }
-}
-
-/// Delivers what a command queued, once; what fails stays in the outbox for `serve`.
-func deliver(options: CommandLineOptions, environment: Environment, store: any CallbackStore, logger: Logger) async throws -> OutboxDispatcher.Pass {
-    let aws = try options.aws(environment, services: [.stepFunctions, .sageMaker], queueURL: nil)
-    let (client, transport) = try CallbackRelay.makeClient(aws, logger: logger)
-    defer { transport.shutdown() }
-    return try await OutboxDispatcher(store: store, client: client, maxInFlight: OutboxDispatcher.defaultMaxInFlight, logger: logger).deliverDue()
 }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import AWS
 import Relay
 
 /// `serve`: run the service until SIGTERM or SIGINT.
@@ -13,18 +12,18 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var store: StoreOption
     @OptionGroup var aws: AWSOptions
 
-    @Option(name: .long, help: ArgumentHelp("Seconds between heartbeats for registrations with \"Heartbeat\": true (env SAGEMAKER_CALLBACK_HEARTBEAT_INTERVAL; default 60).", valueName: "seconds"))
+    @Option(name: .flag(.table.heartbeatInterval), help: ArgumentHelp(.table.heartbeatInterval))
     var heartbeatInterval: String?
-    @Option(name: .long, help: ArgumentHelp("Seconds a callback waits without a terminal event before the safety sweep describes its job, and between checks (env SAGEMAKER_CALLBACK_SWEEP_AFTER; default 3600).", valueName: "seconds"))
+    @Option(name: .flag(.table.sweepAfter), help: ArgumentHelp(.table.sweepAfter))
     var sweepAfter: String?
-    @Option(name: .long, help: ArgumentHelp("Seconds a job the sweep cannot find may take to appear before its callbacks fail with SageMaker.JobNotFound (env SAGEMAKER_CALLBACK_SWEEP_GRACE; default 600).", valueName: "seconds"))
+    @Option(name: .flag(.table.sweepGrace), help: ArgumentHelp(.table.sweepGrace))
     var sweepGrace: String?
-    @Option(name: .long, help: ArgumentHelp("Most Describe calls per second the sweep makes (env SAGEMAKER_CALLBACK_SWEEP_RATE; default 1).", valueName: "calls"))
+    @Option(name: .flag(.table.sweepRate), help: ArgumentHelp(.table.sweepRate))
     var sweepRate: String?
-    @Option(name: .long, help: ArgumentHelp("Most Step Functions and SageMaker calls in flight at once (env SAGEMAKER_CALLBACK_MAX_IN_FLIGHT; default 256).", valueName: "calls"))
+    @Option(name: .flag(.table.maxInFlight), help: ArgumentHelp(.table.maxInFlight))
     var maxInFlight: String?
     @OptionGroup var http: HTTPAddressOption
-    @Option(name: .long, help: ArgumentHelp("Log lines as text or json, one JSON object per line (env LOG_FORMAT; default text).", valueName: "format"))
+    @Option(name: .flag(.table.logFormat), help: ArgumentHelp(.table.logFormat))
     var logFormat: String?
 
     func run() async throws {
@@ -36,8 +35,9 @@ struct Serve: AsyncParsableCommand {
         options.httpAddress = http.httpAddress
         options.logFormat = logFormat
         options.maxInFlight = maxInFlight
-        let configuration = try await options.withInstanceRegion(.process).serve(.process)
+        let (configuration, transport) = try await CallbackRelay.start(options, environment: .process)
+        defer { transport.shutdown() }
         let logger = bootstrapLogging(level: configuration.logLevel, format: configuration.logFormat)
-        try await CallbackRelay.serve(configuration, logger: logger, opened: StartupLog.release)
+        try await CallbackRelay.serve(configuration, transport: transport, logger: logger, opened: StartupLog.release)
     }
 }

@@ -104,7 +104,7 @@ struct AWSClientTests {
     func connectionGivesUp() async throws {
         let failure = HTTPError(kind: .connect, curlCode: 7, message: "Failed to connect")
         let transport = ScriptedTransport([.failure(failure), .failure(failure), .failure(failure)])
-        await #expect(throws: HTTPError.self) {
+        await #expect(throws: AWSTransportError.self) {
             _ = try await Self.client(transport).call(.stepFunctions, "SendTaskSuccess", [:])
         }
         #expect(transport.sent.count == 3)
@@ -186,6 +186,6 @@ struct ClockSkewTests {
         ("Tue, 29 Feb 2000 00:00:00 GMT", 951_782_400.0),
     ])
     func httpDates(text: String, epoch: Double) {
-        #expect(AWSClient.httpDate(text)?.timeIntervalSince1970 == epoch)
+        #expect(SignedSender.httpDate(text)?.timeIntervalSince1970 == epoch)
     }
 }

@@ -2,6 +2,7 @@ import SigV4
 import Foundation
 import Logging
 import Synchronization
+import TestSupport
 import Testing
 @testable import AWS
 
@@ -273,36 +274,36 @@ final class SharedFilesFixture {
     @Test func environmentBeatsSharedFilesAndTheWinnerIsLogged() async throws {
         let files = try SharedFilesFixture()
         try files.writeCredentials("[default]\naws_access_key_id = FILE\naws_secret_access_key = FILESECRET\n")
-        let log = LogRecorder()
+        let log = recordingLogger()
         let chain = Self.environmentThenFiles(files.environment(["AWS_ACCESS_KEY_ID": "ENV", "AWS_SECRET_ACCESS_KEY": "ENVSECRET"]), logger: log.logger)
         #expect(chain.name == "chain(environment, shared-files)")
         #expect(try await chain.credentials().accessKeyID == "ENV")
-        let info = log.records.filter { $0.level == .info }
+        let info = log.handler.entries.filter { $0.level == .info }
         #expect(info.map { $0.metadata["aws.credentials.provider"] } == ["environment"])
-        #expect(!log.records.contains { "\($0.message) \($0.metadata)".contains("ENVSECRET") })
+        #expect(!log.handler.entries.contains { "\($0.message) \($0.metadata)".contains("ENVSECRET") })
     }
 
     @Test func sharedFilesAnswerWhenEnvironmentIsEmpty() async throws {
         let files = try SharedFilesFixture()
         try files.writeCredentials("[default]\naws_access_key_id = FILE\naws_secret_access_key = FILESECRET\n")
-        let chain = Self.environmentThenFiles(files.environment(), logger: LogRecorder().logger)
+        let chain = Self.environmentThenFiles(files.environment(), logger: silentLogger)
         #expect(try await chain.credentials().accessKeyID == "FILE")
     }
 
     @Test func aBrokenProviderIsPassedOverAndLogged() async throws {
         let broken = StubProvider(name: "broken") { _ in throw CredentialProviderError(code: .unreadableFile, message: "cannot read /x") }
         let good = StubProvider(name: "good") { _ in Credentials(accessKeyID: "GOOD", secretAccessKey: "S") }
-        let log = LogRecorder()
+        let log = recordingLogger()
         let chain = CredentialChain(providers: [broken, good], logger: log.logger)
         #expect(try await chain.credentials().accessKeyID == "GOOD")
-        #expect(log.records.contains { $0.level == .warning && $0.metadata["aws.credentials.provider"] == "broken" })
+        #expect(log.handler.entries.contains { $0.level == .warning && $0.metadata["aws.credentials.provider"] == "broken" })
     }
 
     @Test func cachesCredentials() async throws {
         let provider = StubProvider(name: "stub") { call in
             Credentials(accessKeyID: "AKID\(call)", secretAccessKey: "S", expiration: Self.base + 3600)
         }
-        let chain = CredentialChain(providers: [provider], logger: LogRecorder().logger, clock: { Self.base })
+        let chain = CredentialChain(providers: [provider], logger: silentLogger, clock: { Self.base })
         #expect(try await chain.credentials().accessKeyID == "AKID1")
         #expect(try await chain.credentials().accessKeyID == "AKID1")
         #expect(provider.calls == 1)
@@ -311,7 +312,7 @@ final class SharedFilesFixture {
     @Test func credentialsWithoutExpiryAreNeverRefreshed() async throws {
         let clock = ManualClock(Self.base)
         let provider = StubProvider(name: "stub") { _ in Credentials(accessKeyID: "AKID", secretAccessKey: "S") }
-        let chain = CredentialChain(providers: [provider], logger: LogRecorder().logger, clock: clock.read)
+        let chain = CredentialChain(providers: [provider], logger: silentLogger, clock: clock.read)
         _ = try await chain.credentials()
         clock.set(Self.base + 365 * 86400)
         _ = try await chain.credentials()
@@ -323,7 +324,7 @@ final class SharedFilesFixture {
         let provider = StubProvider(name: "stub") { call in
             Credentials(accessKeyID: "AKID\(call)", secretAccessKey: "S", expiration: Self.base + 3600 * Double(call))
         }
-        let chain = CredentialChain(providers: [provider], logger: LogRecorder().logger, clock: clock.read, refreshMargin: .seconds(300))
+        let chain = CredentialChain(providers: [provider], logger: silentLogger, clock: clock.read, refreshMargin: .seconds(300))
         #expect(try await chain.credentials().accessKeyID == "AKID1")
         clock.set(Self.base + 3600 - 301)
         #expect(try await chain.credentials().accessKeyID == "AKID1")
@@ -339,13 +340,13 @@ final class SharedFilesFixture {
             Credentials(accessKeyID: "AKID\(call)", secretAccessKey: "S", expiration: Self.base + 3600 * Double(call))
         }
         let gated = GatedProvider(inner: provider, gate: gate, fromCall: 2)
-        let chain = CredentialChain(providers: [gated], logger: LogRecorder().logger, clock: clock.read)
+        let chain = CredentialChain(providers: [gated], logger: silentLogger, clock: clock.read)
         _ = try await chain.credentials()
         clock.set(Self.base + 3600 - 60)
 
         async let first = chain.credentials()
         async let second = chain.credentials()
-        try await waitUntil {
+        try await eventually("both callers wait on one refresh", timeout: .seconds(10), every: .milliseconds(1)) {
             let suspended = await gate.waiting
             let joined = await chain.joinedRefreshes
             return suspended == 1 && joined == 1
@@ -363,7 +364,7 @@ final class SharedFilesFixture {
         let extra = StubProvider(name: "imds") { _ in throw CredentialProviderError(code: .init(rawValue: "Unreachable"), message: "no answer from 169.254.169.254") }
         let chain = CredentialChain(
             providers: [EnvironmentCredentialProvider(environment: environment), SharedFilesCredentialProvider(environment: environment), extra],
-            logger: LogRecorder().logger
+            logger: silentLogger
         )
         let error = try await #require(throws: CredentialsError.self) { try await chain.credentials() }
         #expect(error.attempts.map(\.provider) == ["environment", "shared-files", "imds"])
@@ -380,13 +381,44 @@ final class SharedFilesFixture {
             guard call == 1 else { throw CredentialProviderError(code: .init(rawValue: "Unreachable"), message: "down") }
             return Credentials(accessKeyID: "AKID", secretAccessKey: "S", expiration: Self.base + 3600)
         }
-        let chain = CredentialChain(providers: [provider], logger: LogRecorder().logger, clock: clock.read)
+        let chain = CredentialChain(providers: [provider], logger: silentLogger, clock: clock.read)
         _ = try await chain.credentials()
         clock.set(Self.base + 3600 - 60)
         #expect(try await chain.credentials().accessKeyID == "AKID")
         clock.set(Self.base + 3600)
         await #expect(throws: CredentialsError.self) { try await chain.credentials() }
         #expect(provider.calls == 3)
+    }
+
+    @Test func theChainSaysWhichProviderAnswered() async throws {
+        let empty = StubProvider(name: "empty") { _ in nil }
+        let good = StubProvider(name: "good") { _ in Credentials(accessKeyID: "GOOD", secretAccessKey: "S") }
+        let chain = CredentialChain(providers: [empty, good], logger: silentLogger)
+        let resolved = try await chain.resolve()
+        #expect(resolved.provider == "good")
+        #expect(resolved.credentials.accessKeyID == "GOOD")
+        #expect(try await chain.resolve().provider == "good", "from the cache, the same provider")
+        #expect(empty.calls == 1 && good.calls == 1)
+    }
+
+    @Test func aRefreshAsksTheProviderThatAnsweredBeforeTheOthers() async throws {
+        let clock = ManualClock(Self.base)
+        let empty = StubProvider(name: "empty") { _ in nil }
+        let expiring = StubProvider(name: "expiring") { call in
+            guard call <= 2 else { return nil }
+            return Credentials(accessKeyID: "AKID\(call)", secretAccessKey: "S", expiration: Self.base + 3600 * Double(call))
+        }
+        let last = StubProvider(name: "last") { _ in Credentials(accessKeyID: "LAST", secretAccessKey: "S") }
+        let chain = CredentialChain(providers: [empty, expiring, last], logger: silentLogger, clock: clock.read)
+        #expect(try await chain.credentials().accessKeyID == "AKID1")
+        clock.set(Self.base + 3600 - 60)
+        #expect(try await chain.credentials().accessKeyID == "AKID2")
+        #expect(empty.calls == 1, "the refresh went straight to the provider that answered")
+        clock.set(Self.base + 7200 - 60)
+        // The kept provider has nothing now: the others are asked in their order, each once.
+        let resolved = try await chain.resolve()
+        #expect(resolved.provider == "last" && resolved.credentials.accessKeyID == "LAST")
+        #expect(empty.calls == 2 && expiring.calls == 3 && last.calls == 1)
     }
 }
 
@@ -453,50 +485,4 @@ private final class ManualClock: Sendable {
     init(_ start: Date) { now = Mutex(start) }
     func set(_ date: Date) { now.withLock { $0 = date } }
     var read: @Sendable () -> Date { { self.now.withLock { $0 } } }
-}
-
-/// Collects what a logger logs.
-private final class LogRecorder: Sendable {
-    struct Record: Sendable {
-        var level: Logger.Level
-        var message: String
-        var metadata: Logger.Metadata
-    }
-
-    private let storage = Mutex<[Record]>([])
-    var records: [Record] { storage.withLock { $0 } }
-
-    var logger: Logger {
-        Logger(label: "test") { _ in Handler(recorder: self) }
-    }
-
-    fileprivate func append(_ record: Record) { storage.withLock { $0.append(record) } }
-
-    private struct Handler: LogHandler {
-        let recorder: LogRecorder
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-        var metadataProvider: Logger.MetadataProvider?
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            recorder.append(Record(level: event.level, message: event.message.description, metadata: metadata.merging(event.metadata ?? [:]) { $1 }))
-        }
-    }
-}
-
-/// Waits for `condition`, checking every millisecond, failing after `timeout`.
-private func waitUntil(timeout: Duration = .seconds(10), _ condition: () async -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while !(await condition()) {
-        guard ContinuousClock.now < deadline else {
-            Issue.record("condition not met within \(timeout)")
-            throw CancellationError()
-        }
-        try await Task.sleep(for: .milliseconds(1))
-    }
 }

@@ -20,8 +20,8 @@ struct FaultModeTests {
             return nil
         } catch let error as AWSError {
             return "\(error.code) \(error.httpStatus)"
-        } catch let error as HTTPError {
-            return "HTTPError(\(error.kind))"
+        } catch let error as AWSTransportError {
+            return "HTTPError(\(error.underlying.kind))"
         } catch is AWSResponseError {
             return "unusable"
         } catch {

@@ -1,4 +1,6 @@
 import HTTP
+import Moto
+import TestSupport
 import Testing
 
 @Suite(.timeLimit(.minutes(1)))
@@ -19,7 +21,7 @@ struct CurlHTTPClientFailureTests {
     }
 
     @Test func refusedConnectionIsAConnectError() async throws {
-        let port = try LoopbackServer.refusedPort()
+        let port = try LoopbackHTTPServer.refusedPort()
         let client = try CurlHTTPClient()
         defer { client.shutdown() }
         let error = try await transportError {
@@ -34,14 +36,14 @@ struct CurlHTTPClientFailureTests {
             let task = Task {
                 try await client.execute(HTTPRequest(method: "GET", url: server.url("/silent"), timeout: .seconds(30)))
             }
-            try await waitUntil("the server has the request") { server.requestsReceived == 1 }
+            try await eventually("the server has the request") { server.requestsReceived == 1 }
             let start = ContinuousClock.now
             task.cancel()
             let result = await task.result
             #expect(ContinuousClock.now - start < .seconds(10), "the transfer had 30 s to run: this proves cancellation aborted it")
             #expect(throws: CancellationError.self) { try result.get() }
             // The aborted connection is closed, and the client carries on.
-            try await waitUntil("the aborted connection is closed") { server.openConnections == 0 }
+            try await eventually("the aborted connection is closed") { server.openConnections == 0 }
             let response = try await client.execute(HTTPRequest(method: "GET", url: server.url("/status/204")))
             #expect(response.status == 204)
         }
@@ -51,7 +53,7 @@ struct CurlHTTPClientFailureTests {
         let configuration = CurlHTTPClient.Configuration(maxConcurrentTransfers: 1)
         try await withClientAndServer(configuration: configuration) { client, server in
             let blocker = Task { try await client.execute(HTTPRequest(method: "GET", url: server.url("/silent"))) }
-            try await waitUntil("the server has the first request") { server.requestsReceived == 1 }
+            try await eventually("the server has the first request") { server.requestsReceived == 1 }
             let waiting = Task { try await client.execute(HTTPRequest(method: "GET", url: server.url("/status/200"))) }
             waiting.cancel()
             await #expect(throws: CancellationError.self) { try await waiting.value }
@@ -73,11 +75,11 @@ struct CurlHTTPClientFailureTests {
     }
 
     @Test func shutdownFailsInFlightAndLaterRequests() async throws {
-        let server = try LoopbackServer()
+        let server = try LoopbackHTTPServer.routes()
         defer { server.stop() }
         let client = try CurlHTTPClient()
         let inFlight = Task { try await client.execute(HTTPRequest(method: "GET", url: server.url("/silent"))) }
-        try await waitUntil("the server has the request") { server.requestsReceived == 1 }
+        try await eventually("the server has the request") { server.requestsReceived == 1 }
         client.shutdown()
         let error = try await transportError { try await inFlight.value }
         #expect(error.kind == .shutdown)
@@ -86,18 +88,18 @@ struct CurlHTTPClientFailureTests {
         }
         #expect(later.kind == .shutdown)
         client.shutdown()
-        try await waitUntil("the connection is closed") { server.openConnections == 0 }
+        try await eventually("the connection is closed") { server.openConnections == 0 }
     }
 
     @Test func shutdownClosesIdleKeepAliveConnections() async throws {
-        let server = try LoopbackServer()
+        let server = try LoopbackHTTPServer.routes()
         defer { server.stop() }
         let client = try CurlHTTPClient()
         let response = try await client.execute(HTTPRequest(method: "GET", url: server.url("/status/200")))
         #expect(response.status == 200)
         #expect(server.openConnections == 1)
         client.shutdown()
-        try await waitUntil("the idle connection is closed") { server.openConnections == 0 }
+        try await eventually("the idle connection is closed") { server.openConnections == 0 }
     }
 
     @Test func httpsToAPlainHTTPPortFailsWithoutHanging() async throws {

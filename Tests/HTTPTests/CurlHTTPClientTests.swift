@@ -1,4 +1,6 @@
 import HTTP
+import Moto
+import TestSupport
 import Testing
 
 @Suite(.timeLimit(.minutes(1)))
@@ -132,7 +134,7 @@ struct CurlHTTPClientTests {
         try await withClientAndServer { client, server in
             let response = try await client.execute(HTTPRequest(method: "GET", url: server.url("/bytes/1048576")))
             #expect(response.status == 200)
-            #expect(response.body == LoopbackServer.pattern(count: 1 << 20))
+            #expect(response.body == LoopbackHTTPServer.pattern(count: 1 << 20))
         }
     }
 

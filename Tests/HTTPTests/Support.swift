@@ -1,28 +1,15 @@
 import HTTP
+import Moto
+import TestSupport
 import Testing
 
-/// Waits for a condition, checking every few milliseconds, and fails the test at the deadline.
-func waitUntil(
-    _ description: Comment, within limit: Duration = .seconds(20),
-    sourceLocation: SourceLocation = #_sourceLocation, _ condition: () -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + limit
-    while !condition() {
-        guard ContinuousClock.now < deadline else {
-            Issue.record("timed out waiting: \(description)", sourceLocation: sourceLocation)
-            return
-        }
-        try await Task.sleep(for: .milliseconds(5))
-    }
-}
-
-/// Runs `body` with a fresh server and client, then shuts both down.
+/// Runs `body` with a fresh server (TestSupport's routes) and client, then shuts both down.
 func withClientAndServer<T>(
-    policy: LoopbackServer.ConnectionPolicy = .keepAlive,
+    policy: LoopbackHTTPServer.ConnectionPolicy = .keepAlive,
     configuration: CurlHTTPClient.Configuration = .init(),
-    _ body: (CurlHTTPClient, LoopbackServer) async throws -> T
+    _ body: (CurlHTTPClient, LoopbackHTTPServer) async throws -> T
 ) async throws -> T {
-    let server = try LoopbackServer(policy: policy)
+    let server = try LoopbackHTTPServer.routes(policy: policy)
     let client = try CurlHTTPClient(configuration: configuration)
     defer {
         client.shutdown()

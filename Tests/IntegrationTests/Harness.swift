@@ -8,6 +8,7 @@ import ServiceLifecycle
 import CallbackStore
 import DynamoStore
 import Store
+import TestSupport
 import Testing
 
 /// The moto server a test runs on: the one this test process shares (tests keep apart by names
@@ -119,14 +120,13 @@ struct Emulator {
 
     /// Waits for `condition` with a deadline. On DynamoDB a store read is a score of requests
     /// that moto serializes with the service's: polled less often.
-    func eventually(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if (try? await condition()) == true { return }
-            try await Task.sleep(for: .milliseconds(backend == .dynamoDB ? 500 : 50))
-        }
-        Issue.record("timed out waiting: \(what)")
-        throw MotoUnavailable(message: "timed out waiting: \(what)")
+    func eventually(
+        _ what: String, timeout: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation,
+        _ condition: () async throws -> Bool
+    ) async throws {
+        try await TestSupport.eventually(
+            what, timeout: timeout, every: .milliseconds(backend == .dynamoDB ? 500 : 50), sourceLocation: sourceLocation, condition
+        )
     }
 
     /// Waits (at most `budget`) until the emulator answers quickly several times running. The

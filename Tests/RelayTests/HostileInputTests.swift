@@ -3,6 +3,7 @@ import JSON
 import Relay
 import CallbackStore
 import Store
+import TestSupport
 import Testing
 
 /// Input built to hurt, through the engine and the real store exactly as `serve` takes a batch:

@@ -3,6 +3,7 @@ import JSON
 import Relay
 import CallbackStore
 import Store
+import TestSupport
 import Testing
 
 /// The engine and the real store together: order, duplicates, creation, rejection.

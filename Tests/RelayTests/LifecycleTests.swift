@@ -5,6 +5,7 @@ import Logging
 @testable import Relay
 import CallbackStore
 import Store
+import TestSupport
 import Testing
 
 /// Stop on abort, periodic heartbeats, the safety sweep and expiry: the engine's decisions, and
@@ -152,9 +153,11 @@ struct LifecycleTests {
             _ = try tx.insertPending(PendingCallback(tokenHash: "new", taskToken: "t-new", jobKind: "ProcessingJob", jobName: "b", registeredAt: now - 20_000, heartbeat: true))
             _ = try tx.insertPending(PendingCallback(tokenHash: "quiet", taskToken: "t-q", jobKind: "ProcessingJob", jobName: "c", registeredAt: now - 90_000))
         }
-        try await withDispatcher(temporary.store) { dispatcher in
-            let schedule = HeartbeatSchedule(store: temporary.store, interval: .seconds(60), dispatcher: dispatcher, logger: Logger(label: "test"))
+        do {
+            let doorbell = Doorbell()
+            let schedule = HeartbeatSchedule(store: temporary.store, interval: .seconds(60), doorbell: doorbell, logger: Logger(label: "test"))
             let sleep = try await schedule.pass(now: now)
+            #expect(doorbell.isRung, "the dispatcher is told of the heartbeat queued")
             let outbox = try await temporary.store.read { try $0.listOutbox(limit: 10) }
             #expect(outbox.map(\.tokenHash) == ["old"])
             #expect(outbox.first?.action == .heartbeat)
@@ -358,14 +361,4 @@ struct LifecycleTests {
         #expect(row["lastHeartbeatAt"]?.stringValue?.hasSuffix("Z") == true)
     }
 
-    /// An outbox dispatcher for services that ring it; it never delivers in these tests.
-    func withDispatcher(_ store: Store, _ body: (OutboxDispatcher) async throws -> Void) async throws {
-        let aws = try CommandLineOptions().aws(
-            Environment(["AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_EC2_METADATA_DISABLED": "true"]),
-            services: [.stepFunctions, .sageMaker], queueURL: nil
-        )
-        let (client, transport) = try CallbackRelay.makeClient(aws, logger: Logger(label: "test"))
-        defer { transport.shutdown() }
-        try await body(OutboxDispatcher(store: store, client: client, maxInFlight: 1, logger: Logger(label: "test")))
-    }
 }

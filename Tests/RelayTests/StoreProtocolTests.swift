@@ -4,6 +4,7 @@ import Logging
 @testable import Relay
 import CallbackStore
 import Store
+import TestSupport
 import Testing
 
 /// A read a unit did not declare: a backend that fetches a unit's reads first would not have it.
@@ -171,23 +172,19 @@ struct StoreProtocolTests {
             _ = try tx.insertPending(PendingCallback(tokenHash: "ancient", taskToken: "t-old", jobKind: "ProcessingJob", jobName: "b", registeredAt: now - Correlator.maxCallbackAge - 1))
         }
         let denied = StrictStore(temporary.store, grantsLeases: false)
-        try await LifecycleTests().withDispatcher(temporary.store) { dispatcher in
-            let logger = Logger(label: "test")
-            let schedule = HeartbeatSchedule(store: denied, interval: .seconds(60), dispatcher: dispatcher, logger: logger)
-            #expect(try await schedule.pass(now: now) == .milliseconds(min(60_000, HeartbeatSchedule.leaseDuration / 2)))
+        let logger = Logger(label: "test")
+        let doorbell = Doorbell()
+        let schedule = HeartbeatSchedule(store: denied, interval: .seconds(60), doorbell: doorbell, logger: logger)
+        #expect(try await schedule.pass(now: now) == .milliseconds(min(60_000, HeartbeatSchedule.leaseDuration / 2)))
 
-            let aws = try CommandLineOptions().aws(
-                Environment(["AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_EC2_METADATA_DISABLED": "true"]),
-                services: [.sageMaker], queueURL: nil
-            )
-            let (client, transport) = try CallbackRelay.makeClient(aws, logger: logger)
-            defer { transport.shutdown() }
-            let sweep = SafetySweep(store: denied, client: client, settings: .init(after: .seconds(60)), dispatcher: dispatcher, logger: logger)
-            var pacer = SweepPacer(rate: 100)
-            _ = try await sweep.pass(pacer: &pacer)
+        let sageMaker = FakeSageMaker()
+        let sweep = SafetySweep(store: denied, jobs: sageMaker, settings: .init(after: .seconds(60)), doorbell: doorbell, logger: logger)
+        var pacer = SweepPacer(rate: 100)
+        _ = try await sweep.pass(pacer: &pacer)
+        #expect(await sageMaker.calls.isEmpty, "no describe without the lease")
 
-            try await StoreService(store: denied, logger: logger).prune(now: now)
-        }
+        try await StoreService(store: denied, logger: logger).prune(now: now)
+        #expect(!doorbell.isRung)
         let pending = try await temporary.store.listPending(limit: 10)
         #expect(Set(pending.map(\.tokenHash)) == ["due", "ancient"])
         #expect(pending.allSatisfy { $0.lastHeartbeatAt == nil && $0.sweep.checks == 0 && $0.sweep.status == nil })
@@ -195,10 +192,9 @@ struct StoreProtocolTests {
 
         // The same passes with the lease granted do act: the set-up above was due for all three.
         let granted = StrictStore(temporary.store)
-        try await LifecycleTests().withDispatcher(temporary.store) { dispatcher in
-            _ = try await HeartbeatSchedule(store: granted, interval: .seconds(60), dispatcher: dispatcher, logger: Logger(label: "test")).pass(now: now)
-            try await StoreService(store: granted, logger: Logger(label: "test")).prune(now: now)
-        }
+        _ = try await HeartbeatSchedule(store: granted, interval: .seconds(60), doorbell: doorbell, logger: logger).pass(now: now)
+        try await StoreService(store: granted, logger: logger).prune(now: now)
+        #expect(doorbell.isRung)
         #expect(try await temporary.store.listOutbox(limit: 10).map(\.tokenHash) == ["due"])
         #expect(try await temporary.store.listPending(limit: 10).map(\.tokenHash) == ["due"])
     }

@@ -1,6 +1,7 @@
 import JSON
 import Relay
 import Store
+import TestSupport
 import Testing
 
 /// A rejected message is kept for `list --json`: whatever queue it came from, no task token in it

@@ -1,10 +1,11 @@
+import TestSupport
 import Testing
 import CallbackStore
 @testable import Store
 
 @Suite struct EarlyEventTests {
     @Test func roundTripAndFirstEventWins() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         let first = Sample.early(1, receivedAt: 100, status: "Failed")
         let later = Sample.early(1, receivedAt: 200, status: "Completed")
@@ -20,7 +21,7 @@ import CallbackStore
     }
 
     @Test func listIsNewestFirst() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         try store.writeSync { tx throws in
             for (n, at) in [(1, 20), (2, 40), (3, 10), (4, 30)] { _ = try tx.insertEarlyEvent(Sample.early(n, receivedAt: Int64(at))) }
@@ -30,7 +31,7 @@ import CallbackStore
     }
 
     @Test func capEvictsOldestReceivedFirst() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         var options = StoreOptions()
         options.earlyEventCap = 3
         let store = try database.open(options)
@@ -47,7 +48,7 @@ import CallbackStore
     }
 
     @Test func ttlPruneAndDeleteKeepTheCountTrue() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         let day: Int64 = 86_400_000
         let now = 100 * day

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import CallbackStore
 @testable import Store
@@ -15,7 +16,7 @@ struct LifecycleStoreTests {
 
     @Test("a version 1 database is migrated in place: rows kept, stop-on-abort follows created-by-service, stopJob allowed")
     func migratesFromVersionOne() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         #expect(FileManager.default.createFile(atPath: database.path, contents: nil))
         let raw = try RawConnection(path: database.path)
         try raw.execute(Schema.migrations[0])
@@ -46,7 +47,7 @@ struct LifecycleStoreTests {
 
     @Test("every field of a pending callback round-trips, including heartbeat and sweep state")
     func roundTrip() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         defer { store.close() }
         let callback = PendingCallback(
@@ -62,7 +63,7 @@ struct LifecycleStoreTests {
 
     @Test("callbacks of an execution are found by its ARN, and only those")
     func byExecution() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         defer { store.close() }
         try store.writeSync { tx throws in
@@ -77,7 +78,7 @@ struct LifecycleStoreTests {
 
     @Test("heartbeats are due by the last heartbeat, else the registration; noting one moves the callback back")
     func heartbeatsDue() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         defer { store.close() }
         try store.writeSync { tx throws in
@@ -99,7 +100,7 @@ struct LifecycleStoreTests {
 
     @Test("sweep: first checks by age, then re-checks by their time; the state survives reopening the file")
     func sweepSchedule() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         do {
             let store = try database.open()
             defer { store.close() }
@@ -127,7 +128,7 @@ struct LifecycleStoreTests {
 
     @Test("callbacks registered before a time are listed oldest first, within the limit")
     func olderThan() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         defer { store.close() }
         try store.writeSync { tx throws in
@@ -139,7 +140,7 @@ struct LifecycleStoreTests {
 
     @Test("an execution's end is remembered; a later end replaces it, an older one does not; TTL and cap apply")
     func endedExecutions() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         var options = StoreOptions()
         options.earlyEventCap = 2
         let store = try database.open(options)
@@ -166,7 +167,7 @@ struct LifecycleStoreTests {
 
     @Test("the outbox refuses an action it does not know")
     func unknownActionRefused() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         try database.open().close()
         let raw = try RawConnection(path: database.path)
         #expect(throws: SQLiteError.self) {

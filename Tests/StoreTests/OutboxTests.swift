@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 import CallbackStore
 @testable import Store
@@ -5,7 +6,7 @@ import CallbackStore
 @Suite struct OutboxTests {
     @Test(arguments: OutboxAction.allCases)
     func roundTripKeepsEveryField(action: OutboxAction) throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         let new = Sample.outbox(7, action: action, notBefore: 1_234)
         let id = try store.writeSync { try $0.enqueue(new) }
@@ -18,7 +19,7 @@ import CallbackStore
     }
 
     @Test func dueIsOrderedLimitedAndSkipsExcluded() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         let ids = try store.writeSync { tx throws in
             try [30, 10, 20, 10, 99].enumerated().map { n, at in try tx.enqueue(Sample.outbox(n, notBefore: Int64(at))) }
@@ -36,7 +37,7 @@ import CallbackStore
     }
 
     @Test func rescheduleRecordsTheAttempt() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         let id = try store.writeSync { tx throws in
             let id = try tx.enqueue(Sample.outbox(1, notBefore: 10))
@@ -54,7 +55,7 @@ import CallbackStore
     }
 
     @Test func deleteByIDAndByTokenAndAction() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         let deleted = try store.writeSync { tx throws in
             var heartbeat = Sample.outbox(1, action: .heartbeat)
@@ -72,7 +73,7 @@ import CallbackStore
     }
 
     @Test func unknownActionIsReportedNotGuessed() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         let id = try store.writeSync { try $0.enqueue(Sample.outbox(1)) }
         let raw = try RawConnection(path: database.path)

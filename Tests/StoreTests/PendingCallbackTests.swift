@@ -1,10 +1,11 @@
+import TestSupport
 import Testing
 import CallbackStore
 @testable import Store
 
 @Suite struct PendingCallbackTests {
     @Test func roundTripKeepsEveryField() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         let full = PendingCallback(
             tokenHash: "h1", taskToken: "token-é-" + String(repeating: "x", count: 2_000), jobKind: "TrainingJob",
@@ -24,7 +25,7 @@ import CallbackStore
     }
 
     @Test func duplicateTokenHashReturnsFalseAndChangesNothing() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         let first = Sample.pending(1)
         var second = first
@@ -38,7 +39,7 @@ import CallbackStore
     }
 
     @Test func byJobListsOnlyThatJobOldestFirst() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         try store.writeSync { tx throws in
             _ = try tx.insertPending(Sample.pending(1, job: "a", registeredAt: 30))
@@ -54,7 +55,7 @@ import CallbackStore
     }
 
     @Test func listPendingIsOldestFirstAndLimited() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         try store.writeSync { tx throws in
             for (n, at) in [(1, 50), (2, 10), (3, 40), (4, 20)] {
@@ -66,7 +67,7 @@ import CallbackStore
     }
 
     @Test func statusUpdateAndDelete() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         try store.writeSync { tx throws in
             _ = try tx.insertPending(Sample.pending(1))
@@ -82,7 +83,7 @@ import CallbackStore
 
 @Suite struct ClosedTokenTests {
     @Test func markClosedIsAnUpsert() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         try store.writeSync { tx throws in
             #expect(try tx.isClosed(tokenHash: "h") == false)
@@ -97,7 +98,7 @@ import CallbackStore
     }
 
     @Test func pruneForgetsOnlyOlderTokens() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         let pruned = try store.writeSync { tx throws in
             for at in [10, 20, 30, 40] { try tx.markClosed(tokenHash: "h\(at)", at: Int64(at), result: "success") }

@@ -1,10 +1,11 @@
+import TestSupport
 import Testing
 import CallbackStore
 @testable import Store
 
 @Suite struct RejectedMessageTests {
     @Test func roundTripNewestFirst() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         try store.writeSync { tx throws in
             try tx.recordRejected(Sample.rejected(1, receivedAt: 10))
@@ -20,7 +21,7 @@ import CallbackStore
     }
 
     @Test func capEvictsOldest() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         var options = StoreOptions()
         options.rejectedMessageCap = 2
         let store = try database.open(options)
@@ -44,7 +45,7 @@ import CallbackStore
         ("short", "short"),
     ])
     func bodyIsCutOnACharacterBoundary(body: String, kept: String) throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         var options = StoreOptions()
         options.rejectedBodyLimit = 8
         let store = try database.open(options)

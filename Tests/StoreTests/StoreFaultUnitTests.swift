@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import TestSupport
 import Testing
 import CallbackStore
 @testable import Store
@@ -9,7 +10,7 @@ import CallbackStore
 @Suite struct StoreFileFaultTests {
     @Test("a database file deleted while open refuses every write (SQLITE_READONLY_DBMOVED, fatal), instead of writing to the unlinked file")
     func deletedFileRefusesWrites() async throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         defer { store.close() }
         try store.writeSync { _ = try $0.insertPending(Sample.pending(1)) }
@@ -33,7 +34,7 @@ import CallbackStore
 
     @Test("a database file replaced by another under the same name is refused too")
     func replacedFileRefusesWrites() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         defer { store.close() }
         let other = database.directory + "/other.sqlite"
@@ -44,7 +45,7 @@ import CallbackStore
 
     @Test("a database file that cannot be written is refused at open, naming it (SQLite would open it read-only and fail every commit)")
     func unwritableFileRefusedAtOpen() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         try database.open().close()
         // Root is not stopped by the mode bits; the immutable flag stops everyone.
         let asRoot = geteuid() == 0

@@ -1,11 +1,12 @@
 import Foundation
+import TestSupport
 import Testing
 import CallbackStore
 @testable import Store
 
 @Suite struct StoreFileTests {
     @Test func databaseAndSidecarsAreOwnerOnly() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         try store.writeSync { _ = try $0.insertPending(Sample.pending(1)) }
         // While the store is open the WAL and shared-memory files exist beside the database.
@@ -17,7 +18,7 @@ import CallbackStore
 
     @Test(arguments: [(StoreOptions.Synchronous.full, "2"), (.normal, "1")])
     func connectionSettings(synchronous: StoreOptions.Synchronous, expected: String) throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         var options = StoreOptions()
         options.synchronous = synchronous
         let store = try database.open(options)
@@ -36,7 +37,7 @@ import CallbackStore
     }
 
     @Test func dataSurvivesCloseAndReopen() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let pending = Sample.pending(1)
         let early = Sample.early(1, receivedAt: 5)
         let first = try database.open()
@@ -60,7 +61,7 @@ import CallbackStore
     }
 
     @Test func newerSchemaIsRefusedNamingBothVersions() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         try database.open().close()
         try RawConnection(path: database.path).execute("PRAGMA user_version = 99")
         let error = #expect(throws: StoreError.self) { try database.open() }
@@ -71,7 +72,7 @@ import CallbackStore
 
     @Test(.timeLimit(.minutes(1)))
     func lockedDatabaseFailsBusyWithinTheTimeout() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         var options = StoreOptions()
         options.busyTimeout = .milliseconds(300)
         let store = try database.open(options)
@@ -103,7 +104,7 @@ import CallbackStore
 
     @Test(.timeLimit(.minutes(1)))
     func theWALIsCopiedIntoTheDatabaseWhileTheStoreIsOpen() async throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         defer { store.close() }
         let before = try Self.size(database.path)

@@ -1,5 +1,6 @@
 import Dispatch
 import Synchronization
+import TestSupport
 import Testing
 import CallbackStore
 @testable import Store
@@ -18,7 +19,7 @@ private struct Abort: Error {}
     private static let empty = StoreCounts(pending: 0, earlyEvents: 0, outbox: 0, rejected: 0, closed: 0)
 
     @Test func syncRollbackOnThrowLeavesNothing() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         #expect(throws: Abort.self) {
             try store.writeSync { tx throws in
@@ -31,7 +32,7 @@ private struct Abort: Error {}
 
     @Test(.timeLimit(.minutes(1)))
     func asyncRollbackOnThrowLeavesNothing() async throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         await #expect(throws: Abort.self) {
             try await store.write { tx throws in
@@ -47,7 +48,7 @@ private struct Abort: Error {}
 
     @Test(.timeLimit(.minutes(1)))
     func fiftyConcurrentWritesAllCommit() async throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         try await withThrowingTaskGroup(of: Bool.self) { group in
             for n in 0..<50 {
@@ -59,7 +60,7 @@ private struct Abort: Error {}
     }
 
     @Test func readTransactionRefusesWrites() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         let error = #expect(throws: StoreError.self) { try store.readSync { try $0.insertPending(Sample.pending(1)) } }
         #expect(error?.code == .writeInReadTransaction)
@@ -67,7 +68,7 @@ private struct Abort: Error {}
     }
 
     @Test func transactionIsDeadOutsideItsClosure() throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         var escaped: StoreTransaction?
         try store.writeSync { escaped = $0 }
@@ -78,7 +79,7 @@ private struct Abort: Error {}
 
     @Test(.timeLimit(.minutes(1)))
     func closedStoreRefusesWork() async throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         store.close()
         store.close()
@@ -92,7 +93,7 @@ private struct Abort: Error {}
     /// later ones see earlier ones, one that throws leaves nothing, and the others commit.
     @Test(.timeLimit(.minutes(1)))
     func writesWaitingTogetherShareOneTransaction() async throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         let gate = DispatchSemaphore(value: 0)
         let started = Atomic<Bool>(false)
@@ -139,7 +140,7 @@ private struct Abort: Error {}
     /// What concurrent writers were told is committed is there for every other connection.
     @Test(.timeLimit(.minutes(1)))
     func concurrentWritesAreCommittedForEveryone() async throws {
-        let database = try TemporaryDatabase()
+        let database = try TemporaryStore.empty()
         let store = try database.open()
         defer { store.close() }
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -27,18 +27,21 @@ public struct ContainerCredentialProvider: CredentialProvider {
     private let environment: Environment
     private let timeout: Duration
     private let retryPolicy: RetryPolicy
+    private let sleep: RetryPolicy.Sleep
 
     /// A provider reading `environment` and fetching through `http`: each request may take
     /// `timeout`, and a connection failure or 5xx is retried as `retryPolicy` says (by default
-    /// three attempts in all, at most a second apart).
+    /// three attempts in all, at most a second apart), waiting with `sleep`.
     public init(
         http: any HTTPClient, environment: Environment, timeout: Duration = .seconds(2),
-        retryPolicy: RetryPolicy = RetryPolicy(maxAttempts: 3, base: .milliseconds(50), cap: .seconds(1))
+        retryPolicy: RetryPolicy = RetryPolicy(maxAttempts: 3, base: .milliseconds(50), cap: .seconds(1)),
+        sleep: @escaping RetryPolicy.Sleep = RetryPolicy.taskSleep
     ) {
         self.http = http
         self.environment = environment
         self.timeout = timeout
         self.retryPolicy = retryPolicy
+        self.sleep = sleep
     }
 
     public var name: String { "ecs-container" }
@@ -56,7 +59,7 @@ public struct ContainerCredentialProvider: CredentialProvider {
         let endpoint = CredentialsEndpoint.redacted(url)
         let response = try await CredentialsEndpoint.send(
             HTTPRequest(method: "GET", url: url, headers: headers, timeout: timeout),
-            http: http, retryPolicy: retryPolicy, endpoint: endpoint)
+            http: http, retryPolicy: retryPolicy, endpoint: endpoint, sleep: sleep)
         guard response.status == 200 else {
             throw CredentialProviderError(
                 code: .credentialsEndpointFailed,
@@ -184,40 +187,34 @@ extension CredentialProviderError.Code {
 /// credentials document both endpoints answer with.
 enum CredentialsEndpoint {
     /// Sends `request`, again while the transport fails or the status is 5xx and `retryPolicy`
-    /// allows; returns the last response, or throws a log-safe error naming `endpoint` for the
-    /// last transport failure.
-    static func send(_ request: HTTPRequest, http: any HTTPClient, retryPolicy: RetryPolicy, endpoint: String) async throws -> HTTPResponse {
+    /// allows, waiting with `sleep`; returns the last response, or throws a log-safe error naming
+    /// `endpoint` for the last transport failure.
+    static func send(
+        _ request: HTTPRequest, http: any HTTPClient, retryPolicy: RetryPolicy, endpoint: String, sleep: RetryPolicy.Sleep
+    ) async throws -> HTTPResponse {
         // Straight to the endpoint: a proxy named in the environment would be handed the
         // instance's or the task's credentials.
         var request = request
         request.bypassesProxy = true
-        var attempt = 1
-        while true {
-            let outcome: Result<HTTPResponse, HTTPError>
-            do {
-                outcome = .success(try await http.execute(request))
-            } catch let error as HTTPError {
-                outcome = .failure(error)
+        var attempts = 0
+        do {
+            return try await retryPolicy.run(service: "credentials", operation: request.method, logger: nil, sleep: sleep) {
+                attempts += 1
+                let response = try await http.execute(request)
+                guard response.status >= 500 else { return .success(response) }
+                return .failure(Unavailable(response: response), .serverError(status: response.status), retryAfter: nil)
             }
-            let failure: RetryableFailure
-            switch outcome {
-            case .success(let response) where response.status < 500:
-                return response
-            case .success(let response):
-                failure = .serverError(status: response.status)
-            case .failure(let error):
-                failure = error.kind == .invalidRequest || error.kind == .shutdown ? .permanent : .connection
-            }
-            guard case .retry(let wait) = retryPolicy.decide(failure, attempt: attempt, random: { .random(in: 0..<1) }) else {
-                return try outcome.mapError { error in
-                    CredentialProviderError(
-                        code: .credentialsEndpointFailed,
-                        message: "\(request.method) \(endpoint) failed after \(attempt) attempt(s): \(error)")
-                }.get()
-            }
-            try await Task.sleep(for: wait)
-            attempt += 1
+        } catch let unavailable as Unavailable {
+            return unavailable.response
+        } catch let error as HTTPError {
+            throw CredentialProviderError(
+                code: .credentialsEndpointFailed, message: "\(request.method) \(endpoint) failed after \(attempts) attempt(s): \(error)")
         }
+    }
+
+    /// A 5xx answer, carried out of the retry loop to be returned as it is.
+    private struct Unavailable: Error {
+        var response: HTTPResponse
     }
 
     /// `url` without its query and fragment, for messages.

@@ -11,7 +11,7 @@ extension CredentialChain {
     ///    (`credential_process`). The role comes first because a role profile may carry static
     ///    keys of its own to source itself with; those must not be used as the answer;
     /// 4. `ecs-container` (ECS task roles, EKS Pod Identity), then `ec2-instance-metadata` (IMDSv2).
-    public static func defaultProviders(environment: Environment, profile: String? = nil, http: any HTTPClient) -> [any CredentialProvider] {
+    static func defaultProviders(environment: Environment, profile: String? = nil, http: any HTTPClient) -> [any CredentialProvider] {
         [
             EnvironmentCredentialProvider(environment: environment),
             WebIdentityCredentialProvider(environment: environment, http: http),

@@ -37,15 +37,17 @@ public final class InstanceMetadataCredentialProvider: CredentialProvider {
     private let isV1Disabled: Bool
     private let timeout: Duration
     private let retryPolicy: RetryPolicy
+    private let sleep: RetryPolicy.Sleep
     /// The current session token and when to stop using it; nil until fetched, or for IMDSv1.
     private let session = Mutex<(token: String, renewAt: ContinuousClock.Instant)?>(nil)
 
     /// A provider reading `environment` and fetching through `http`: each request may take
     /// `timeout`, and a connection failure or 5xx is retried as `retryPolicy` says (by default
-    /// once, at most a second later).
+    /// once, at most a second later), waiting with `sleep`.
     public init(
         http: any HTTPClient, environment: Environment, timeout: Duration = .seconds(1),
-        retryPolicy: RetryPolicy = RetryPolicy(maxAttempts: 2, base: .milliseconds(50), cap: .seconds(1))
+        retryPolicy: RetryPolicy = RetryPolicy(maxAttempts: 2, base: .milliseconds(50), cap: .seconds(1)),
+        sleep: @escaping RetryPolicy.Sleep = RetryPolicy.taskSleep
     ) {
         self.http = http
         let ipv6 = environment["AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE"]?.lowercased() == "ipv6"
@@ -56,6 +58,7 @@ public final class InstanceMetadataCredentialProvider: CredentialProvider {
         self.isV1Disabled = environment["AWS_EC2_METADATA_V1_DISABLED"]?.lowercased() == "true"
         self.timeout = timeout
         self.retryPolicy = retryPolicy
+        self.sleep = sleep
     }
 
     public var name: String { "ec2-instance-metadata" }
@@ -109,7 +112,7 @@ public final class InstanceMetadataCredentialProvider: CredentialProvider {
             if let token { headers.append(("X-aws-ec2-metadata-token", token)) }
             let response = try await CredentialsEndpoint.send(
                 HTTPRequest(method: "GET", url: endpoint + path, headers: headers, timeout: timeout),
-                http: http, retryPolicy: retryPolicy, endpoint: endpoint + path)
+                http: http, retryPolicy: retryPolicy, endpoint: endpoint + path, sleep: sleep)
             guard response.status == 401, token != nil, !refreshed else { return response }
             refreshed = true
         }
@@ -135,7 +138,7 @@ public final class InstanceMetadataCredentialProvider: CredentialProvider {
             HTTPRequest(
                 method: "PUT", url: url, headers: [("X-aws-ec2-metadata-token-ttl-seconds", String(Self.tokenLifetime))],
                 timeout: timeout),
-            http: http, retryPolicy: retryPolicy, endpoint: url)
+            http: http, retryPolicy: retryPolicy, endpoint: url, sleep: sleep)
         switch response.status {
         case 200:
             let token = String(decoding: response.body, as: UTF8.self).trimmingWhitespace()

@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import HTTP
+import Logging
 import SigV4
 
 /// Credentials for the IAM role a shared-files profile names with `role_arn`, assumed through STS
@@ -22,19 +23,21 @@ public struct ProfileRoleCredentialProvider: CredentialProvider {
     private let http: any HTTPClient
     private let processTimeout: Duration
     private let clock: @Sendable () -> Date
+    private let logger: Logger?
 
     /// A provider for `profile` (else `AWS_PROFILE`, else `default`) with paths from `environment`,
     /// calling STS over `http`. A source profile's `credential_process` is killed after
-    /// `processTimeout`; `clock` names default sessions.
+    /// `processTimeout`; `clock` names default sessions; STS's retries are logged to `logger`.
     public init(
         environment: Environment, profile: String? = nil, http: any HTTPClient,
-        processTimeout: Duration = .seconds(60), clock: @escaping @Sendable () -> Date = { Date() }
+        processTimeout: Duration = .seconds(60), clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger? = nil
     ) {
         self.files = SharedFilesCredentialProvider(environment: environment, profile: profile)
         self.environment = environment
         self.http = http
         self.processTimeout = processTimeout
         self.clock = clock
+        self.logger = logger
     }
 
     public var name: String { "assume-role" }
@@ -46,7 +49,7 @@ public struct ProfileRoleCredentialProvider: CredentialProvider {
         guard SharedFilesCredentialProvider.setting("role_arn", profile: files.profile, in: loaded) != nil else {
             return nil
         }
-        let sts = try STSClient.forCredentials(http: http, environment: environment, profile: files.profile)
+        let sts = try STSClient.forCredentials(http: http, environment: environment, profile: files.profile, logger: logger)
         return try await credentials(of: files.profile, in: loaded, sts: sts, visited: [])
     }
 

@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import HTTP
+import Logging
 import SigV4
 
 /// Credentials for an IAM role, exchanged for the web identity (OIDC) token in a file: what EKS
@@ -22,15 +23,18 @@ public struct WebIdentityCredentialProvider: CredentialProvider {
     private let environment: Environment
     private let http: any HTTPClient
     private let clock: @Sendable () -> Date
+    private let logger: Logger?
 
-    /// A provider reading `environment`, calling STS over `http`; `clock` names default sessions.
-    public init(environment: Environment, http: any HTTPClient, clock: @escaping @Sendable () -> Date = { Date() }) {
+    /// A provider reading `environment`, calling STS over `http` (its retries logged to `logger`);
+    /// `clock` names default sessions.
+    public init(environment: Environment, http: any HTTPClient, clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger? = nil) {
         self.tokenFile = environment["AWS_WEB_IDENTITY_TOKEN_FILE"]
         self.roleArn = environment["AWS_ROLE_ARN"]
         self.sessionName = environment["AWS_ROLE_SESSION_NAME"]
         self.environment = environment
         self.http = http
         self.clock = clock
+        self.logger = logger
     }
 
     public var name: String { "web-identity" }
@@ -50,7 +54,7 @@ public struct WebIdentityCredentialProvider: CredentialProvider {
             throw CredentialProviderError(code: .incompleteCredentials, message: "AWS_ROLE_ARN is set but AWS_WEB_IDENTITY_TOKEN_FILE is not")
         }
         let token = try Self.readToken(tokenFile)
-        let sts = try STSClient.forCredentials(http: http, environment: environment, profile: nil)
+        let sts = try STSClient.forCredentials(http: http, environment: environment, profile: nil, logger: logger)
         return try await sts.assumeRoleWithWebIdentity(
             roleArn: roleArn,
             sessionName: sessionName ?? STSClient.defaultSessionName(at: clock()),

@@ -3,30 +3,6 @@ import Foundation
 import CallbackStore
 @testable import Store
 
-/// A fresh directory for one test's database, removed when the test is done with it.
-struct TemporaryDatabase: ~Copyable {
-    let directory: String
-    var path: String { directory + "/store.sqlite" }
-
-    init() throws {
-        var template = Array((NSTemporaryDirectory() + "/store-tests-XXXXXX").utf8CString)
-        guard let made = mkdtemp(&template) else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
-        directory = String(cString: made)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: directory) }
-
-    func open(_ options: StoreOptions = .init()) throws -> Store {
-        try Store.open(path: path, options: options)
-    }
-
-    /// The file's permission bits, e.g. 0o600.
-    func mode(suffix: String = "") throws -> Int {
-        let attributes = try FileManager.default.attributesOfItem(atPath: path + suffix)
-        return (attributes[.posixPermissions] as? NSNumber)?.intValue ?? -1
-    }
-}
-
 /// A plain SQLite connection beside the store's, for what the store's API cannot do on purpose:
 /// hold a lock, or tamper with the schema version.
 final class RawConnection {
