@@ -14,6 +14,8 @@ public final class StoreOutage: Sendable {
         var failures = 0
         var lost: String?
         var lostWaiter: CheckedContinuation<String, Never>?
+        /// ``stopWaiting()`` was called: a wait in ``lost()`` returns at once.
+        var stopped = false
     }
     private let state = Mutex(State())
     private let location: StoreLocation
@@ -70,8 +72,8 @@ public final class StoreOutage: Sendable {
     func lost() async -> String {
         await withCheckedContinuation { continuation in
             let lost = state.withLock { state -> String? in
-                if state.lost == nil { state.lostWaiter = continuation }
-                return state.lost
+                if state.lost == nil, !state.stopped { state.lostWaiter = continuation }
+                return state.lost ?? (state.stopped ? "" : nil)
             }
             if let lost { continuation.resume(returning: lost) }
         }
@@ -80,7 +82,7 @@ public final class StoreOutage: Sendable {
     /// Ends a wait in ``lost()`` without a loss (the service is stopping).
     func stopWaiting() {
         let waiter = state.withLock { state -> CheckedContinuation<String, Never>? in
-            defer { state.lostWaiter = nil }
+            defer { (state.lostWaiter, state.stopped) = (nil, true) }
             return state.lostWaiter
         }
         waiter?.resume(returning: "")
@@ -94,7 +96,10 @@ public final class StoreOutage: Sendable {
     /// Why the store can never commit again in this process, or nil when it may recover.
     static func lostReason(_ error: any Error, location: StoreLocation) -> String? {
         if let error = error as? SQLiteError, error.isFatal {
-            return "\(location): \(error.message) (SQLite \(error.extendedResultCode)): the state this process would write is lost to the next start; stopping"
+            let what = error.isDatabaseMoved
+                ? "nothing more is written (it would go to the unlinked file, lost at the next start); stopping"
+                : "stopping: restore the file from a backup, or move it aside to start afresh"
+            return "\(location): \(error.message) (SQLite \(error.extendedResultCode)): \(what)"
         }
         if let error = error as? AWSError, error.code == "ResourceNotFoundException" || error.code == "ResourceNotFound" {
             return "\(location): the table no longer exists (\(error.code)); stopping: restore or recreate it, then start again"

@@ -29,8 +29,11 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
     /// True when the database can no longer be trusted or reached by this connection — its file
     /// is corrupt, is not a database, or was deleted or replaced — so retrying cannot help.
     public var isFatal: Bool {
-        resultCode == SQLITE_CORRUPT || resultCode == SQLITE_NOTADB || extendedResultCode == Self.readOnlyDatabaseMoved
+        resultCode == SQLITE_CORRUPT || resultCode == SQLITE_NOTADB || isDatabaseMoved
     }
+
+    /// True when the database file was deleted or replaced while this connection had it open.
+    public var isDatabaseMoved: Bool { extendedResultCode == Self.readOnlyDatabaseMoved }
 
     /// An error with the given codes; `extendedResultCode` defaults to `resultCode`.
     public init(resultCode: Int32, extendedResultCode: Int32? = nil, message: String, sql: String?) {

@@ -53,6 +53,13 @@ struct StoreOutageTests {
         #expect(!outage.isFailing)
     }
 
+    @Test("a wait for a lost store that begins after the service stopped waiting returns at once (the maintenance loop may end first)", .timeLimit(.minutes(1)))
+    func stopWaitingBeforeTheWait() async {
+        let outage = StoreOutage(location: Self.location, logger: Self.logger(JSONLogHandlerTests.Lines()))
+        outage.stopWaiting()
+        #expect(await outage.lost() == "")
+    }
+
     @Test("errors of one message or of shutdown are not an outage", arguments: [
         StoreError(.contended, "a decision conflicted with other replicas 8 times running") as any Error, StoreError(.closed, "the store is closed"), CancellationError(),
     ])
