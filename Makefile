@@ -116,6 +116,7 @@ bench: deps venv
 	MOTO_SERVER="$(abspath $(VENV))/bin/moto_server" .build/release/sagemaker-callback-bench
 	SAGEMAKER_CALLBACK_BINARY="$${SAGEMAKER_CALLBACK_BINARY:-$(SHIPPED)}" .build/release/sagemaker-callback-loadbench
 	.build/release/sagemaker-callback-opsbench 2>/dev/null
+	python3 Tests/bench/wal_pages.py
 
 ## faults: serve (release build) against the fake with AWS faults injected, one line per scenario
 ## (each mode at 5 % and 20 % on SQS and Step Functions, then all at once at 5 %: completed,

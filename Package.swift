@@ -164,11 +164,12 @@ let package = Package(
         .executableTarget(name: "sagemaker-callback-fuzz", dependencies: ["FuzzTargets", "CFuzzer"]),
 
         // What the test targets share (not a product): the HTTP client's routes on the one
-        // loopback server, a temporary store, the deadline wait, loggers that record or drop.
+        // loopback server, a temporary store, the deadline wait, loggers that record or drop, and
+        // recording fakes of the clients the Relay services take (and of their clock).
         .target(
             name: "TestSupport",
             dependencies: [
-                "Moto", "HTTP", "Store", "CallbackStore",
+                "Moto", "HTTP", "Store", "CallbackStore", "Relay", "AWS", "JSON",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ],

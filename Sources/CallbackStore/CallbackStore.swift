@@ -122,7 +122,7 @@ public protocol StoreView {
     func pending(tokenHash: String) throws -> PendingCallback?
     /// Whether the token was completed by us or found already closed (within its TTL). Needs `.token(hash)`.
     func isClosed(tokenHash: String) throws -> Bool
-    /// Whether a token has an entry of `action` in the outbox. Needs `.token(hash)`.
+    /// Whether a token has an entry of `action` in the outbox (the engine asks of job creations). Needs `.token(hash)`.
     func hasOutbox(tokenHash: String, action: OutboxAction) throws -> Bool
     /// Every callback waiting for one job, oldest registration first. Needs `.job(kind, name)`.
     func pendingCallbacks(jobKind: String, jobName: String) throws -> [PendingCallback]

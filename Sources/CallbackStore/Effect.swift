@@ -7,6 +7,8 @@ public enum Effect: Sendable, Equatable {
     case enqueue(NewOutboxEntry)
     /// Drops a token's queued entries of these actions (an outcome supersedes its heartbeats; a
     /// newer heartbeat replaces an older one; an ended execution cancels a Create not yet made).
+    /// The engine drops only heartbeats and job creations: the SQLite store indexes no other
+    /// action by token.
     case dropQueued(tokenHash: String, actions: [OutboxAction])
     case noteHeartbeat(tokenHash: String, at: Int64)
     case recordSweep(tokenHash: String, SweepState)

@@ -9,11 +9,11 @@ enum Query: Int, CaseIterable {
     case insertPending, pendingByToken, pendingByJob, deletePending, updatePendingStatus, listPending
     case pendingByExecution, dueHeartbeats, nextHeartbeatBase, noteHeartbeat
     case unsweptDue, sweepDue, nextSweepTimes, recordSweep, pendingOlderThan
-    case outboxHasAction
+    case outboxHasAction, outboxHasAnyAction
     case rememberExecutionEnd, executionEnd, pruneEndedExecutions, evictEndedExecutions
     case isClosed, closedByToken, markClosed, pruneClosed
     case insertEarlyEvent, earlyEventByJob, listEarlyEvents, pruneEarlyEvents, deleteEarlyEvent, evictEarlyEvents
-    case enqueue, outboxFromDue, outboxDueTimes, outboxByID, deleteOutbox, deleteOutboxByTokenAction
+    case enqueue, outboxFromDue, outboxDueTimes, outboxByID, deleteOutbox, deleteOutboxByTokenAction, deleteOutboxByTokenAnyAction
     case rescheduleOutbox, listOutbox
     case recordRejected, listRejected, evictRejected
     case rowCount, counts, gauges
@@ -31,6 +31,8 @@ enum Query: Int, CaseIterable {
         next_attempt_at, created_at, last_error
         """
     static let rejectedColumns = "id, received_at, source, message_id, reason, body"
+    /// ``StoreTransaction/indexedByToken`` as schema 3's `outbox_waiting_by_token` writes it.
+    static let indexedByToken = "action IN ('heartbeat', 'createJob')"
 
     var sql: String {
         switch self {
@@ -98,8 +100,13 @@ enum Query: Int, CaseIterable {
         case .outboxDueTimes: "SELECT id, next_attempt_at FROM outbox ORDER BY next_attempt_at, id"
         case .outboxByID: "SELECT \(Self.outboxColumns) FROM outbox WHERE id = ?1"
         case .deleteOutbox: "DELETE FROM outbox WHERE id = ?1"
-        case .deleteOutboxByTokenAction: "DELETE FROM outbox WHERE token_hash = ?1 AND action = ?2"
-        case .outboxHasAction: "SELECT 1 FROM outbox WHERE token_hash = ?1 AND action = ?2 LIMIT 1"
+        // The IN term matches outbox_waiting_by_token's WHERE clause, which lets SQLite use it;
+        // the Any forms (for the other actions, which the engine never looks up) scan.
+        case .deleteOutboxByTokenAction:
+            "DELETE FROM outbox WHERE token_hash = ?1 AND action = ?2 AND \(Self.indexedByToken)"
+        case .deleteOutboxByTokenAnyAction: "DELETE FROM outbox WHERE token_hash = ?1 AND action = ?2"
+        case .outboxHasAction: "SELECT 1 FROM outbox WHERE token_hash = ?1 AND action = ?2 AND \(Self.indexedByToken) LIMIT 1"
+        case .outboxHasAnyAction: "SELECT 1 FROM outbox WHERE token_hash = ?1 AND action = ?2 LIMIT 1"
 
         case .rememberExecutionEnd:
             // A redriven execution that ends again replaces what was known of its first end.

@@ -132,6 +132,15 @@ enum Schema {
         CREATE TRIGGER ended_executions_counted_out AFTER DELETE ON ended_executions
             BEGIN UPDATE row_counts SET n = n - 1 WHERE name = 'ended_executions'; END;
         """,
+        // 3: fewer pages per callback. The engine looks entries up by token only to drop queued
+        // heartbeats and job creations, or to ask whether a creation is still queued; outcomes
+        // (one per callback) are read by due time and id alone. Indexing only the entries it
+        // looks up saves each callback two writes to a random page of the old index (its
+        // outcome's insert and its delete): about 15 % of the WAL a callback writes.
+        """
+        DROP INDEX outbox_by_token;
+        CREATE INDEX outbox_waiting_by_token ON outbox (token_hash, action) WHERE action IN ('heartbeat', 'createJob');
+        """,
     ]
 
     /// The schema version this build writes and understands.

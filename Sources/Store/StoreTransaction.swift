@@ -374,11 +374,17 @@ public final class StoreTransaction {
         _ = try change(.deleteOutbox) { try $0.bind(id, at: 1) }
     }
 
-    /// Removes a token's entries of the given actions, e.g. heartbeats once an outcome is queued; returns how many.
+    /// The actions whose entries are indexed by token: heartbeats and job creations, the ones the
+    /// engine drops or asks about. Outcomes are not (one random page less per callback): looking
+    /// one up by token reads the whole outbox, which the engine never does.
+    public static let indexedByToken: Set<OutboxAction> = [.heartbeat, .createJob]
+
+    /// Removes a token's entries of the given actions, e.g. heartbeats once an outcome is queued;
+    /// returns how many. Quick for ``indexedByToken``, a scan of the outbox for the others.
     public func deleteOutbox(tokenHash: String, actions: [OutboxAction]) throws -> Int {
         var deleted = 0
         for action in actions {
-            deleted += try change(.deleteOutboxByTokenAction) { s in
+            deleted += try change(Self.indexedByToken.contains(action) ? .deleteOutboxByTokenAction : .deleteOutboxByTokenAnyAction) { s in
                 try s.bind(tokenHash, at: 1)
                 try s.bind(action.rawValue, at: 2)
             }
@@ -386,9 +392,10 @@ public final class StoreTransaction {
         return deleted
     }
 
-    /// Whether a token has an entry of `action` in the outbox (e.g. a job still being created).
+    /// Whether a token has an entry of `action` in the outbox, e.g. a job still being created.
+    /// Quick for ``indexedByToken``, a scan of the outbox for the others.
     public func hasOutbox(tokenHash: String, action: OutboxAction) throws -> Bool {
-        try first(.outboxHasAction, { s in
+        try first(Self.indexedByToken.contains(action) ? .outboxHasAction : .outboxHasAnyAction, { s in
             try s.bind(tokenHash, at: 1)
             try s.bind(action.rawValue, at: 2)
         }, { _ in true }) ?? false

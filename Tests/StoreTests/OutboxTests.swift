@@ -72,6 +72,32 @@ import CallbackStore
         #expect(deleted == 2)
     }
 
+    @Test("the engine's lookups by token use the index of heartbeats and creations; outcomes are in no token index")
+    func lookupsByTokenUseThePartialIndex() throws {
+        let database = try TemporaryStore.empty()
+        let store = try database.open()
+        defer { store.close() }
+        let raw = try RawConnection(path: database.path)
+        for query in [Query.deleteOutboxByTokenAction, .outboxHasAction] {
+            let plan = try raw.texts("EXPLAIN QUERY PLAN " + query.sql, column: 3).joined(separator: "; ")
+            #expect(plan.contains("USING INDEX outbox_waiting_by_token") || plan.contains("USING COVERING INDEX outbox_waiting_by_token"), "\(plan)")
+        }
+        // Only the token index's rows are written for a heartbeat, none for an outcome: what a
+        // callback saves is its outcome's insert into, and delete from, a random page of it.
+        try store.writeSync { tx throws in
+            _ = try tx.enqueue(Sample.outbox(1, action: .success))
+            _ = try tx.enqueue(Sample.outbox(2, action: .heartbeat))
+        }
+        #expect(try raw.integer("SELECT count(*) FROM outbox INDEXED BY outbox_waiting_by_token WHERE \(Query.indexedByToken)") == 1)
+        #expect(try raw.texts("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbox' ORDER BY name")
+            == ["outbox_by_due", "outbox_waiting_by_token"])
+        // The other actions are still found by token, by a scan the engine never asks for.
+        try store.writeSync { tx throws in
+            #expect(try tx.hasOutbox(tokenHash: "hash-1", action: .success))
+            #expect(try tx.deleteOutbox(tokenHash: "hash-1", actions: [.success]) == 1)
+        }
+    }
+
     @Test func unknownActionIsReportedNotGuessed() throws {
         let database = try TemporaryStore.empty()
         let store = try database.open()

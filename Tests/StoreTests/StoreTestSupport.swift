@@ -25,6 +25,19 @@ final class RawConnection {
         if code != SQLITE_OK { throw SQLiteError(code: code, db: db, sql: sql) }
     }
 
+    /// Column `column` of every row of `sql`, as text (e.g. the details of EXPLAIN QUERY PLAN).
+    func texts(_ sql: String, column: Int32 = 0) throws -> [String] {
+        var statement: OpaquePointer?
+        let code = sqlite3_prepare_v2(db, sql, -1, &statement, nil)
+        guard code == SQLITE_OK else { throw SQLiteError(code: code, db: db, sql: sql) }
+        defer { sqlite3_finalize(statement) }
+        var rows: [String] = []
+        while sqlite3_step(statement) == SQLITE_ROW {
+            rows.append(sqlite3_column_text(statement, column).map { String(cString: $0) } ?? "")
+        }
+        return rows
+    }
+
     /// The first column of the first row of `sql`, as an integer.
     func integer(_ sql: String) throws -> Int64 {
         var statement: OpaquePointer?

@@ -9,19 +9,19 @@ import Synchronization
 
 /// A service clock whose time stands still, whose jitter is fixed, and whose sleeps
 /// are recorded and return at once.
-final class ManualClock: Sendable {
+public final class ManualClock: Sendable {
     private let state: Mutex<(now: Int64, sleeps: [Duration])>
-    let random: Double
+    public let random: Double
 
-    init(now: Int64 = 1_800_000_000_000, random: Double = 0) {
+    public init(now: Int64 = 1_800_000_000_000, random: Double = 0) {
         state = Mutex((now, []))
         self.random = random
     }
 
-    var now: Int64 { state.withLock { $0.now } }
-    var sleeps: [Duration] { state.withLock { $0.sleeps } }
+    public var now: Int64 { state.withLock { $0.now } }
+    public var sleeps: [Duration] { state.withLock { $0.sleeps } }
 
-    var clock: ServiceClock {
+    public var clock: ServiceClock {
         ServiceClock(
             now: { [self] in now },
             sleep: { [self] wait in
@@ -36,8 +36,8 @@ final class ManualClock: Sendable {
 /// An SQS queue: each receive answers the next step of the script (messages or an error), then
 /// waits until cancelled, as a long poll on a quiet queue would. A message stays in the queue
 /// until a delete of it succeeds; deletes fail while `failingDeletes` lasts.
-actor FakeQueue: MessageSource {
-    enum Step: Sendable {
+public actor FakeQueue: MessageSource {
+    public enum Step: Sendable {
         case messages([SQSMessage])
         case failure(any Error)
     }
@@ -47,17 +47,17 @@ actor FakeQueue: MessageSource {
     /// What the test wants seen when a delete arrives (the store's state, say).
     private let observe: @Sendable () async -> Int
     /// Each delete asked for: its receipt handles and what `observe` saw then.
-    private(set) var deletes: [(handles: [String], observed: Int)] = []
+    public private(set) var deletes: [(handles: [String], observed: Int)] = []
     /// Receipt handles received and not deleted.
-    private(set) var inQueue: Set<String> = []
+    public private(set) var inQueue: Set<String> = []
 
-    init(_ script: [Step], failingDeletes: Int = 0, observe: @escaping @Sendable () async -> Int = { 0 }) {
+    public init(_ script: [Step], failingDeletes: Int = 0, observe: @escaping @Sendable () async -> Int = { 0 }) {
         self.script = script
         self.failingDeletes = failingDeletes
         self.observe = observe
     }
 
-    func receiveMessages(queueURL: String, waitSeconds: Int) async throws -> [SQSMessage] {
+    public func receiveMessages(queueURL: String, waitSeconds: Int) async throws -> [SQSMessage] {
         guard !script.isEmpty else {
             try await Task.sleep(for: .seconds(600))
             return []
@@ -71,7 +71,7 @@ actor FakeQueue: MessageSource {
         }
     }
 
-    func deleteMessageBatch(queueURL: String, receiptHandles: [(id: String, receiptHandle: String)]) async throws -> [SQSBatchFailure] {
+    public func deleteMessageBatch(queueURL: String, receiptHandles: [(id: String, receiptHandle: String)]) async throws -> [SQSBatchFailure] {
         let observed = await observe()
         deletes.append((receiptHandles.map(\.receiptHandle), observed))
         if failingDeletes > 0 {
@@ -85,8 +85,8 @@ actor FakeQueue: MessageSource {
 
 /// Step Functions: records each SendTask* call and answers with the next scripted error for its
 /// token, else success. Each call takes `latency`; the most calls seen in flight at once is kept.
-actor FakeStepFunctions: TaskCallbacks {
-    enum Call: Sendable, Equatable {
+public actor FakeStepFunctions: TaskCallbacks {
+    public enum Call: Sendable, Equatable {
         case success(token: String)
         case failure(token: String, error: String)
         case heartbeat(token: String)
@@ -94,24 +94,24 @@ actor FakeStepFunctions: TaskCallbacks {
 
     private var answers: [String: [any Error]]
     private let latency: Duration
-    private(set) var calls: [Call] = []
+    public private(set) var calls: [Call] = []
     private var inFlight = 0
-    private(set) var mostInFlight = 0
+    public private(set) var mostInFlight = 0
 
-    init(answers: [String: [any Error]] = [:], latency: Duration = .zero) {
+    public init(answers: [String: [any Error]] = [:], latency: Duration = .zero) {
         self.answers = answers
         self.latency = latency
     }
 
-    func sendTaskSuccess(taskToken: String, output: String, retryPolicy: RetryPolicy?) async throws {
+    public func sendTaskSuccess(taskToken: String, output: String, retryPolicy: RetryPolicy?) async throws {
         try await answer(.success(token: taskToken), taskToken)
     }
 
-    func sendTaskFailure(taskToken: String, error: String, cause: String, retryPolicy: RetryPolicy?) async throws {
+    public func sendTaskFailure(taskToken: String, error: String, cause: String, retryPolicy: RetryPolicy?) async throws {
         try await answer(.failure(token: taskToken, error: error), taskToken)
     }
 
-    func sendTaskHeartbeat(taskToken: String, retryPolicy: RetryPolicy?) async throws {
+    public func sendTaskHeartbeat(taskToken: String, retryPolicy: RetryPolicy?) async throws {
         try await answer(.heartbeat(token: taskToken), taskToken)
     }
 
@@ -131,30 +131,30 @@ actor FakeStepFunctions: TaskCallbacks {
 
 /// SageMaker: records each call; a describe answers the job's scripted description (or error),
 /// else `ResourceNotFound`.
-actor FakeSageMaker: JobControl {
-    enum Call: Sendable, Hashable {
+public actor FakeSageMaker: JobControl {
+    public enum Call: Sendable, Hashable {
         case create(operation: String)
         case describe(operation: String, name: String)
         case stop(operation: String, name: String)
     }
 
     private let descriptions: [String: Result<JSONObject, AWSError>]
-    private(set) var calls: [Call] = []
+    public private(set) var calls: [Call] = []
 
-    init(descriptions: [String: Result<JSONObject, AWSError>] = [:]) {
+    public init(descriptions: [String: Result<JSONObject, AWSError>] = [:]) {
         self.descriptions = descriptions
     }
 
-    var described: [String] {
+    public var described: [String] {
         calls.compactMap { if case .describe(_, let name) = $0 { name } else { nil } }
     }
 
-    func createJob(operation: String, request: JSONObject) async throws -> String? {
+    public func createJob(operation: String, request: JSONObject) async throws -> String? {
         calls.append(.create(operation: operation))
         return nil
     }
 
-    func describeJob(operation: String, nameField: String, name: String, retryPolicy: RetryPolicy?) async throws -> JSONObject {
+    public func describeJob(operation: String, nameField: String, name: String, retryPolicy: RetryPolicy?) async throws -> JSONObject {
         calls.append(.describe(operation: operation, name: name))
         guard let answer = descriptions[name] else {
             throw AWSError(code: "ResourceNotFound", message: "Could not find job \(name)", httpStatus: 400, operation: operation)
@@ -162,7 +162,7 @@ actor FakeSageMaker: JobControl {
         return try answer.get()
     }
 
-    func stopJob(operation: String, nameField: String, name: String, retryPolicy: RetryPolicy?) async throws {
+    public func stopJob(operation: String, nameField: String, name: String, retryPolicy: RetryPolicy?) async throws {
         calls.append(.stop(operation: operation, name: name))
     }
 }
