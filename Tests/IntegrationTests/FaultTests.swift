@@ -1,11 +1,12 @@
 import BenchSupport
 import FakeAWS
 import Foundation
+import Moto
 import Testing
 
 /// The guarantees under AWS faults and under SIGKILL, proven on the real binary against the fast
 /// fake (bounded versions of `make faults`).
-@Suite("Faults and kill loops", .timeLimit(.minutes(3)))
+@Suite("Faults and kill loops", .timeLimit(.minutes(4)))
 struct FaultTests {
     static var eventsDirectory: String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -48,6 +49,42 @@ struct FaultTests {
         #expect(report.tally.lost == 0)
         #expect(report.tally.secondOutcomes == 0)
         #expect(report.tally.leftInQueues == 0)
+    }
+
+    @Test("3 replicas on one DynamoDB table (moto), SIGKILLed inside deliveries, inside commits and at random, each restarted: nothing lost, no second outcome")
+    func dynamoKillLoop() async throws {
+        let moto = try await MotoServer.shared()
+        let loop = KillLoop(
+            name: "dynamodb ×3", jobs: 200, kills: 4, store: .dynamoDB(replicas: 3, moto: moto), binary: try Self.binary(),
+            eventsDirectory: Self.eventsDirectory, timeout: 120
+        )
+        let report = try await loop.run()
+        print(KillReport.header)
+        print(report.line)
+        #expect(report.error == nil)
+        #expect(report.kills == 4)
+        #expect(report.killsInDelivery >= 1)
+        #expect(report.killsInCommit >= 1)
+        #expect(report.tally.completed == 200)
+        #expect(report.tally.lost == 0)
+        #expect(report.tally.secondOutcomes == 0)
+        #expect(report.tally.leftInQueues == 0)
+    }
+
+    @Test("a ReceiveMessage answer (its messages in flight) stalled past the receive's timeout: the consumer gives up on it, receives again, and loses nothing")
+    func stalledReceive() async throws {
+        let run = FaultRun(scenario: .receiveStalls(1, rate: 1, jobs: 100), binary: try Self.binary(), eventsDirectory: Self.eventsDirectory, timeout: 90)
+        let report = try await run.measure()
+        #expect(report.error == nil)
+        #expect(report.faultsInjected == 1)
+        #expect(report.tally.completed == 100)
+        #expect(report.tally.lost == 0)
+        #expect(report.tally.secondOutcomes == 0)
+        #expect(report.tally.leftInQueues == 0)
+        #expect(report.serveRunning)
+        #expect(report.exit == 0)
+        // The consumer waited out its timeout (the 20 s long poll plus 15 s) once, no more.
+        #expect(report.wallSeconds >= 35)
     }
 
     @Test("deletes that stall do not stop the queue's intake: a committed batch frees its place before its delete is answered")
