@@ -1,7 +1,11 @@
 import BenchSupport
+import CallbackStore
+import DynamoStore
 import FakeAWS
 import Foundation
+import Logging
 import Moto
+import Relay
 import Testing
 
 /// The guarantees under AWS faults and under SIGKILL, proven on the real binary against the fast
@@ -69,6 +73,44 @@ struct FaultTests {
         #expect(report.tally.lost == 0)
         #expect(report.tally.secondOutcomes == 0)
         #expect(report.tally.leftInQueues == 0)
+    }
+
+    @Test("a survivor takes a dead replica's lapsed outbox entries over 16 per claim, looking again at once while a batch is full, so its own deliveries never wait behind hundreds of writes")
+    func takeoverInBatches() async throws {
+        let moto = try await MotoServer.shared()
+        let client = try moto.client()
+        let table = "takeover-\(UUID().uuidString.prefix(8).lowercased())"
+        try await Infra.createStateTable(named: table, on: client)
+        var logger = Logger(label: "takeover-test")
+        logger.logLevel = .warning
+        func replica(_ id: String) async throws -> any CallbackStore {
+            var settings = DynamoStoreSettings(replicaID: id)
+            settings.lease = .seconds(1)
+            return try await CallbackRelay.openStore(.dynamoDB(table: table), client: client, dynamo: settings, logger: logger)
+        }
+        let dead = try await replica("dead")
+        let survivor = try await replica("survivor")
+        defer { dead.close(); survivor.close() }
+        let now = WallClock.millisecondsNow()
+        let units = (0..<40).map { i in
+            StoreUnit(reads: [.token(hash: "lapsed-\(i)")]) { _ in
+                ((), [Effect.enqueue(NewOutboxEntry(
+                    tokenHash: "lapsed-\(i)", taskToken: "token-\(i)", jobKind: "ProcessingJob", jobName: "job-\(i)", action: .success, payload: "{}", notBefore: now
+                ))])
+            }
+        }
+        _ = try await dead.commit(units)
+        // The dead replica's leases (1 s) lapse; the survivor claims with 256 places free.
+        let later = now + 2_000
+        var claims: [Int] = []
+        var taken: Set<Int64> = []
+        while taken.count < 40, claims.count < 10 {
+            let claimed = try await survivor.claimDueOutbox(now: later, limit: 256, excluding: taken)
+            claims.append(claimed.count)
+            taken.formUnion(claimed.map(\.id))
+        }
+        #expect(claims == [16, 16, 8], "entries taken per claim")
+        #expect(taken.count == 40)
     }
 
     @Test("a ReceiveMessage answer (its messages in flight) stalled past the receive's timeout: the consumer gives up on it, receives again, and loses nothing")
