@@ -71,7 +71,7 @@ struct Faults {
             let allFaults = FaultScenario.everything(rate: 0.05, jobs: 0).plan
             say("")
             say("kill loops: serve SIGKILLed \(kills) times during a burst, restarted on the same store: one serve on SQLite (\(jobs) jobs),")
-            say("\(replicas) replicas on one DynamoDB table on moto (\(dynamoJobs) jobs; a killed replica's outbox entries are taken over after a 3 s lease)")
+            say("\(replicas) replicas on one DynamoDB table on moto (\(dynamoJobs) jobs; a killed replica's outbox entries are taken over after a 10 s lease)")
             say(KillReport.header)
             var loops = [
                 KillLoop(name: "sqlite", jobs: jobs, kills: kills, binary: binary, eventsDirectory: eventsDirectory, timeout: timeout),
