@@ -116,9 +116,9 @@ bench: deps venv
 ## queues, CPU per callback, wall time), then the kill loops (serve SIGKILLed inside deliveries,
 ## commits and at random, restarted on its store: SQLite, and 3 replicas on one DynamoDB table on
 ## moto, each with and without faults). FAULTS_JOBS=1000 for a quick run, FAULTS_SCENARIOS=500,all
-## to pick, FAULTS_KILLS=0 to skip loops, FAULTS_DYNAMO_JOBS (default 400; 0 skips DynamoDB),
+## to pick, FAULTS_KILLS=0 to skip loops, FAULTS_DYNAMO_JOBS (default 200; 0 skips DynamoDB),
 ## FAULTS_REPLICAS (default 3), FAULTS_PARALLEL=1 for one scenario at a time (default 3).
-## About 8 minutes; exits 1 if a line fails.
+## About 9 minutes; exits 1 if a line fails.
 faults: deps venv
 	swift build -c release --product sagemaker-callback
 	swift build -c release --product sagemaker-callback-faults

@@ -10,8 +10,9 @@ import Moto
 /// `FAULTS_JOBS` (jobs per scenario, default 5000), `FAULTS_SCENARIOS` (names to run, comma
 /// separated, each a prefix such as `500` or `all`; default all), `FAULTS_TIMEOUT` (seconds a
 /// phase may take, default 120), `FAULTS_KILLS` (kills per kill loop, default 8; 0 skips the
-/// loops), `FAULTS_DYNAMO_JOBS` (jobs per DynamoDB kill loop, default 400: moto's DynamoDB is
-/// far slower than the fake, and slows as its table grows), `FAULTS_REPLICAS` (replicas on the
+/// loops), `FAULTS_DYNAMO_JOBS` (jobs per DynamoDB kill loop, default 200: moto's DynamoDB, one
+/// request at a time, is far slower than the fake and slows as its table grows; its loops may
+/// take 300 s, or `FAULTS_TIMEOUT` if longer), `FAULTS_REPLICAS` (replicas on the
 /// table, default 3), `FAULTS_PARALLEL` (scenarios run at once, default 3: most of a stalled
 /// scenario is waiting out timeouts), `BENCH_EVENTS_DIR` (default `events`), `MOTO_SERVER`
 /// (default `.venv/bin/moto_server`).
@@ -35,7 +36,7 @@ struct Faults {
         let jobs = environment["FAULTS_JOBS"].flatMap(Int.init) ?? 5000
         let timeout = environment["FAULTS_TIMEOUT"].flatMap(Double.init) ?? 120
         let kills = environment["FAULTS_KILLS"].flatMap(Int.init) ?? 8
-        let dynamoJobs = environment["FAULTS_DYNAMO_JOBS"].flatMap(Int.init) ?? 400
+        let dynamoJobs = environment["FAULTS_DYNAMO_JOBS"].flatMap(Int.init) ?? 200
         let replicas = max(1, environment["FAULTS_REPLICAS"].flatMap(Int.init) ?? 3)
         let eventsDirectory = environment["BENCH_EVENTS_DIR"] ?? "events"
         let parallel = max(1, environment["FAULTS_PARALLEL"].flatMap(Int.init) ?? 3)
@@ -81,10 +82,11 @@ struct Faults {
             defer { moto?.stop() }
             if let moto {
                 let store = KillLoop.Store.dynamoDB(replicas: replicas, moto: moto)
+                let slower = max(timeout, 300)
                 loops += [
-                    KillLoop(name: "dynamodb ×\(replicas)", jobs: dynamoJobs, kills: kills, store: store, binary: binary, eventsDirectory: eventsDirectory, timeout: timeout),
+                    KillLoop(name: "dynamodb ×\(replicas)", jobs: dynamoJobs, kills: kills, store: store, binary: binary, eventsDirectory: eventsDirectory, timeout: slower),
                     KillLoop(name: "dynamodb ×\(replicas), all 5%", jobs: dynamoJobs, kills: kills, plan: allFaults, store: store,
-                             binary: binary, eventsDirectory: eventsDirectory, timeout: timeout),
+                             binary: binary, eventsDirectory: eventsDirectory, timeout: slower),
                 ]
             }
             for loop in loops {
