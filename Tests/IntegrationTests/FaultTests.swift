@@ -100,8 +100,9 @@ struct FaultTests {
             }
         }
         _ = try await dead.commit(units)
-        // The dead replica's leases (1 s) lapse; the survivor claims with 256 places free.
-        let later = now + 2_000
+        // The dead replica's leases (1 s from when it decided, which on a busy moto is well after
+        // `now`) have lapsed 2 s after its commit returned; the survivor claims with 256 places free.
+        let later = WallClock.millisecondsNow() + 2_000
         var claims: [Int] = []
         var taken: Set<Int64> = []
         while taken.count < 40, claims.count < 10 {
