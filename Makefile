@@ -119,15 +119,18 @@ bench: deps venv
 	python3 Tests/bench/wal_pages.py
 
 ## faults: serve (release build) against the fake with AWS faults injected, one line per scenario
-## (each mode at 5 % and 20 % on SQS and Step Functions, then all at once at 5 %: completed,
-## lost, second outcomes, repeats, left in queues, CPU per callback, wall time), then the kill
-## loops (serve SIGKILLed inside deliveries, commits and at random, restarted on its database).
-## FAULTS_JOBS=1000 for a quick run, FAULTS_SCENARIOS=500,all to pick, FAULTS_KILLS=0 to skip loops,
-## FAULTS_PARALLEL=1 for one scenario at a time (default 3). About 5 minutes; exits 1 if a line fails.
-faults: deps
+## (each mode at 5 % and 20 % on SQS and Step Functions, a few ReceiveMessage stalls past the
+## receive timeout, then all at once at 5 %: completed, lost, second outcomes, repeats, left in
+## queues, CPU per callback, wall time), then the kill loops (serve SIGKILLed inside deliveries,
+## commits and at random, restarted on its store: SQLite, and 3 replicas on one DynamoDB table on
+## moto, each with and without faults). FAULTS_JOBS=1000 for a quick run, FAULTS_SCENARIOS=500,all
+## to pick, FAULTS_KILLS=0 to skip loops, FAULTS_DYNAMO_JOBS (default 200; 0 skips DynamoDB),
+## FAULTS_REPLICAS (default 3), FAULTS_PARALLEL=1 for one scenario at a time (default 3).
+## About 9 minutes; exits 1 if a line fails.
+faults: deps venv
 	swift build -c release --product sagemaker-callback
 	swift build -c release --product sagemaker-callback-faults
-	SAGEMAKER_CALLBACK_BINARY="$${SAGEMAKER_CALLBACK_BINARY:-.build/release/sagemaker-callback}" .build/release/sagemaker-callback-faults
+	SAGEMAKER_CALLBACK_BINARY="$${SAGEMAKER_CALLBACK_BINARY:-.build/release/sagemaker-callback}" MOTO_SERVER="$${MOTO_SERVER:-$(VENV)/bin/moto_server}" .build/release/sagemaker-callback-faults
 
 clean:
 	rm -rf .build $(VENV)

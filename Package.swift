@@ -135,7 +135,7 @@ let package = Package(
         .target(
             name: "BenchSupport",
             dependencies: [
-                "FakeAWS", "AWS", "HTTP", "JSON", "SigV4",
+                "FakeAWS", "AWS", "HTTP", "JSON", "Moto", "SigV4",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -146,7 +146,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .executableTarget(name: "sagemaker-callback-faults", dependencies: ["BenchSupport", "FakeAWS"]),
+        .executableTarget(name: "sagemaker-callback-faults", dependencies: ["BenchSupport", "FakeAWS", "Moto"]),
 
         // `make bench`: what the metrics and a JSON log line add to a callback (not shipped).
         .executableTarget(

@@ -42,10 +42,11 @@ public final class FakeRig: Sendable {
         requestsURL = fake.createQueue(named: requestsQueue, visibilityTimeout: visibilityTimeout)
     }
 
-    /// Starts serve against the fake: in a fresh directory, or again in `directory`.
-    public func startServe(binary: String, directory: URL? = nil, environment: [String: String] = [:]) throws -> ServeProcess {
+    /// Starts serve against the fake (at `endpoint`, one of its listeners; the first unless
+    /// told): in a fresh directory, or again in `directory`.
+    public func startServe(binary: String, directory: URL? = nil, endpoint: String? = nil, environment: [String: String] = [:]) throws -> ServeProcess {
         try ServeProcess(
-            binary: binary, endpoint: fake.endpoint, eventsQueueURL: eventsURL, requestsQueueURL: requestsURL,
+            binary: binary, endpoint: endpoint ?? fake.endpoint, eventsQueueURL: eventsURL, requestsQueueURL: requestsURL,
             directory: directory, environment: environment
         )
     }

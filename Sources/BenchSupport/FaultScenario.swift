@@ -19,10 +19,20 @@ public struct FaultScenario: Sendable {
     /// (``AWS/StepFunctions/callTimeout`` and SQS deletes, 10 s).
     public static let stall: Duration = .seconds(11)
 
-    /// ReceiveMessage is never stalled: a stalled long poll is found out only when its timeout
-    /// (the 20 s wait plus 15 s) runs out, and the one receive loop per queue would wait that
-    /// long every time, turning a 5,000-job run into many minutes of waiting for nothing.
+    /// The stall scenarios leave ReceiveMessage alone: a stalled long poll is found out only when
+    /// its timeout (the 20 s wait plus 15 s) runs out, and the one receive loop per queue would
+    /// wait that long every time, turning a 5,000-job run into many minutes of waiting for
+    /// nothing. ``receiveStalls(_:rate:jobs:seed:)`` stalls receives alone, a few times.
     static let unstalled: Set<String> = ["ReceiveMessage"]
+
+    /// ReceiveMessage alone meets stalls, at `rate`, at most `count` times: each answer (its
+    /// messages in flight) is held past serve's receive timeout, then its connection closed.
+    /// The consumer must give up on it, receive again, and get the messages back once their
+    /// visibility lapses. Each stall holds its queue's intake for the 35 s of the timeout.
+    public static func receiveStalls(_ count: Int, rate: Double, jobs: Int, seed: UInt64 = 1) -> FaultScenario {
+        let sqs = ServiceFaults([.stall: rate], exempt: ServiceFaults.allButReceive, limits: [.stall: count])
+        return FaultScenario(name: "stall receive ×\(count)", plan: FaultPlan(sqs: sqs, stall: stall, seed: seed), jobs: jobs)
+    }
 
     /// `mode` at `rate` on both services (redelivery on SQS only).
     public static func single(_ mode: FaultMode, rate: Double, jobs: Int, seed: UInt64 = 1) -> FaultScenario {
@@ -42,9 +52,10 @@ public struct FaultScenario: Sendable {
         return FaultScenario(name: "all \(Int(rate * 100))%", plan: FaultPlan(sqs: sqs, stepFunctions: stepFunctions, stall: stall, seed: seed), jobs: jobs)
     }
 
-    /// `make faults`: no faults (the baseline), each mode at 5 % and 20 %, all at once at 5 %.
+    /// `make faults`: no faults (the baseline), a few ReceiveMessage stalls (first: the longest
+    /// to wait out), each mode at 5 % and 20 %, all at once at 5 %.
     public static func standard(jobs: Int) -> [FaultScenario] {
-        [FaultScenario(name: "none", plan: .none, jobs: jobs)]
+        [FaultScenario(name: "none", plan: .none, jobs: jobs), receiveStalls(3, rate: 0.02, jobs: jobs)]
             + FaultMode.allCases.flatMap { mode in [0.05, 0.2].map { single(mode, rate: $0, jobs: jobs) } }
             + [everything(rate: 0.05, jobs: jobs)]
     }

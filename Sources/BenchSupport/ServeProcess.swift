@@ -110,6 +110,12 @@ public final class ServeProcess: @unchecked Sendable {
         return data.reduce(0) { $1 == 0x0A ? $0 + 1 : $0 }
     }
 
+    /// Lines of its log (every run in this directory) that contain `text`.
+    public func logLines(containing text: String) -> Int {
+        guard let log = try? String(contentsOf: logFile, encoding: .utf8) else { return 0 }
+        return log.split(separator: "\n").filter { $0.contains(text) }.count
+    }
+
     public func removeDirectory() { try? FileManager.default.removeItem(at: directory) }
 }
 

@@ -23,8 +23,11 @@ extension DynamoStore {
             }
         }
         if claimed.count < limit, now >= nextScan.withLock({ $0 }) {
-            nextScan.withLock { $0 = now + scanInterval }
-            claimed += try await takeOver(now: now, limit: limit - claimed.count)
+            let batch = min(limit - claimed.count, Self.takeOverBatch)
+            let taken = try await takeOver(now: now, limit: batch, scanning: limit - claimed.count)
+            // A full batch: more may have lapsed, and the next claim looks again at once.
+            nextScan.withLock { $0 = taken.count == batch ? now : now + scanInterval }
+            claimed += taken
         }
         return claimed.sorted { ($0.nextAttemptAt, $0.id) < ($1.nextAttemptAt, $1.id) }
     }
@@ -38,11 +41,20 @@ extension DynamoStore {
 
     private func heldEntries() -> [Held] { heldSnapshot() }
 
+    /// The most lapsed entries one claim takes over. Each is a conditional write, in sequence,
+    /// while this replica's own entries wait for the claim: a survivor that took a dead
+    /// replica's hundreds at once (up to its 256 free places) held its own deliveries back so
+    /// long, on a slow DynamoDB (moto on a loaded machine), that their leases lapsed in turn and
+    /// the replicas took each other's entries over and over (the DynamoDB kill loop of 400 jobs:
+    /// 82 delivered in two minutes, 242 takeovers).
+    static let takeOverBatch = 16
+
     /// Entries due whose lease lapsed (their replica died or stalled), taken with a conditional
     /// write each: of several replicas that find one, one gets it.
-    private func takeOver(now: Int64, limit: Int) async throws -> [OutboxEntry] {
+    /// `scanning` due entries are looked at (most are other replicas' live ones), `limit` taken.
+    private func takeOver(now: Int64, limit: Int, scanning: Int) async throws -> [OutboxEntry] {
         guard limit > 0 else { return [] }
-        let candidates = try await indexQuery(DynamoTableDesign.byTime, partition: "outbox", upTo: now, limit: limit)
+        let candidates = try await indexQuery(DynamoTableDesign.byTime, partition: "outbox", upTo: now, limit: max(limit, scanning))
         let mine = Set(heldEntries().map(\.record.entry.id))
         var taken: [OutboxEntry] = []
         for item in candidates {

@@ -20,8 +20,8 @@ public final class FakeAWS: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let timerLoop: any EventLoop
     private let state = Mutex(FakeState())
-    private let channel = Mutex<(any Channel)?>(nil)
-    private let receiveObserver = Mutex<(@Sendable (_ receiptHandles: [String]) -> Void)?>(nil)
+    private let channels = Mutex<[any Channel]>([])
+    private let receiveObserver = Mutex<(@Sendable (_ receiptHandles: [String], _ port: Int) -> Void)?>(nil)
 
     private init(threads: Int) {
         group = MultiThreadedEventLoopGroup(numberOfThreads: min(max(threads, 1), 2))
@@ -33,20 +33,8 @@ public final class FakeAWS: Sendable {
     public static func start(port: Int = 0, threads: Int = 1, stepFunctions: StepFunctionsBehavior = .init()) async throws -> FakeAWS {
         let fake = FakeAWS(threads: threads)
         fake.configure(stepFunctions)
-        let bootstrap = ServerBootstrap(group: fake.group)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(FakeHTTPHandler(fake: fake))
-                }
-            }
         do {
-            let listener = try await bootstrap.bind(host: "127.0.0.1", port: port).get()
-            let bound = listener.localAddress?.port ?? port
-            fake.channel.withLock { $0 = listener }
+            let bound = try await fake.listen(port: port)
             fake.state.withLock { $0.port = bound }
         } catch {
             try? await fake.group.shutdownGracefully()
@@ -55,13 +43,37 @@ public final class FakeAWS: Sendable {
         return fake
     }
 
-    /// Closes the listener and stops the event loops; parked long polls are dropped.
+    /// Opens one more listener onto the same fake, on a free port, and returns its
+    /// `http://127.0.0.1:PORT`: clients given endpoints of their own are told apart by the port
+    /// their requests arrive at (``observeReceives(_:)``, ``heldCallPorts``), as the kill loops
+    /// tell which replica to kill. Queue URLs keep naming the first port; any port serves them.
+    public func addListener() async throws -> String {
+        "http://127.0.0.1:\(try await listen(port: 0))"
+    }
+
+    private func listen(port: Int) async throws -> Int {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(FakeHTTPHandler(fake: self, port: channel.localAddress?.port ?? 0))
+                }
+            }
+        let listener = try await bootstrap.bind(host: "127.0.0.1", port: port).get()
+        channels.withLock { $0.append(listener) }
+        return listener.localAddress?.port ?? port
+    }
+
+    /// Closes the listeners and stops the event loops; parked long polls are dropped.
     public func shutdown() async throws {
-        let listener = channel.withLock { channel in
-            defer { channel = nil }
-            return channel
+        let listeners = channels.withLock { channels in
+            defer { channels = [] }
+            return channels
         }
-        try? await listener?.close()
+        for listener in listeners { try? await listener.close() }
         try await group.shutdownGracefully()
     }
 
@@ -103,6 +115,9 @@ public final class FakeAWS: Sendable {
     /// Calls held so far and not released.
     public var heldCalls: Int { state.withLock { $0.held.count } }
 
+    /// The listener port each held call arrived at (``addListener()``), in arrival order.
+    public var heldCallPorts: [Int] { state.withLock { $0.held.map(\.port) } }
+
     /// Releases the held calls: applies them (and answers, if their connection is still open)
     /// or not (and closes their connections). Returns how many there were.
     @discardableResult
@@ -119,8 +134,9 @@ public final class FakeAWS: Sendable {
     }
 
     /// Calls `observer` on the fake's event loop whenever a ReceiveMessage is answered, with the
-    /// receipt handles it carries, just before the answer is written (nil: no observer).
-    public func observeReceives(_ observer: (@Sendable (_ receiptHandles: [String]) -> Void)?) {
+    /// receipt handles it carries and the listener port it arrived at, just before the answer is
+    /// written (nil: no observer).
+    public func observeReceives(_ observer: (@Sendable (_ receiptHandles: [String], _ port: Int) -> Void)?) {
         receiveObserver.withLock { $0 = observer }
     }
 
@@ -135,10 +151,10 @@ public final class FakeAWS: Sendable {
         }
     }
 
-    private func receiveAnswered(_ reply: FakeReply) {
+    private func receiveAnswered(_ reply: FakeReply, port: Int) {
         guard let observer = receiveObserver.withLock({ $0 }) else { return }
         let messages = (try? JSONValue.parse(reply.body))?["Messages"]?.arrayValue ?? []
-        observer(messages.compactMap { $0["ReceiptHandle"]?.stringValue })
+        observer(messages.compactMap { $0["ReceiptHandle"]?.stringValue }, port)
     }
 
     /// Holds a queue (receives return nothing, long polls wait) or releases it (waiting long polls
@@ -216,7 +232,7 @@ public final class FakeAWS: Sendable {
         case later(EventLoopFuture<FakeReply>, waiter: Int?)
     }
 
-    func handle(target: String?, body: ByteBuffer, on eventLoop: any EventLoop) -> Answer {
+    func handle(target: String?, body: ByteBuffer, on eventLoop: any EventLoop, port: Int) -> Answer {
         guard let target, let dot = target.firstIndex(of: ".") else {
             return .now(.error("UnknownOperationException", "The request has no X-Amz-Target."))
         }
@@ -229,10 +245,10 @@ public final class FakeAWS: Sendable {
             let fault = state.faults.draw(service: service, operation: operation)
             // A request failed before it is applied is still a request the client made.
             if let fault, !fault.applies { state.counters.requests[operation, default: 0] += 1 }
-            return (fault, state.faults.plan.stall)
+            return (fault, state.faults.plan.stall(of: operation))
         }
         if let fault, let reply = FakeReply.unapplied(fault) { return .now(reply) }
-        let answer = serve(service: service, operation: operation, request: request, on: eventLoop)
+        let answer = serve(service: service, operation: operation, request: request, on: eventLoop, port: port)
         guard let fault else { return answer }
         switch (answer, fault) {
         case (.now(let reply), .stall):
@@ -251,7 +267,7 @@ public final class FakeAWS: Sendable {
     }
 
     /// The request applied, as AWS would answer it.
-    private func serve(service: String, operation: String, request: JSONObject, on eventLoop: any EventLoop) -> Answer {
+    private func serve(service: String, operation: String, request: JSONObject, on eventLoop: any EventLoop, port: Int) -> Answer {
         let now = Self.uptime()
         switch service {
         case "AmazonSQS":
@@ -263,7 +279,7 @@ public final class FakeAWS: Sendable {
             apply(wakeups)
             switch outcome {
             case .reply(let reply):
-                if operation == "ReceiveMessage" { receiveAnswered(reply) }
+                if operation == "ReceiveMessage" { receiveAnswered(reply, port: port) }
                 return .now(reply)
             case .wait(let id, let promise, let seconds):
                 let timeout = eventLoop.scheduleTask(in: .seconds(Int64(seconds))) { [self] in endWait(id) }
@@ -274,12 +290,12 @@ public final class FakeAWS: Sendable {
                 }
                 if !parked { timeout.cancel() }
                 return .later(promise.futureResult.map { [self] reply in
-                    receiveAnswered(reply)
+                    receiveAnswered(reply, port: port)
                     return reply
                 }, waiter: id)
             }
         case "AWSStepFunctions":
-            if let held = hold(operation, request, on: eventLoop) { return .later(held, waiter: nil) }
+            if let held = hold(operation, request, on: eventLoop, port: port) { return .later(held, waiter: nil) }
             let (reply, latency) = state.withLock { ($0.stepFunctions(operation, request, now: now), $0.behavior.latency) }
             guard latency > .zero else { return .now(reply) }
             let promise = eventLoop.makePromise(of: FakeReply.self)
@@ -290,14 +306,14 @@ public final class FakeAWS: Sendable {
         }
     }
 
-    private func hold(_ operation: String, _ request: JSONObject, on eventLoop: any EventLoop) -> EventLoopFuture<FakeReply>? {
+    private func hold(_ operation: String, _ request: JSONObject, on eventLoop: any EventLoop, port: Int) -> EventLoopFuture<FakeReply>? {
         guard operation == "SendTaskSuccess" || operation == "SendTaskFailure" else { return nil }
         return state.withLock { state in
             guard state.holdsLeft > 0 else { return nil }
             state.holdsLeft -= 1
             state.counters.requests[operation, default: 0] += 1
             let promise = eventLoop.makePromise(of: FakeReply.self)
-            state.held.append(HeldCall(operation: operation, request: request, promise: promise))
+            state.held.append(HeldCall(operation: operation, request: request, promise: promise, port: port))
             return promise.futureResult
         }
     }

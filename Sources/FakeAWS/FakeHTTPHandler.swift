@@ -8,6 +8,8 @@ final class FakeHTTPHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let fake: FakeAWS
+    /// The listener port the connection came in on.
+    private let port: Int
     private var target: String?
     private var body = ByteBuffer()
     private var keepAlive = true
@@ -16,7 +18,10 @@ final class FakeHTTPHandler: ChannelInboundHandler {
     private var waiter: Int?
     private var requestCount = 0
 
-    init(fake: FakeAWS) { self.fake = fake }
+    init(fake: FakeAWS, port: Int) {
+        self.fake = fake
+        self.port = port
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -28,7 +33,7 @@ final class FakeHTTPHandler: ChannelInboundHandler {
         case .body(var chunk):
             body.writeBuffer(&chunk)
         case .end:
-            switch fake.handle(target: target, body: body, on: context.eventLoop) {
+            switch fake.handle(target: target, body: body, on: context.eventLoop, port: port) {
             case .now(let reply):
                 respond(reply, context: context)
             case .later(let future, let waiter):

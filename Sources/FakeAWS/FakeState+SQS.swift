@@ -28,6 +28,9 @@ extension FakeState {
             guard let body = request["MessageBody"]?.stringValue, !body.isEmpty, body.utf8.count <= Self.maxBodyBytes else {
                 return .reply(Self.invalidBody)
             }
+            if let refused = Self.refusedCharacter(in: body) {
+                return .reply(.sqsError("InvalidMessageContents", Self.invalidContents(refused), queryCode: "InvalidMessageContents"))
+            }
             let sequence = enqueue(body, queue: q, now: now, wallMillis: wallMillis)
             wake(queue: q, now: now, wakeups: &wakeups)
             return .reply(.ok(["MessageId": .string(FakeIdentifiers.messageID(sequence))]))
@@ -57,6 +60,21 @@ extension FakeState {
         default:
             return .reply(.error("com.amazonaws.sqs#UnsupportedOperation", "The fake does not implement \(operation).", queryCode: "AWS.SimpleQueueService.UnsupportedOperation"))
         }
+    }
+
+    /// The first character SQS refuses in a message body: it takes #x9, #xA, #xD, #x20 to
+    /// #xD7FF, #xE000 to #xFFFD and #x10000 to #x10FFFF (so never a raw NUL).
+    static func refusedCharacter(in body: String) -> Unicode.Scalar? {
+        body.unicodeScalars.first { scalar in
+            switch scalar.value {
+            case 0x9, 0xA, 0xD, 0x20...0xD7FF, 0xE000...0xFFFD, 0x10000...0x10FFFF: false
+            default: true
+            }
+        }
+    }
+
+    static func invalidContents(_ scalar: Unicode.Scalar) -> String {
+        "Invalid binary character '#x\(String(scalar.value, radix: 16, uppercase: true))' was found in the message body, the set of allowed characters is #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF"
     }
 
     static let invalidBody = FakeReply.sqsError(
@@ -96,6 +114,9 @@ extension FakeState {
         let reply = batch(request) { state, entry in
             guard let body = entry["MessageBody"]?.stringValue, !body.isEmpty, body.utf8.count <= Self.maxBodyBytes else {
                 return .failure(BatchFailure(code: "InvalidParameterValue", message: "MessageBody is missing, empty or over 1 MiB."))
+            }
+            if let refused = Self.refusedCharacter(in: body) {
+                return .failure(BatchFailure(code: "InvalidMessageContents", message: Self.invalidContents(refused)))
             }
             let sequence = state.enqueue(body, queue: q, now: now, wallMillis: wallMillis)
             return .success(["MessageId": .string(FakeIdentifiers.messageID(sequence))])

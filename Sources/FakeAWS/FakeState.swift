@@ -189,4 +189,6 @@ struct HeldCall {
     var operation: String
     var request: JSONObject
     var promise: EventLoopPromise<FakeReply>
+    /// The listener port it arrived at.
+    var port: Int
 }

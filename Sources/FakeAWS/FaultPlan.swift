@@ -10,8 +10,9 @@ public enum FaultMode: String, Sendable, CaseIterable {
     case dropBeforeApplying = "drop-unapplied"
     /// The request is applied, then the connection is closed without an answer.
     case dropAfterApplying = "drop-applied"
-    /// The request is applied and its answer held for ``FaultPlan/stall`` (longer than the
-    /// client's timeout), then the connection is closed without it.
+    /// The request is applied and its answer held for ``FaultPlan/stall`` (a ReceiveMessage's
+    /// for ``FaultPlan/receiveStall``; longer than the client's timeout), then the connection is
+    /// closed without it.
     case stall = "stall"
     /// The request is applied and answered 200 with its body cut in half.
     case truncatedBody = "truncated"
@@ -39,12 +40,23 @@ public struct ServiceFaults: Sendable, Equatable {
     public var exempt: Set<String>
     /// Operations a stall draw leaves alone (the request is served as if no fault was drawn).
     public var neverStalled: Set<String>
+    /// The most requests a mode fails in a run; past it, its draws are served as if no fault was
+    /// drawn (a mode without a limit has none).
+    public var limits: [FaultMode: Int]
 
-    public init(_ rates: [FaultMode: Double] = [:], exempt: Set<String> = ServiceFaults.fixtureOperations, neverStalled: Set<String> = []) {
+    public init(
+        _ rates: [FaultMode: Double] = [:], exempt: Set<String> = ServiceFaults.fixtureOperations, neverStalled: Set<String> = [],
+        limits: [FaultMode: Int] = [:]
+    ) {
         self.rates = rates
         self.exempt = exempt
         self.neverStalled = neverStalled
+        self.limits = limits
     }
+
+    /// Every SQS operation serve calls but ReceiveMessage, and the fixture's: exempt them to
+    /// fault receives alone.
+    public static let allButReceive: Set<String> = fixtureOperations.union(["DeleteMessage", "DeleteMessageBatch", "ChangeMessageVisibility"])
 
     /// The SQS calls the bench makes to set a run up.
     public static let fixtureOperations: Set<String> = ["CreateQueue", "GetQueueUrl", "SendMessage", "SendMessageBatch", "GetQueueAttributes"]
@@ -63,14 +75,24 @@ public struct FaultPlan: Sendable, Equatable {
     public var stepFunctions: ServiceFaults
     /// How long a stalled answer is held before its connection is closed.
     public var stall: Duration
+    /// How long a stalled ReceiveMessage answer is held, from when its long poll is answered:
+    /// longer than a receive's own timeout (serve's is the long poll plus 15 s, 35 s in all).
+    public var receiveStall: Duration
     public var seed: UInt64
 
-    public init(sqs: ServiceFaults = .init(), stepFunctions: ServiceFaults = .init(), stall: Duration = .seconds(11), seed: UInt64 = 1) {
+    public init(
+        sqs: ServiceFaults = .init(), stepFunctions: ServiceFaults = .init(), stall: Duration = .seconds(11), receiveStall: Duration = .seconds(36),
+        seed: UInt64 = 1
+    ) {
         self.sqs = sqs
         self.stepFunctions = stepFunctions
         self.stall = stall
+        self.receiveStall = receiveStall
         self.seed = seed
     }
+
+    /// How long `operation`'s stalled answer is held.
+    func stall(of operation: String) -> Duration { operation == "ReceiveMessage" ? receiveStall : stall }
 
     /// No faults at all.
     public static let none = FaultPlan()
@@ -117,6 +139,7 @@ struct FaultDraws {
             bound += faults.rates[mode] ?? 0
             if roll < bound {
                 if mode == .stall, faults.neverStalled.contains(operation) { return nil }
+                if let limit = faults.limits[mode], counts.injected[service]?[mode] ?? 0 >= limit { return nil }
                 counts.injected[service, default: [:]][mode, default: 0] += 1
                 return mode
             }

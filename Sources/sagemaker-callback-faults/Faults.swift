@@ -1,6 +1,7 @@
 import BenchSupport
 import FakeAWS
 import Foundation
+import Moto
 
 /// `make faults`: the real `serve` against ``FakeAWS`` with faults injected (one line per
 /// scenario), then the kill loops (one line per loop). Exits 1 if any line breaks a guarantee.
@@ -9,8 +10,12 @@ import Foundation
 /// `FAULTS_JOBS` (jobs per scenario, default 5000), `FAULTS_SCENARIOS` (names to run, comma
 /// separated, each a prefix such as `500` or `all`; default all), `FAULTS_TIMEOUT` (seconds a
 /// phase may take, default 120), `FAULTS_KILLS` (kills per kill loop, default 8; 0 skips the
-/// loops), `FAULTS_PARALLEL` (scenarios run at once, default 3: most of a stalled scenario is
-/// waiting out timeouts), `BENCH_EVENTS_DIR` (default `events`).
+/// loops), `FAULTS_DYNAMO_JOBS` (jobs per DynamoDB kill loop, default 200: moto's DynamoDB, one
+/// request at a time, is far slower than the fake and slows as its table grows; its loops may
+/// take 300 s, or `FAULTS_TIMEOUT` if longer), `FAULTS_REPLICAS` (replicas on the
+/// table, default 3), `FAULTS_PARALLEL` (scenarios run at once, default 3: most of a stalled
+/// scenario is waiting out timeouts), `BENCH_EVENTS_DIR` (default `events`), `MOTO_SERVER`
+/// (default `.venv/bin/moto_server`).
 @main
 struct Faults {
     static func main() async {
@@ -31,6 +36,8 @@ struct Faults {
         let jobs = environment["FAULTS_JOBS"].flatMap(Int.init) ?? 5000
         let timeout = environment["FAULTS_TIMEOUT"].flatMap(Double.init) ?? 120
         let kills = environment["FAULTS_KILLS"].flatMap(Int.init) ?? 8
+        let dynamoJobs = environment["FAULTS_DYNAMO_JOBS"].flatMap(Int.init) ?? 200
+        let replicas = max(1, environment["FAULTS_REPLICAS"].flatMap(Int.init) ?? 3)
         let eventsDirectory = environment["BENCH_EVENTS_DIR"] ?? "events"
         let parallel = max(1, environment["FAULTS_PARALLEL"].flatMap(Int.init) ?? 3)
         let chosen = environment["FAULTS_SCENARIOS"].map { $0.split(separator: ",").map(String.init) }
@@ -62,14 +69,26 @@ struct Faults {
             }
         }
         if kills > 0 {
+            let allFaults = FaultScenario.everything(rate: 0.05, jobs: 0).plan
             say("")
-            say("kill loops: serve SIGKILLed \(kills) times during a burst of \(jobs) jobs, restarted on the same SQLite database")
+            say("kill loops: serve SIGKILLed \(kills) times during a burst, restarted on the same store: one serve on SQLite (\(jobs) jobs),")
+            say("\(replicas) replicas on one DynamoDB table on moto (\(dynamoJobs) jobs; a killed replica's outbox entries are taken over after a 10 s lease)")
             say(KillReport.header)
-            let loops = [
+            var loops = [
                 KillLoop(name: "sqlite", jobs: jobs, kills: kills, binary: binary, eventsDirectory: eventsDirectory, timeout: timeout),
-                KillLoop(name: "sqlite, all 5%", jobs: jobs, kills: kills, plan: FaultScenario.everything(rate: 0.05, jobs: 0).plan,
-                         binary: binary, eventsDirectory: eventsDirectory, timeout: timeout),
+                KillLoop(name: "sqlite, all 5%", jobs: jobs, kills: kills, plan: allFaults, binary: binary, eventsDirectory: eventsDirectory, timeout: timeout),
             ]
+            let moto = dynamoJobs > 0 ? try await MotoServer.start(serializeRequests: true) : nil
+            defer { moto?.stop() }
+            if let moto {
+                let store = KillLoop.Store.dynamoDB(replicas: replicas, moto: moto)
+                let slower = max(timeout, 300)
+                loops += [
+                    KillLoop(name: "dynamodb ×\(replicas)", jobs: dynamoJobs, kills: kills, store: store, binary: binary, eventsDirectory: eventsDirectory, timeout: slower),
+                    KillLoop(name: "dynamodb ×\(replicas), all 5%", jobs: dynamoJobs, kills: kills, plan: allFaults, store: store,
+                             binary: binary, eventsDirectory: eventsDirectory, timeout: slower),
+                ]
+            }
             for loop in loops {
                 let report = try await loop.run()
                 say(report.line)

@@ -4,6 +4,7 @@ import HTTP
 import JSON
 import Logging
 import SigV4
+import Synchronization
 import Testing
 
 /// The fake behaves like AWS wherever the load bench depends on it, as seen through our own client.
@@ -173,6 +174,78 @@ struct FakeAWSTests {
             #expect(elapsed >= .milliseconds(150))
             // Bounded, with room for a CI machine that stalls for seconds.
             #expect(elapsed < .seconds(10))
+        }
+    }
+
+    @Test("a body with a character SQS refuses (a raw NUL, U+FFFF) is refused InvalidMessageContents, alone or in a batch; an escaped NUL is text")
+    func refusedCharacters() async throws {
+        try await Self.withFake { fake, client in
+            let sqs = SQS(client: client)
+            let url = try await Self.createQueue(client, "characters")
+            let nul = await Self.code { try await sqs.sendMessage(queueURL: url, body: "{\"a\":\"\u{0}\"}") }
+            #expect(nul == "InvalidMessageContents")
+            let batch = try await client.call(.sqs, "SendMessageBatch", [
+                "QueueUrl": .string(url),
+                "Entries": [["Id": "a", "MessageBody": "\u{FFFF}"], ["Id": "b", "MessageBody": #"{"a":"\u0000 tab\t"}"#]],
+            ])
+            #expect(batch["Failed"]?[0]?["Code"] == "InvalidMessageContents")
+            #expect(batch["Failed"]?[0]?["Id"] == "a")
+            #expect(batch["Successful"]?.arrayValue?.count == 1)
+            #expect(fake.counts(queue: "characters")?.sent == 1)
+        }
+    }
+
+    @Test("a second listener serves the same queues, and receives and held calls name the port they arrived at")
+    func listenersNameTheirPort() async throws {
+        try await Self.withFake { fake, client in
+            let url = try await Self.createQueue(client, "ports")
+            let second = try await fake.addListener()
+            let secondPort = try #require(Int(second.split(separator: ":").last ?? ""))
+            #expect(secondPort != fake.port)
+            let http = try CurlHTTPClient()
+            defer { http.shutdown() }
+            let other = AWSClient(
+                http: http, credentials: { Credentials(accessKeyID: "AKIDFAKE", secretAccessKey: "fake-secret") }, region: "us-east-1",
+                endpoints: [.sqs: Endpoint(url: second, host: "127.0.0.1:\(secondPort)", source: "test"), .stepFunctions: Endpoint(url: second, host: "127.0.0.1:\(secondPort)", source: "test")],
+                retryPolicy: RetryPolicy(maxAttempts: 1), logger: Logger(label: "fake-test")
+            )
+            let seen = Mutex<[Int]>([])
+            fake.observeReceives { handles, port in seen.withLock { $0.append(handles.isEmpty ? -port : port) } }
+            try await SQS(client: client).sendMessage(queueURL: url, body: "one")
+            let received = try await SQS(client: other).receiveMessages(queueURL: url, waitSeconds: 0)
+            #expect(received.map(\.body) == ["one"])
+            _ = try await SQS(client: client).receiveMessages(queueURL: url, waitSeconds: 0)
+            #expect(seen.withLock { $0 } == [secondPort, -fake.port])
+            fake.holdClosingCalls(1)
+            let call = Task { try await StepFunctions(client: other).sendTaskSuccess(taskToken: "held", output: "{}") }
+            try await Self.waitFor { fake.heldCalls == 1 }
+            #expect(fake.heldCallPorts == [secondPort])
+            #expect(fake.releaseHeld(applying: true) == 1)
+            try await call.value
+        }
+    }
+
+    @Test("a fault mode's limit: past it, its draws are served as if none was drawn; exempt operations meet none")
+    func faultLimit() async throws {
+        try await Self.withFake { fake, client in
+            let url = try await Self.createQueue(client, "limited")
+            fake.setFaults(FaultPlan(sqs: ServiceFaults([.throttling: 1], exempt: ServiceFaults.allButReceive, limits: [.throttling: 2])))
+            var codes: [String?] = []
+            for _ in 0..<4 { codes.append(await Self.code { _ = try await SQS(client: client).receiveMessages(queueURL: url, waitSeconds: 0) }) }
+            #expect(codes == ["ThrottlingException", "ThrottlingException", nil, nil])
+            // Deletes are exempt: even an unknown handle gets the fake's own answer, not a fault.
+            let failures = try await SQS(client: client).deleteMessageBatch(queueURL: url, receiptHandles: [(id: "0", receiptHandle: "bogus")])
+            #expect(failures.map(\.code) == ["ReceiptHandleIsInvalid"])
+            #expect(fake.faultCounts.count(.throttling) == 2)
+        }
+    }
+
+    /// Waits (5 ms steps, at most 10 s) until `condition` holds.
+    static func waitFor(_ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !condition() {
+            guard ContinuousClock.now < deadline else { throw CancellationError() }
+            try await Task.sleep(for: .milliseconds(5))
         }
     }
 }
