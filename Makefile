@@ -31,9 +31,10 @@ lint: venv
 	$(VENV)/bin/cfn-lint infra/sagemaker-callback.template.json
 
 # Tests whose contract is a few seconds long (a 3 s HeartbeatSeconds, 3 s leases) or that run
-# several service processes at once (the replica tests): they run alone after the parallel run,
+# several service processes at once (the replica tests, the DynamoDB kill loop: its kills must land
+# inside a delivery and a commit, which a loaded machine makes rare): they run alone after the parallel run,
 # where on two cores a busy moment can stall any process for seconds.
-TIMED_TESTS := LifecycleWorkflowTests/heartbeats|ReplicaTests
+TIMED_TESTS := LifecycleWorkflowTests/heartbeats|ReplicaTests|FaultTests/dynamoKillLoop
 
 ## test: every test (unit, integration against moto, crash), and cfn-lint on infra/.
 # Three runs: the unit targets, then the integration tests (at most INTEGRATION_WIDTH at once),

@@ -20,7 +20,8 @@ public final class ServeProcess: @unchecked Sendable {
     ) throws {
         self.directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("loadbench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
-        logFile = self.directory.appendingPathComponent("serve.log")
+        // Under the test run's log directory when there is one, for make test's scan of secrets.
+        logFile = TestLogs.placed(self.directory.appendingPathComponent("serve.log"))
         if !FileManager.default.fileExists(atPath: logFile.path) {
             _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         }

@@ -1,4 +1,5 @@
 import AWS
+import BenchSupport
 import Foundation
 import JSON
 import Logging
@@ -205,7 +206,7 @@ final class ServiceProcess {
             Issue.record("the service binary is missing at \(Self.binary): run `swift build` (make test does)")
             throw MotoUnavailable(message: "no binary")
         }
-        let log = Self.placed(log)
+        let log = TestLogs.placed(log)
         self.log = log
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = arguments
@@ -217,20 +218,6 @@ final class ServiceProcess {
         process.standardError = handle
         process.standardOutput = handle
         try process.run()
-    }
-
-    /// Where a service's log is written: under `SAGEMAKER_CALLBACK_TEST_LOGS` when it is set (make
-    /// test sets it and scans every line there for secrets once the runs end), named after the
-    /// test's directory and the file it asked for, so it outlives the test; else where asked.
-    static func placed(_ log: URL) -> URL {
-        logDirectory?.appendingPathComponent("\(log.deletingLastPathComponent().lastPathComponent)-\(log.lastPathComponent)") ?? log
-    }
-
-    /// `SAGEMAKER_CALLBACK_TEST_LOGS`, created, when set.
-    static var logDirectory: URL? {
-        guard let root = ProcessInfo.processInfo.environment["SAGEMAKER_CALLBACK_TEST_LOGS"], !root.isEmpty else { return nil }
-        try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        return URL(fileURLWithPath: root)
     }
 
     /// This process's environment without AWS or service settings, plus `overrides`.
@@ -270,7 +257,7 @@ final class ServiceProcess {
         // Standard error (its log lines and its error line) is kept for the scan of secrets, like a
         // service's log; standard output is what the command was asked for (`list --json` shows
         // what the store holds), and the arguments may hold a token.
-        if let directory = logDirectory {
+        if let directory = TestLogs.directory {
             try? Data(errText.utf8).write(to: directory.appendingPathComponent("run-\(arguments.first ?? "")-\(UUID().uuidString.prefix(8)).log"))
         }
         return (process.terminationStatus, outText, errText)
