@@ -73,6 +73,13 @@ def is_base64_secret(run):
             and not run.startswith("/"))
 
 
+def in_path(line, match):
+    """Whether a match is part of a path or URL (a temporary directory or a queue named with a
+    UUID): a token is never one, and the service logs its queue URLs and database path at start."""
+    start = max(line.rfind(c, 0, match.start()) for c in ' "=,')
+    return "/" in line[start + 1:match.start()]
+
+
 def findings(line):
     """The kinds of leak in one line, each with the span of what leaked."""
     found = []
@@ -81,7 +88,7 @@ def findings(line):
     for match in UUID.finditer(line):
         key = KEY_BEFORE.search(line[:match.start()])
         name = key and (key.group(1) or key.group(2))
-        if name not in ID_KEYS:
+        if name not in ID_KEYS and not in_path(line, match):
             found.append(("uuid", match.span()))
     for pattern in (BASE64_RUN, BASE64URL_RUN):
         for match in pattern.finditer(line):
@@ -160,6 +167,7 @@ CLEAN = [
     '{"timestamp":"2026-12-04T01:00:00.000Z","level":"info","message":"callback.delivered","logger":"sagemaker-callback","token.hash":"3f9a0c1b2d4e","sqs.message_id":"0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9","job.name":"my-very-long-processing-job-name-that-is-sixty-three-characters1"}',
     "2026-12-04T01:00:00+0000 warning sagemaker-callback : decision=rejected(TaskToken longer than 2048 characters) sqs.message_id=0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9 [Relay] message.rejected",
     '{"timestamp":"2026-12-04T01:00:00.000Z","level":"warning","message":"message.rejected","logger":"sagemaker-callback","body":"{\\"TaskToken\\":\\"<token 3f9a0c1b2d4e>\\"}"}',
+    "2026-12-04T01:00:00+0000 info sagemaker-callback : sqs.events_queue_url=http://127.0.0.1:4566/000000000000/run-8d0e7c52-5a1f-4c1e-9d7b-2f1b0c9e4a11-events store.database=/tmp/loadbench-81973099-DEDD-449D-9DC4-F75E3AF38A2E/callbacks.sqlite [Relay] relay.starting",
     "2026-12-04T01:00:00+0000 info sagemaker-callback : store.location=/work/wt-storefaults/.build/x86_64-unknown-linux-gnu/debug/TestsIntegrationTestsStoreFaultTestsAndMore/state.sqlite [Relay] relay.starting",
 ]
 
