@@ -1,6 +1,12 @@
 // swift-tools-version:6.2
 import PackageDescription
 
+// Every Swift target builds with these (hummingbird 2.28.1's `Package.swift:6-14`).
+let swiftSettings: [SwiftSetting] = [
+    // https://github.com/apple/swift-evolution/blob/main/proposals/0335-existential-any.md
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
 let package = Package(
     name: "sagemaker-callback",
     products: [
@@ -210,3 +216,9 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The shared settings, on every Swift target (the system libraries take none), so a target added
+// later gets them too.
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + swiftSettings
+}
