@@ -1,5 +1,5 @@
 import AWS
-import CallbackStore
+public import CallbackStore
 
 /// The outbox, leases, schedules and listings: what the services find by time, across the
 /// shards of the table's indexes.

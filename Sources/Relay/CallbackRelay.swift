@@ -1,9 +1,9 @@
-import AWS
-import HTTP
-import Logging
-import ServiceLifecycle
-import CallbackStore
-import DynamoStore
+public import AWS
+public import HTTP
+public import Logging
+public import ServiceLifecycle
+public import CallbackStore
+public import DynamoStore
 import StatusServer
 import Store
 

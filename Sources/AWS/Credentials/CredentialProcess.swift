@@ -7,7 +7,7 @@ import Foundation
 import Glibc
 #endif
 import JSON
-import SigV4
+package import SigV4
 import Subprocess
 import Synchronization
 
