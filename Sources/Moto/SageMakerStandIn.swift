@@ -1,4 +1,5 @@
 import Foundation
+import HTTP
 public import JSON
 import Synchronization
 

@@ -6,6 +6,7 @@ public import CallbackStore
 public import DynamoStore
 import StatusServer
 import Store
+import UnixSignals
 
 /// Builds the service from a resolved configuration: the store, the AWS client, the outbox
 /// dispatcher and one consumer per queue, composed in a service group that shuts down on

@@ -4,6 +4,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import HTTP
 import JSON
 public import Logging
 import SigV4

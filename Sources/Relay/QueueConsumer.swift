@@ -1,4 +1,5 @@
 public import AWS
+import CallbackStore
 public import Logging
 public import ServiceLifecycle
 import Synchronization

@@ -1,5 +1,6 @@
 import AWS
 import Foundation
+import HTTP
 import JSON
 import Logging
 import Moto
