@@ -1,6 +1,18 @@
 // swift-tools-version:6.2
 import PackageDescription
 
+// Every Swift target builds with these (hummingbird 2.28.1's `Package.swift:6-14`).
+let swiftSettings: [SwiftSetting] = [
+    // https://github.com/apple/swift-evolution/blob/main/proposals/0335-existential-any.md
+    .enableUpcomingFeature("ExistentialAny"),
+
+    // https://github.com/swiftlang/swift-evolution/blob/main/proposals/0444-member-import-visibility.md
+    .enableUpcomingFeature("MemberImportVisibility"),
+
+    // https://github.com/swiftlang/swift-evolution/blob/main/proposals/0409-access-level-on-imports.md
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
 let package = Package(
     name: "sagemaker-callback",
     products: [
@@ -15,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         // Without its default SubprocessFoundation trait: we read output as bytes, not Data.
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2", traits: []),
+        // Subprocess's `FilePath` on Linux (Apple platforms have the System framework).
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // C libraries from Debian, wrapped at the leaves.
@@ -51,6 +65,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
 
@@ -81,6 +96,7 @@ let package = Package(
                 "AWS", "CallbackStore", "Store", "DynamoStore", "JSON", "SigV4", "HTTP", "StatusServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
@@ -189,12 +205,13 @@ let package = Package(
             ]
         ),
         .testTarget(name: "FakeAWSTests", dependencies: ["FakeAWS", "AWS", "HTTP", "JSON", "SigV4", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "AWSTests", dependencies: ["AWS", "JSON", "HTTP", "SigV4", "Moto", "TestSupport", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "AWSTests", dependencies: ["AWS", "JSON", "HTTP", "SigV4", "Moto", "TestSupport", .product(name: "Logging", package: "swift-log"), .product(name: "InMemoryLogging", package: "swift-log")]),
         .testTarget(
             name: "RelayTests",
             dependencies: [
                 "Relay", "AWS", "CallbackStore", "Store", "JSON", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ]
@@ -205,9 +222,16 @@ let package = Package(
                 "Relay", "AWS", "CallbackStore", "Store", "DynamoStore", "JSON", "HTTP", "Moto", "SigV4", "StatusServer", "BenchSupport", "FakeAWS",
                 "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The shared settings, on every Swift target (the system libraries take none), so a target added
+// later gets them too.
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + swiftSettings
+}

@@ -16,7 +16,7 @@ import sys
 
 # Modules of the toolchain and the platform: importing them needs no declaration.
 PLATFORM = {"Foundation", "FoundationEssentials", "FoundationNetworking", "Glibc", "Darwin", "Musl",
-            "Dispatch", "Synchronization", "Testing", "XCTest", "_Concurrency", "os"}
+            "Dispatch", "Synchronization", "System", "Testing", "XCTest", "_Concurrency", "os"}
 IMPORT = re.compile(r"^\s*(?:@[A-Za-z_]+(?:\([^)]*\))?\s+)*(?:(?:public|package|internal|private|fileprivate)\s+)?import\s+(?:(?:struct|class|enum|protocol|func|var|let|typealias)\s+)?([A-Za-z_][A-Za-z0-9_]*)", re.M)
 
 

@@ -1,4 +1,4 @@
-import CoreMetrics
+public import CoreMetrics
 import Synchronization
 
 /// What the AWS client counts: each attempt by service, operation and outcome, its latency, and

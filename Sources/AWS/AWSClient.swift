@@ -1,7 +1,7 @@
-import HTTP
-import JSON
-import Logging
-import SigV4
+public import HTTP
+public import JSON
+public import Logging
+public import SigV4
 
 /// A small AWS client for the JSON protocols (1.0 and 1.1): it signs every attempt afresh with
 /// SigV4, sends it over the injected HTTP transport, parses typed errors, and retries transient

@@ -1,4 +1,4 @@
-import HTTP
+public import HTTP
 
 /// An AWS request that got no HTTP answer: the transport's error, with the operation it was for.
 /// What the clients throw once retries are exhausted, so their callers need not know the transport.

@@ -1,4 +1,4 @@
-import JSON
+public import JSON
 
 /// What `DescribeTable` says about a table: enough to check it has the shape the service needs.
 public struct DynamoTableDescription: Sendable, Equatable {

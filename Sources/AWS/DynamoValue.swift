@@ -1,4 +1,4 @@
-import JSON
+public import JSON
 
 /// One DynamoDB attribute value, as the JSON protocol carries it (`{"S": "…"}`, `{"N": "12"}`, …).
 ///

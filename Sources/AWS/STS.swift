@@ -3,9 +3,9 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-import HTTP
-import Logging
-import SigV4
+public import HTTP
+public import Logging
+public import SigV4
 
 /// Who a set of credentials belongs to, as `GetCallerIdentity` tells.
 public struct CallerIdentity: Sendable, Equatable {

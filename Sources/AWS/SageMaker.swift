@@ -1,4 +1,4 @@
-import JSON
+public import JSON
 
 /// The SageMaker operations the service needs. Requests and descriptions stay JSON objects: the
 /// service passes a user's Create request through unchanged and returns descriptions as task output.

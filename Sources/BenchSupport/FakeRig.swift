@@ -1,6 +1,6 @@
 import AWS
-import FakeAWS
-import Foundation
+public import FakeAWS
+public import Foundation
 import HTTP
 import Logging
 import SigV4

@@ -1,4 +1,4 @@
-import FakeAWS
+public import FakeAWS
 
 /// One run of `make faults`: which faults the fake injects, per service, over how many jobs.
 public struct FaultScenario: Sendable {

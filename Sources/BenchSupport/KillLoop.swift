@@ -1,4 +1,4 @@
-import FakeAWS
+public import FakeAWS
 import Foundation
 import Moto
 import Synchronization

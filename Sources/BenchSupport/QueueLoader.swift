@@ -1,4 +1,4 @@
-import AWS
+public import AWS
 import JSON
 
 /// Loads a queue through our own AWS client with SendMessageBatch, ten messages a call, several

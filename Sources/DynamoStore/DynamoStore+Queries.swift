@@ -1,5 +1,7 @@
 import AWS
-import CallbackStore
+public import CallbackStore
+import Logging
+import Synchronization
 
 /// The outbox, leases, schedules and listings: what the services find by time, across the
 /// shards of the table's indexes.

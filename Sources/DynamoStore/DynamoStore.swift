@@ -1,5 +1,5 @@
-import AWS
-import CallbackStore
+public import AWS
+public import CallbackStore
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -8,7 +8,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-import Logging
+public import Logging
 import Synchronization
 
 /// How a ``DynamoStore`` shares the work of a fleet.

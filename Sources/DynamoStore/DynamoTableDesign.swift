@@ -1,5 +1,5 @@
-import AWS
-import JSON
+public import AWS
+public import JSON
 
 /// The table `DynamoStore` needs: one string key `pk`, three sparse time-ordered indexes and a
 /// TTL attribute. `infra/sagemaker-callback.template.json` declares exactly this; `doctor` and

@@ -1,6 +1,6 @@
-import AWS
-import Foundation
-import JSON
+public import AWS
+public import Foundation
+public import JSON
 
 /// The files of `infra/`: the CloudFormation template and the example state machines, read by the
 /// tests and the demo so that what they run is what users deploy.

@@ -1,5 +1,5 @@
 import Foundation
-import HTTP
+public import HTTP
 import Synchronization
 
 #if canImport(Glibc)

@@ -1,9 +1,9 @@
-import AWS
+public import AWS
 import Foundation
 import HTTP
-import JSON
-import Logging
-import SigV4
+public import JSON
+public import Logging
+public import SigV4
 import Synchronization
 
 /// The AWS emulator (moto) running on a free loopback port, owned by whoever started it: tests

@@ -1,5 +1,6 @@
 import Foundation
-import JSON
+import HTTP
+public import JSON
 import Synchronization
 
 /// A small SageMaker on 127.0.0.1 that a test owns: it speaks the AWS JSON 1.1 protocol for the

@@ -1,11 +1,12 @@
-import AWS
-import HTTP
-import Logging
-import ServiceLifecycle
-import CallbackStore
-import DynamoStore
+public import AWS
+public import HTTP
+public import Logging
+public import ServiceLifecycle
+public import CallbackStore
+public import DynamoStore
 import StatusServer
 import Store
+import UnixSignals
 
 /// Builds the service from a resolved configuration: the store, the AWS client, the outbox
 /// dispatcher and one consumer per queue, composed in a service group that shuts down on

@@ -1,7 +1,7 @@
-import AWS
-import Logging
-import CallbackStore
-import DynamoStore
+public import AWS
+public import Logging
+public import CallbackStore
+public import DynamoStore
 
 /// Something the service needs is out of reach for now (DynamoDB cannot be reached). The
 /// executable prints it as one line and exits 69 (EX_UNAVAILABLE).

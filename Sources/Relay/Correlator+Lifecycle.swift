@@ -1,5 +1,5 @@
-import JSON
-import CallbackStore
+public import JSON
+public import CallbackStore
 
 /// Decisions that do not come from a job's own events: the workflow's execution ending, the
 /// periodic heartbeat, the safety sweep and expiry.

@@ -1,6 +1,6 @@
 import AWS
 import JSON
-import CallbackStore
+public import CallbackStore
 
 /// The correlation engine: given one input and what the store knows about it, decides what to
 /// store, complete, ignore or reject. It does no I/O; the services around it read the store,

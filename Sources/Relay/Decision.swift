@@ -1,4 +1,4 @@
-import CallbackStore
+public import CallbackStore
 import Logging
 
 /// What the engine concluded about one input, in words for logs and `replay --dry-run`.

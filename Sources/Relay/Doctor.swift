@@ -1,13 +1,14 @@
-import AWS
+public import AWS
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
+import HTTP
 import JSON
-import Logging
+public import Logging
 import SigV4
-import CallbackStore
+public import CallbackStore
 import DynamoStore
 
 /// `doctor`: checks, one by one, what `serve` needs — configuration, credentials, each queue,

@@ -1,6 +1,6 @@
 import AWS
 import Logging
-import CallbackStore
+public import CallbackStore
 
 /// `replay`: recorded events through the same engine and store as `serve`, then delivery of what
 /// they queued. With `dryRun`, only the decisions, and nothing changes or is called.

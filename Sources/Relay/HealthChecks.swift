@@ -1,4 +1,4 @@
-import CallbackStore
+public import CallbackStore
 import JSON
 import Synchronization
 

@@ -1,6 +1,6 @@
-import Logging
-import ServiceLifecycle
-import CallbackStore
+public import Logging
+public import ServiceLifecycle
+public import CallbackStore
 
 /// Sends periodic heartbeats for callbacks that asked for them (`"Heartbeat": true`): every
 /// `interval` after the last one (or after the registration), a `SendTaskHeartbeat` is queued in

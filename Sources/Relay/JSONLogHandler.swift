@@ -1,5 +1,5 @@
 import JSON
-import Logging
+public import Logging
 #if canImport(Glibc)
 import Glibc
 #endif

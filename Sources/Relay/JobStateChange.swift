@@ -1,4 +1,4 @@
-import JSON
+public import JSON
 
 /// A SageMaker job state change event, read from an EventBridge event as delivered to SQS
 /// (directly, or wrapped in an SNS notification).

@@ -7,7 +7,7 @@ import Foundation
 import Glibc
 #endif
 import JSON
-import CallbackStore
+public import CallbackStore
 
 /// What `list` shows: pending callbacks, early events, undelivered outcomes and rejected messages.
 /// Tokens appear only as a short hash.

@@ -1,4 +1,4 @@
-import CallbackStore
+public import CallbackStore
 import Synchronization
 
 /// What each loop of `serve` last said about itself: whether it is in the middle of a piece of

@@ -1,5 +1,5 @@
 import JSON
-import CallbackStore
+public import CallbackStore
 
 /// A message to run through the engine: an SQS message, or a recorded event being replayed.
 public struct IncomingMessage: Sendable {

@@ -1,10 +1,10 @@
-import CallbackStore
+public import CallbackStore
 import CoreMetrics
 import JSON
-import Logging
-import Prometheus
-import ServiceLifecycle
-import StatusServer
+public import Logging
+public import Prometheus
+public import ServiceLifecycle
+public import StatusServer
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,8 +1,8 @@
-import AWS
+public import AWS
 import JSON
-import Logging
-import ServiceLifecycle
-import CallbackStore
+public import Logging
+public import ServiceLifecycle
+public import CallbackStore
 import Synchronization
 
 /// Delivers the outbox: SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat and Create*Job calls,

@@ -1,4 +1,4 @@
-import JSON
+public import JSON
 
 /// How a task ends: what the workflow receives.
 public enum Outcome: Sendable, Equatable {

@@ -1,6 +1,7 @@
-import AWS
-import Logging
-import ServiceLifecycle
+public import AWS
+import CallbackStore
+public import Logging
+public import ServiceLifecycle
 import Synchronization
 
 /// Long-polls one SQS queue and runs what it receives through the engine: a batch is committed

@@ -1,4 +1,4 @@
-import JSON
+public import JSON
 import SigV4
 
 /// A workflow's request to be called back when a job ends: the body a Step Functions

@@ -1,6 +1,6 @@
-import AWS
-import CallbackStore
-import CoreMetrics
+public import AWS
+public import CallbackStore
+public import CoreMetrics
 import Synchronization
 
 /// Everything `serve` counts, made once from a `MetricsFactory` (Prometheus in `serve`, a test

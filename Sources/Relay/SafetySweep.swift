@@ -1,7 +1,7 @@
-import AWS
-import Logging
-import ServiceLifecycle
-import CallbackStore
+public import AWS
+public import Logging
+public import ServiceLifecycle
+public import CallbackStore
 
 /// The safety net for lost events: SageMaker's delivery to EventBridge is best effort, so a
 /// callback that has waited `after` without a terminal event gets one `Describe…Job`.

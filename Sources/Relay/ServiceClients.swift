@@ -1,5 +1,5 @@
-import AWS
-import JSON
+public import AWS
+public import JSON
 
 /// The queue calls a ``QueueConsumer`` makes: what `SQS` does, and what a test's fake records.
 public protocol MessageSource: Sendable {

@@ -1,4 +1,4 @@
-import AWS
+public import AWS
 import CallbackStore
 
 /// What a service reads the time from, sleeps with and draws its jitter from: the wall clock,

@@ -1,6 +1,6 @@
-import Logging
-import ServiceLifecycle
-import CallbackStore
+public import Logging
+public import ServiceLifecycle
+public import CallbackStore
 
 /// Owns the store for the life of the service group: it is first in the group, so it shuts down
 /// last, and closes the database only after every other service has stopped. Meanwhile, on a

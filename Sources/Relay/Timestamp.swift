@@ -1,5 +1,5 @@
 import AWS
-import JSON
+public import JSON
 
 /// Reads the timestamps SageMaker events carry, whatever their form: epoch milliseconds as a number
 /// or a digit string, epoch seconds with a fraction, or ISO-8601 text.

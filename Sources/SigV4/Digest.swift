@@ -1,9 +1,9 @@
 import CLibCrypto
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+public import FoundationEssentials
 #else
-import Foundation
+public import Foundation
 #endif
 
 /// SHA-256 and HMAC-SHA-256 as SigV4 needs them: one-shot, over bytes in memory, backed by

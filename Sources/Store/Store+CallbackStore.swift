@@ -1,4 +1,4 @@
-import CallbackStore
+public import CallbackStore
 
 /// The SQLite backend of ``CallbackStore``: one process per database file. Every unit of a
 /// ``commit(_:)`` runs in one IMMEDIATE transaction, so later units see earlier ones and nothing

@@ -1,4 +1,4 @@
-import CallbackStore
+public import CallbackStore
 /// The operations of one transaction on the store's tables.
 ///
 /// Valid only inside the closure that received it: once that closure returns, every call

@@ -1,3 +1,4 @@
+import AWS
 import ArgumentParser
 import Logging
 import Relay

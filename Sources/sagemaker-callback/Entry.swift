@@ -21,7 +21,7 @@ struct Entry {
         pthread_sigmask(SIG_SETMASK, &empty, nil)
         do {
             var command = try SageMakerCallback.parseAsRoot()
-            if var command = command as? AsyncParsableCommand {
+            if var command = command as? any AsyncParsableCommand {
                 try await command.run()
             } else {
                 try command.run()

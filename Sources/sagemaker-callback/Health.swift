@@ -1,3 +1,4 @@
+import AWS
 import ArgumentParser
 import HTTP
 import JSON

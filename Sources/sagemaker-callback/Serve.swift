@@ -1,4 +1,6 @@
+import AWS
 import ArgumentParser
+import HTTP
 import Relay
 
 /// `serve`: run the service until SIGTERM or SIGINT.

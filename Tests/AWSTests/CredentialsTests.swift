@@ -1,3 +1,4 @@
+import InMemoryLogging
 import SigV4
 import Foundation
 import Logging

@@ -1,6 +1,7 @@
 @testable import AWS
 import Foundation
 import HTTP
+import JSON
 import Logging
 import SigV4
 import Synchronization

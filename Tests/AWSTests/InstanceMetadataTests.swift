@@ -1,6 +1,7 @@
 import Foundation
 import HTTP
 import Logging
+import Moto
 import SigV4
 import Testing
 @testable import AWS

@@ -1,5 +1,6 @@
 import Foundation
 import HTTP
+import Logging
 import SigV4
 import Testing
 @testable import AWS

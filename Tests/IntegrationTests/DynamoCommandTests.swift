@@ -6,6 +6,7 @@ import Logging
 import Moto
 import Relay
 import CallbackStore
+import SigV4
 import Testing
 
 /// The command line on a DynamoDB table: the real binary, every command, against moto.

@@ -1,6 +1,7 @@
 import AWS
 import BenchSupport
 import Foundation
+import HTTP
 import JSON
 import Logging
 import Moto

@@ -1,4 +1,5 @@
 import AWS
+import Foundation
 import Logging
 import DynamoStore
 import CallbackStore

@@ -1,8 +1,10 @@
 import AWS
+import CallbackStore
 import Foundation
 import HTTP
 import JSON
 import Moto
+import Store
 import Testing
 
 /// The real binary's operator surface: `/metrics`, `/health/*`, `health`, `--log-format json`,

@@ -1,6 +1,7 @@
 import Glibc
 import HTTP
 import Logging
+import NIOCore
 import StatusServer
 import Testing
 

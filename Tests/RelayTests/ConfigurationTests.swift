@@ -1,4 +1,5 @@
 import AWS
+import CallbackStore
 import Logging
 import Relay
 import Testing

@@ -1,4 +1,5 @@
 import AWS
+import CallbackStore
 import Foundation
 @testable import Relay
 import Testing

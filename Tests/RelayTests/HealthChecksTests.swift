@@ -1,5 +1,6 @@
 import CallbackStore
 import JSON
+import Prometheus
 @testable import Relay
 import Testing
 

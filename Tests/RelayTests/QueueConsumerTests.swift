@@ -2,6 +2,7 @@ import AWS
 import CallbackStore
 import Logging
 @testable import Relay
+import Store
 import TestSupport
 import Testing
 

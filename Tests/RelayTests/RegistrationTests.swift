@@ -1,3 +1,4 @@
+import CallbackStore
 import JSON
 import Relay
 import Testing

@@ -1,3 +1,4 @@
+import CallbackStore
 import Logging
 import Testing
 @testable import Relay

@@ -1,4 +1,4 @@
-import Testing
+public import Testing
 
 /// Thrown by ``eventually(_:timeout:every:sourceLocation:_:)`` when its deadline passes: the
 /// test has already recorded an issue saying what it waited for.

@@ -1,5 +1,5 @@
-import InMemoryLogging
-import Logging
+public import InMemoryLogging
+public import Logging
 
 /// A logger whose every line at `level` or above is kept in `handler` (swift-log's
 /// `InMemoryLogHandler`), for tests that check what was logged, or that nothing secret was.

@@ -1,5 +1,5 @@
 import HTTP
-import Moto
+public import Moto
 
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,6 @@
-import CallbackStore
+public import CallbackStore
 import Foundation
-import Store
+public import Store
 
 #if canImport(Glibc)
 import Glibc

@@ -3,9 +3,9 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-import HTTP
+public import HTTP
 import JSON
-import SigV4
+public import SigV4
 
 /// Credentials from the container credentials endpoint of ECS tasks and EKS Pod Identity, as the
 /// AWS SDKs fetch them.

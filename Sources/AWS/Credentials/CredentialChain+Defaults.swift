@@ -1,5 +1,5 @@
-import HTTP
-import Logging
+public import HTTP
+public import Logging
 
 extension CredentialChain {
     /// The providers the AWS SDKs ask, in their order, for a process that can reach STS over `http`:

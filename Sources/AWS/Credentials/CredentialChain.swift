@@ -1,10 +1,10 @@
-import SigV4
+public import SigV4
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+public import FoundationEssentials
 #else
-import Foundation
+public import Foundation
 #endif
-import Logging
+public import Logging
 
 /// An ordered list of credential providers: the first that returns credentials wins, and the
 /// chain says which (``resolve()``).

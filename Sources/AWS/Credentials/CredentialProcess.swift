@@ -7,9 +7,14 @@ import Foundation
 import Glibc
 #endif
 import JSON
-import SigV4
+package import SigV4
 import Subprocess
 import Synchronization
+#if canImport(System)
+import System
+#else
+import SystemPackage
+#endif
 
 /// Runs a `credential_process` command and reads the credentials it prints, as the SDKs do.
 ///

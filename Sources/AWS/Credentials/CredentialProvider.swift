@@ -1,4 +1,4 @@
-import SigV4
+public import SigV4
 
 /// Something that can produce AWS credentials: one link of a ``CredentialChain``.
 ///

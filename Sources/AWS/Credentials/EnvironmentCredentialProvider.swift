@@ -1,4 +1,4 @@
-import SigV4
+public import SigV4
 /// Credentials from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and, optionally,
 /// `AWS_SESSION_TOKEN`.
 ///

@@ -3,9 +3,9 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-import HTTP
+public import HTTP
 import JSON
-import SigV4
+public import SigV4
 import Synchronization
 
 /// Credentials of the EC2 instance profile, from the instance metadata service with IMDSv2

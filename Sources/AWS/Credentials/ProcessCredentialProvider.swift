@@ -1,4 +1,4 @@
-import SigV4
+public import SigV4
 
 /// Credentials printed by the profile's `credential_process` command in the shared files.
 ///

@@ -1,11 +1,11 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+public import FoundationEssentials
 #else
-import Foundation
+public import Foundation
 #endif
-import HTTP
-import Logging
-import SigV4
+public import HTTP
+public import Logging
+public import SigV4
 
 /// Credentials for the IAM role a shared-files profile names with `role_arn`, assumed through STS
 /// with the credentials of its `source_profile`, as the SDKs do.

@@ -1,4 +1,4 @@
-import SigV4
+public import SigV4
 /// Credentials (and the region) from the shared AWS files, `~/.aws/credentials` and
 /// `~/.aws/config`.
 ///

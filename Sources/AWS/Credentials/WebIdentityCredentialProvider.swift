@@ -1,11 +1,11 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+public import FoundationEssentials
 #else
-import Foundation
+public import Foundation
 #endif
-import HTTP
-import Logging
-import SigV4
+public import HTTP
+public import Logging
+public import SigV4
 
 /// Credentials for an IAM role, exchanged for the web identity (OIDC) token in a file: what EKS
 /// (IRSA, Pod Identity webhooks) and other OIDC setups give a workload.
