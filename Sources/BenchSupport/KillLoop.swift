@@ -1,6 +1,6 @@
 public import FakeAWS
 import Foundation
-import Moto
+public import Moto
 import Synchronization
 #if canImport(Glibc)
 import Glibc

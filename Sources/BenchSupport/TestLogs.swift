@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Where the logs of the processes a test run starts go: under `SAGEMAKER_CALLBACK_TEST_LOGS`
 /// when it is set (make test sets it, and after its runs scans every line there for whole

@@ -1,6 +1,6 @@
 import AWS
-import CallbackStore
-import Logging
+public import CallbackStore
+public import Logging
 import Store
 import Synchronization
 

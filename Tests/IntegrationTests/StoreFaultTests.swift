@@ -1,4 +1,5 @@
 import AWS
+import CallbackStore
 import Foundation
 import JSON
 import Moto

@@ -1,6 +1,6 @@
-import AWS
-import JSON
-import Relay
+public import AWS
+public import JSON
+public import Relay
 import Synchronization
 
 // Recording fakes of the clients the services take (`MessageSource`, `TaskCallbacks`,
