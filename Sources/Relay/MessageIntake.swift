@@ -27,8 +27,13 @@ public enum MessageRole: String, Sendable {
 /// and decides from it, committed in order, so later messages see what earlier ones changed.
 public struct MessageIntake: Sendable {
     public let store: any CallbackStore
+    /// The engine's "now" for each batch (a test's own in a test).
+    public let clock: ServiceClock
 
-    public init(store: any CallbackStore) { self.store = store }
+    public init(store: any CallbackStore, clock: ServiceClock = .system) {
+        self.store = store
+        self.clock = clock
+    }
 
     /// Whether the store is in an outage (a failure not yet followed by a commit), as `serve`'s
     /// watched store tells it; false for a bare store, which tells nothing.
@@ -37,14 +42,14 @@ public struct MessageIntake: Sendable {
     /// Processes and commits a batch. Returns one decision per message, in order. When this
     /// returns, everything the messages taught is durable: they may be deleted from the queue.
     public func process(_ messages: [IncomingMessage], role: MessageRole, source: String) async throws -> [Decision] {
-        let correlator = Correlator(now: WallClock.millisecondsNow())
+        let correlator = Correlator(now: clock.now())
         return try await store.commit(Self.units(Self.parse(messages, role: role), source: source, correlator: correlator))
     }
 
     /// The decisions the batch would produce, without changing the store (`replay --dry-run`):
     /// later messages see earlier ones, exactly as a real run would, and nothing is left behind.
     public func preview(_ messages: [IncomingMessage], role: MessageRole, source: String) async throws -> [Decision] {
-        let correlator = Correlator(now: WallClock.millisecondsNow())
+        let correlator = Correlator(now: clock.now())
         return try await store.preview(Self.units(Self.parse(messages, role: role), source: source, correlator: correlator))
     }
 

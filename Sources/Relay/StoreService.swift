@@ -14,6 +14,7 @@ public final class StoreService: Service, Sendable {
     private let logger: Logger
     private let liveness: Liveness.Loop?
     private let outage: StoreOutage?
+    private let clock: ServiceClock
 
     /// Expired callbacks dropped per transaction.
     static let expiryBatch = 256
@@ -22,9 +23,11 @@ public final class StoreService: Service, Sendable {
     public static let leaseDuration: Int64 = 600_000
 
     public init(
-        store: any CallbackStore, pruneInterval: Duration = .seconds(600), logger: Logger, liveness: Liveness? = nil, outage: StoreOutage? = nil
+        store: any CallbackStore, pruneInterval: Duration = .seconds(600), logger: Logger, liveness: Liveness? = nil, outage: StoreOutage? = nil,
+        clock: ServiceClock = .system
     ) {
         self.store = store
+        self.clock = clock
         self.outage = outage
         self.pruneInterval = pruneInterval
         self.logger = logger
@@ -40,8 +43,9 @@ public final class StoreService: Service, Sendable {
                 }
             }
             group.addTask { [self] in
-                await TimerLoop.run(failureEvent: "store.prune_failed", logger: logger, liveness: liveness) { [pruneInterval] in
-                    try await prune(now: WallClock.millisecondsNow())
+                await TimerLoop.run(failureEvent: "store.prune_failed", logger: logger, liveness: liveness, sleep: clock.sleep) {
+                    [pruneInterval, clock] in
+                    try await prune(now: clock.now())
                     return pruneInterval
                 }
             }

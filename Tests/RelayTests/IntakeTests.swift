@@ -35,6 +35,17 @@ struct IntakeTests {
         #expect(try await temporary.store.read { try $0.counts().pending } == 0)
     }
 
+    @Test("the engine decides at the intake's clock: a registration is dated by it, an outcome is due at it")
+    func decidesAtItsClock() async throws {
+        let temporary = try TemporaryStore()
+        let clock = ManualClock(now: 1_700_000_123_456)
+        let intake = MessageIntake(store: temporary.store, clock: clock.clock)
+        _ = try await intake.process([Self.registration("tok-1", job: "dated-job")], role: .requests, source: "requests")
+        #expect(try await temporary.store.read { try $0.pending(tokenHash: TaskTokens.hash("tok-1"))?.registeredAt } == clock.now)
+        _ = try await intake.process([Self.event("dated-job", "Completed")], role: .events, source: "events")
+        #expect(try await temporary.store.read { try $0.listOutbox(limit: 10) }.map(\.nextAttemptAt) == [clock.now])
+    }
+
     @Test("duplicate events and duplicate registrations queue exactly one outcome")
     func duplicates() async throws {
         let temporary = try TemporaryStore()
