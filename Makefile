@@ -36,7 +36,8 @@ lint: venv
 # where on two cores a busy moment can stall any process for seconds.
 TIMED_TESTS := LifecycleWorkflowTests/heartbeats|ReplicaTests|FaultTests/dynamoKillLoop
 
-## test: every test (unit, integration against moto, crash), and cfn-lint on infra/.
+## test: the imports and the layout checked, every test (unit, integration against moto, crash),
+## cfn-lint on infra/, and every log the tests wrote scanned for secrets.
 # Three runs: the unit targets, then the integration tests (at most INTEGRATION_WIDTH at once),
 # then the timed tests alone, one at a time. Each run starts one moto server that its tests share
 # (each test has queues, state machines, an event bus and tables of its own); only tests that
@@ -49,6 +50,7 @@ TEST_LOGS := .build/test-logs
 MOTO_ENV = MOTO_SERVER="$(abspath $(VENV))/bin/moto_server" SAGEMAKER_CALLBACK_TEST_LOGS="$(abspath $(TEST_LOGS))"
 test: deps venv lint
 	python3 scripts/check-imports.py
+	swift format lint --strict --recursive Sources Tests Package.swift
 	python3 scripts/scan-logs.py --self-check
 	swift build --build-tests
 	rm -rf $(TEST_LOGS)

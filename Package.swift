@@ -16,7 +16,7 @@ let swiftSettings: [SwiftSetting] = [
 let package = Package(
     name: "sagemaker-callback",
     products: [
-        .executable(name: "sagemaker-callback", targets: ["sagemaker-callback"]),
+        .executable(name: "sagemaker-callback", targets: ["sagemaker-callback"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -204,8 +204,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "FakeAWSTests", dependencies: ["FakeAWS", "AWS", "HTTP", "JSON", "SigV4", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "AWSTests", dependencies: ["AWS", "JSON", "HTTP", "SigV4", "Moto", "TestSupport", .product(name: "Logging", package: "swift-log"), .product(name: "InMemoryLogging", package: "swift-log")]),
+        .testTarget(
+            name: "FakeAWSTests", dependencies: ["FakeAWS", "AWS", "HTTP", "JSON", "SigV4", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(
+            name: "AWSTests",
+            dependencies: [
+                "AWS", "JSON", "HTTP", "SigV4", "Moto", "TestSupport", .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ]),
         .testTarget(
             name: "RelayTests",
             dependencies: [

@@ -87,7 +87,8 @@ public final class AWSClient: Sendable {
     }
 
     package static func decodeError(_ response: HTTPResponse, operation: String, redacting secrets: [String]) -> AWSError {
-        let requestID = response.header("x-amzn-requestid") ?? response.header("x-amz-request-id")
+        let requestID =
+            response.header("x-amzn-requestid") ?? response.header("x-amz-request-id")
             ?? response.header("x-amzn-request-id")
         var code: String?
         var message = ""

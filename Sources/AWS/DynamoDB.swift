@@ -106,7 +106,9 @@ public struct DynamoDB: Sendable {
     public func deleteItem(key: DynamoItem, condition: DynamoExpression? = nil, previous: DynamoItem? = nil) async throws {
         let body = DynamoWrite.body(table: table, ["Key": .object(DynamoValue.json(key))], condition: condition)
         _ = try await send("DeleteItem", body, secrets: Self.strings([key], [condition]))
-        if let meter { meter.charge(writeCharges(key: key, before: previous ?? key, after: nil, factor: 1), withoutPrevious: previous == nil ? 1 : 0) }
+        if let meter {
+            meter.charge(writeCharges(key: key, before: previous ?? key, after: nil, factor: 1), withoutPrevious: previous == nil ? 1 : 0)
+        }
     }
 
     /// Applies `update` to the item with `key` (creating it when missing), when `condition` holds,
@@ -114,7 +116,9 @@ public struct DynamoDB: Sendable {
     /// - Throws: ``DynamoConditionFailed`` when the condition does not hold.
     /// `previous`: the item as the caller last read it, for the units computed (an update is
     /// charged on the larger of before and after).
-    public func updateItem(key: DynamoItem, update: DynamoExpression, condition: DynamoExpression? = nil, previous: DynamoItem? = nil) async throws -> DynamoItem {
+    public func updateItem(key: DynamoItem, update: DynamoExpression, condition: DynamoExpression? = nil, previous: DynamoItem? = nil) async throws
+        -> DynamoItem
+    {
         var body = DynamoWrite.body(table: table, ["Key": .object(DynamoValue.json(key))], update: update, condition: condition)
         body["ReturnValues"] = "ALL_NEW"
         let response = try await send("UpdateItem", body, secrets: Self.strings([key], [update, condition]))
@@ -158,7 +162,10 @@ public struct DynamoDB: Sendable {
             case .conditionCheck(let key, _):
                 if before == nil { withoutPrevious += 1 }
                 let bytes = DynamoCapacityRules.size(of: before ?? key)
-                charges.append(.init(kind: DynamoCapacityMeter.kind(of: key, tableKey: tableKey), writeUnits: Double(2 * DynamoCapacityRules.writeUnits(bytes: bytes)), bytes: bytes))
+                charges.append(
+                    .init(
+                        kind: DynamoCapacityMeter.kind(of: key, tableKey: tableKey),
+                        writeUnits: Double(2 * DynamoCapacityRules.writeUnits(bytes: bytes)), bytes: bytes))
             }
         }
         meter.charge(charges, withoutPrevious: withoutPrevious)
@@ -178,17 +185,24 @@ public struct DynamoDB: Sendable {
     ) -> [DynamoCapacityMeter.Charge] {
         let bytes = max(before.map(DynamoCapacityRules.size(of:)) ?? 0, after.map(DynamoCapacityRules.size(of:)) ?? 0)
         var charges: [DynamoCapacityMeter.Charge] = [
-            .init(kind: DynamoCapacityMeter.kind(of: key, tableKey: tableKey), writeUnits: Double(factor * DynamoCapacityRules.writeUnits(bytes: bytes)), bytes: bytes)
+            .init(
+                kind: DynamoCapacityMeter.kind(of: key, tableKey: tableKey),
+                writeUnits: Double(factor * DynamoCapacityRules.writeUnits(bytes: bytes)), bytes: bytes)
         ]
         for index in indexes {
             let units: Int
             if unknownBeforeChangesIndexes, before == nil {
-                units = DynamoCapacityRules.entry(of: after, in: index, tableKey: tableKey).map { DynamoCapacityRules.writeUnits(bytes: DynamoCapacityRules.size(of: $0)) } ?? 0
+                units =
+                    DynamoCapacityRules.entry(of: after, in: index, tableKey: tableKey).map {
+                        DynamoCapacityRules.writeUnits(bytes: DynamoCapacityRules.size(of: $0))
+                    } ?? 0
             } else {
                 units = DynamoCapacityRules.indexWriteUnits(before: before, after: after, index: index, tableKey: tableKey)
             }
             if units > 0 {
-                let entry = DynamoCapacityRules.entry(of: after, in: index, tableKey: tableKey) ?? DynamoCapacityRules.entry(of: before, in: index, tableKey: tableKey)
+                let entry =
+                    DynamoCapacityRules.entry(of: after, in: index, tableKey: tableKey)
+                    ?? DynamoCapacityRules.entry(of: before, in: index, tableKey: tableKey)
                 charges.append(.init(kind: "index:" + index.name, writeUnits: Double(units), bytes: entry.map(DynamoCapacityRules.size(of:)) ?? 0))
             }
         }
@@ -201,10 +215,16 @@ public struct DynamoDB: Sendable {
         var charges: [DynamoCapacityMeter.Charge] = []
         for item in found {
             let bytes = DynamoCapacityRules.size(of: item)
-            charges.append(.init(kind: DynamoCapacityMeter.kind(of: key(of: item), tableKey: tableKey), readUnits: DynamoCapacityRules.readUnits(bytes: bytes, consistent: consistent), bytes: bytes))
+            charges.append(
+                .init(
+                    kind: DynamoCapacityMeter.kind(of: key(of: item), tableKey: tableKey),
+                    readUnits: DynamoCapacityRules.readUnits(bytes: bytes, consistent: consistent), bytes: bytes))
         }
         for key in missing {
-            charges.append(.init(kind: DynamoCapacityMeter.kind(of: key, tableKey: tableKey), readUnits: DynamoCapacityRules.readUnits(bytes: 0, consistent: consistent), bytes: 0))
+            charges.append(
+                .init(
+                    kind: DynamoCapacityMeter.kind(of: key, tableKey: tableKey),
+                    readUnits: DynamoCapacityRules.readUnits(bytes: 0, consistent: consistent), bytes: 0))
         }
         meter?.charge(charges)
     }
@@ -230,16 +250,21 @@ public struct DynamoDB: Sendable {
             // filter those are the items returned (an index's entries: its projection).
             let bytes = items.reduce(0) { $0 + DynamoCapacityRules.size(of: $1) }
             let filtered = filter != nil && (response["ScannedCount"]?.intValue ?? items.count) > items.count
-            meter.charge([.init(
-                kind: "query:" + (index ?? table), readUnits: DynamoCapacityRules.readUnits(bytes: bytes, consistent: consistent), items: items.count, bytes: bytes
-            )], countPages: filtered ? 1 : 0)
+            meter.charge(
+                [
+                    .init(
+                        kind: "query:" + (index ?? table), readUnits: DynamoCapacityRules.readUnits(bytes: bytes, consistent: consistent),
+                        items: items.count, bytes: bytes
+                    )
+                ], countPages: filtered ? 1 : 0)
         }
         return (items, try response["LastEvaluatedKey"].map { try Self.item($0, operation: "Query") })
     }
 
     /// How many items a Query matches (after `filter`), all pages added up.
     public func count(index: String?, keyCondition: DynamoExpression, filter: DynamoExpression? = nil) async throws -> Int {
-        try await countPages("Query", queryBody(index: index, keyCondition: keyCondition, filter: filter), secrets: Self.strings([], [keyCondition, filter]))
+        try await countPages(
+            "Query", queryBody(index: index, keyCondition: keyCondition, filter: filter), secrets: Self.strings([], [keyCondition, filter]))
     }
 
     /// How many items of the whole table match `filter` (all when nil), all pages of a Scan added
@@ -271,7 +296,12 @@ public struct DynamoDB: Sendable {
                 throw AWSResponseError(operation: operation, reason: "the answer has no Count")
             }
             // Charged on the items evaluated, whose sizes a COUNT does not return: the minimum here.
-            meter?.charge([.init(kind: "count:" + (body["IndexName"]?.stringValue ?? table), readUnits: DynamoCapacityRules.readUnits(bytes: 0, consistent: false), items: response["ScannedCount"]?.intValue ?? count)], countPages: 1)
+            meter?.charge(
+                [
+                    .init(
+                        kind: "count:" + (body["IndexName"]?.stringValue ?? table),
+                        readUnits: DynamoCapacityRules.readUnits(bytes: 0, consistent: false), items: response["ScannedCount"]?.intValue ?? count)
+                ], countPages: 1)
             total += count
             guard let lastKey = response["LastEvaluatedKey"] else { return total }
             body["ExclusiveStartKey"] = lastKey

@@ -107,7 +107,8 @@ extension DynamoDB {
             throw AWSResponseError(operation: "CreateTable", reason: "the request has no TableName")
         }
         let table = DynamoDB(client: client, table: name)
-        _ = try await client.call(.dynamoDB, "CreateTable", JSONObject(request.filter { createTableMembers.contains($0.key) }.map { ($0.key, $0.value) }))
+        _ = try await client.call(
+            .dynamoDB, "CreateTable", JSONObject(request.filter { createTableMembers.contains($0.key) }.map { ($0.key, $0.value) }))
         let deadline = ContinuousClock.now + timeout
         while try await table.describeTable().status != "ACTIVE" {
             guard ContinuousClock.now < deadline else {

@@ -16,11 +16,11 @@ public enum ISO8601Timestamp {
             return value
         }
         guard b.count >= (lenient ? 19 : 20), b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"),
-              b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: "t") || (lenient && b[10] == UInt8(ascii: " ")),
-              b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"),
-              let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
-              let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
-              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+            b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: "t") || (lenient && b[10] == UInt8(ascii: " ")),
+            b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"),
+            let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
+            let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
+            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
         else { return nil }
         var index = 19
         var fraction = 0.0
@@ -43,7 +43,7 @@ public enum ISO8601Timestamp {
             guard index + 1 == b.count else { return nil }
         case UInt8(ascii: "+"), UInt8(ascii: "-"):
             guard index + 6 == b.count, b[index + 3] == UInt8(ascii: ":"),
-                  let hours = number(index + 1, 2), let minutes = number(index + 4, 2)
+                let hours = number(index + 1, 2), let minutes = number(index + 4, 2)
             else { return nil }
             offset = (hours * 60 + minutes) * 60 * (b[index] == UInt8(ascii: "+") ? 1 : -1)
         default:

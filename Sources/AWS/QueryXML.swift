@@ -104,7 +104,7 @@ package struct QueryXML: Sendable {
             digits = digits.dropFirst()
         }
         guard !digits.isEmpty, let value = UInt32(String(decoding: digits, as: UTF8.self), radix: radix),
-              let scalar = Unicode.Scalar(value), value != 0
+            let scalar = Unicode.Scalar(value), value != 0
         else { return nil }
         return Character(scalar)
     }

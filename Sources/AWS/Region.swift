@@ -65,7 +65,10 @@ public enum RegionResolver {
     /// starting or ending with a hyphen. Deliberately loose, so new partitions work.
     static func isRegionName(_ value: String) -> Bool {
         !value.isEmpty && value.first != "-" && value.last != "-"
-            && value.utf8.allSatisfy { ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "-") }
+            && value.utf8.allSatisfy {
+                ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9"))
+                    || $0 == UInt8(ascii: "-")
+            }
     }
 
     /// Whether a host label has a region's shape (`us-east-1`, `us-gov-west-1`, `cn-north-1`):

@@ -48,7 +48,8 @@ extension RetryPolicy {
                 case .failure(let error, let kind, let hint):
                     (thrown, failure, retryAfter) = (error, kind, hint)
                     let status = (error as? AWSError)?.httpStatus
-                    metrics?.attempt(service: service, operation: operation, outcome: .init(kind, httpStatus: status), elapsed: ContinuousClock.now - started)
+                    metrics?.attempt(
+                        service: service, operation: operation, outcome: .init(kind, httpStatus: status), elapsed: ContinuousClock.now - started)
                 }
             } catch let error where RetryableFailure.isTransport(error) {
                 failure = RetryableFailure.classify(error)

@@ -69,11 +69,12 @@ public struct RetryPolicy: Sendable {
     public func backoff(attempt: Int, random: Double) -> Duration {
         let ceiling = Self.ceiling(base: Self.nanoseconds(base), attempt: max(attempt, 0), cap: Self.nanoseconds(cap))
         let fraction = min(max(random, 0), 1)
-        let wait = switch jitter {
-        case .full: Int64((Double(ceiling) * fraction).rounded(.down))
-        case .equal: ceiling / 2 + Int64((Double(ceiling - ceiling / 2) * fraction).rounded(.down))
-        case .none: ceiling
-        }
+        let wait =
+            switch jitter {
+            case .full: Int64((Double(ceiling) * fraction).rounded(.down))
+            case .equal: ceiling / 2 + Int64((Double(ceiling - ceiling / 2) * fraction).rounded(.down))
+            case .none: ceiling
+            }
         return .nanoseconds(wait)
     }
 

@@ -74,7 +74,8 @@ public struct SQS: Sendable {
         let entries = receiptHandles.map { entry -> JSONValue in
             .object(["Id": .string(entry.id), "ReceiptHandle": .string(entry.receiptHandle)])
         }
-        let response = try await client.call(.sqs, "DeleteMessageBatch", ["QueueUrl": .string(queueURL), "Entries": .array(entries)], timeout: Self.callTimeout)
+        let response = try await client.call(
+            .sqs, "DeleteMessageBatch", ["QueueUrl": .string(queueURL), "Entries": .array(entries)], timeout: Self.callTimeout)
         return (response["Failed"]?.arrayValue ?? []).map { failed in
             SQSBatchFailure(
                 id: failed["Id"]?.stringValue ?? "",

@@ -78,15 +78,17 @@ struct SignedSender: Sendable {
                 if let credentials {
                     // Credentials and the signature are fetched and computed afresh for every attempt:
                     // a retry after a refresh, or after minutes of backoff, must carry a valid signature.
-                    sent += signer.sign(
-                        SignableRequest(method: "POST", path: path, headers: headers, body: request.body),
-                        credentials: try await credentials(),
-                        date: clock.now
-                    ).headers
+                    sent +=
+                        signer.sign(
+                            SignableRequest(method: "POST", path: path, headers: headers, body: request.body),
+                            credentials: try await credentials(),
+                            date: clock.now
+                        ).headers
                 }
                 let response: HTTPResponse
                 do {
-                    response = try await http.execute(HTTPRequest(method: "POST", url: url, headers: sent, body: request.body, timeout: request.timeout))
+                    response = try await http.execute(
+                        HTTPRequest(method: "POST", url: url, headers: sent, body: request.body, timeout: request.timeout))
                 } catch let error as HTTPError {
                     throw AWSTransportError(operation: request.operation, underlying: error)
                 }

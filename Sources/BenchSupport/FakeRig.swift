@@ -44,7 +44,8 @@ public final class FakeRig: Sendable {
 
     /// Starts serve against the fake (at `endpoint`, one of its listeners; the first unless
     /// told): in a fresh directory, or again in `directory`.
-    public func startServe(binary: String, directory: URL? = nil, endpoint: String? = nil, environment: [String: String] = [:]) throws -> ServeProcess {
+    public func startServe(binary: String, directory: URL? = nil, endpoint: String? = nil, environment: [String: String] = [:]) throws -> ServeProcess
+    {
         try ServeProcess(
             binary: binary, endpoint: endpoint ?? fake.endpoint, eventsQueueURL: eventsURL, requestsQueueURL: requestsURL,
             directory: directory, environment: environment

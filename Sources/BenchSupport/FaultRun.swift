@@ -26,9 +26,11 @@ public struct FaultReport: Sendable {
     public var line: String {
         String(
             format: "%@ %5d  %9d %5d %13d %8d %5d %7d %8.2f %10.0f %7.1f  %@",
-            scenario.padding(toLength: 17, withPad: " ", startingAt: 0), jobs, tally.completed, tally.lost, tally.secondOutcomes, tally.repeats, tally.leftInQueues,
+            scenario.padding(toLength: 17, withPad: " ", startingAt: 0), jobs, tally.completed, tally.lost, tally.secondOutcomes, tally.repeats,
+            tally.leftInQueues,
             faultsInjected, requestsPerCallback, cpuMicrosecondsPerCallback, wallSeconds,
-            (serveRunning ? (exit == 0 ? "ok, exit 0" : "exit \(exit.map(String.init) ?? "killed")") : "NOT RUNNING") + (error.map { "; \($0)" } ?? "")
+            (serveRunning ? (exit == 0 ? "ok, exit 0" : "exit \(exit.map(String.init) ?? "killed")") : "NOT RUNNING")
+                + (error.map { "; \($0)" } ?? "")
         )
     }
 }
@@ -62,7 +64,9 @@ public struct FaultRun: Sendable {
             let requestsBefore = fake.counters.requests
             fake.setFaults(scenario.plan)
             _ = try await rig.loader.send(count: n, to: rig.requestsURL, body: rig.catalog.registration)
-            try await until("registrations consumed", serve: serve, seconds: timeout) { rig.fake.counts(queue: rig.requestsQueue).map { $0.visible + $0.inFlight == 0 } ?? false }
+            try await until("registrations consumed", serve: serve, seconds: timeout) {
+                rig.fake.counts(queue: rig.requestsQueue).map { $0.visible + $0.inFlight == 0 } ?? false
+            }
             _ = try await rig.loader.send(count: n, to: rig.eventsURL, body: rig.catalog.event)
             try await until("every outcome and empty queues", serve: serve, seconds: timeout) { fake.counters.outcomes >= n && rig.leftInQueues == 0 }
             // Repeats still on their way (a delivery retried after a stall) land in this moment.

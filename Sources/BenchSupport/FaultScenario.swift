@@ -49,7 +49,8 @@ public struct FaultScenario: Sendable {
         var sqs = ServiceFaults.all(FaultMode.allCases, at: rate)
         sqs.neverStalled = unstalled
         let stepFunctions = ServiceFaults.all(requestModes, at: rate)
-        return FaultScenario(name: "all \(Int(rate * 100))%", plan: FaultPlan(sqs: sqs, stepFunctions: stepFunctions, stall: stall, seed: seed), jobs: jobs)
+        return FaultScenario(
+            name: "all \(Int(rate * 100))%", plan: FaultPlan(sqs: sqs, stepFunctions: stepFunctions, stall: stall, seed: seed), jobs: jobs)
     }
 
     /// `make faults`: no faults (the baseline), a few ReceiveMessage stalls (first: the longest

@@ -41,11 +41,13 @@ public struct JobCatalog: Sendable {
 
     public func registration(_ i: Int) -> String {
         let kind = Self.kinds[i % Self.kinds.count]
-        return JSONValue.object(JSONObject([
-            ("TaskToken", .string(token(i))),
-            ("\(kind.prefix)Name", .string(jobName(i))),
-            ("ExecutionArn", .string("arn:aws:states:us-east-1:123456789012:execution:bench-\(run):job-\(i)")),
-        ])).serialized()
+        return JSONValue.object(
+            JSONObject([
+                ("TaskToken", .string(token(i))),
+                ("\(kind.prefix)Name", .string(jobName(i))),
+                ("ExecutionArn", .string("arn:aws:states:us-east-1:123456789012:execution:bench-\(run):job-\(i)")),
+            ])
+        ).serialized()
     }
 
     /// Job `i`'s terminal event: its kind by `i % 4`, its outcome by `i % 3`.

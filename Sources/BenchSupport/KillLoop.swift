@@ -25,7 +25,8 @@ public struct KillReport: Sendable {
 
     public var passed: Bool { error == nil && tally.kept(jobs: jobs) }
 
-    public static let header = "kill loop              jobs  kills  in-delivery  in-commit  completed  lost  2nd-outcomes  repeats  taken over  left  wall s"
+    public static let header =
+        "kill loop              jobs  kills  in-delivery  in-commit  completed  lost  2nd-outcomes  repeats  taken over  left  wall s"
 
     public var line: String {
         String(
@@ -81,7 +82,8 @@ public struct KillLoop: Sendable {
     public var seed: UInt64
 
     public init(
-        name: String, jobs: Int, kills: Int, plan: FaultPlan = .none, store: Store = .sqlite, binary: String, eventsDirectory: String, timeout: Double,
+        name: String, jobs: Int, kills: Int, plan: FaultPlan = .none, store: Store = .sqlite, binary: String, eventsDirectory: String,
+        timeout: Double,
         seed: UInt64 = 7
     ) {
         self.name = name
@@ -126,7 +128,9 @@ public struct KillLoop: Sendable {
             let (count, environment) = try await storeEnvironment()
             func start(_ endpoint: String, in directory: URL? = nil) throws -> Replica {
                 let port = Int(endpoint.split(separator: ":").last ?? "") ?? 0
-                return Replica(endpoint: endpoint, port: port, serve: try rig.startServe(binary: binary, directory: directory, endpoint: endpoint, environment: environment))
+                return Replica(
+                    endpoint: endpoint, port: port,
+                    serve: try rig.startServe(binary: binary, directory: directory, endpoint: endpoint, environment: environment))
             }
             replicas.append(try start(fake.endpoint))
             for _ in 1..<count { replicas.append(try start(try await fake.addListener())) }
@@ -173,10 +177,11 @@ public struct KillLoop: Sendable {
                     // Inside a commit: 0.2–2 ms after messages are handed to a replica, before their delete.
                     let pids = Dictionary(uniqueKeysWithValues: replicas.map { ($0.port, $0.serve.pid) })
                     trigger.withLock { $0 = Trigger(pids: pids, delayMicroseconds: 200 + Int(random.next() % 1800)) }
-                    let fired = (try? await waitUntil("a ReceiveMessage with messages", seconds: 5) {
-                        guard let port = trigger.withLock({ $0.firedPort }), let index = replica(port: port) else { return false }
-                        return !replicas[index].serve.isRunning
-                    }) != nil
+                    let fired =
+                        (try? await waitUntil("a ReceiveMessage with messages", seconds: 5) {
+                            guard let port = trigger.withLock({ $0.firedPort }), let index = replica(port: port) else { return false }
+                            return !replicas[index].serve.isRunning
+                        }) != nil
                     let firedPort = trigger.withLock { state in
                         defer { state = Trigger() }
                         return (state.firedPort, state.undeleted)
@@ -209,7 +214,11 @@ public struct KillLoop: Sendable {
         report.wallSeconds = Date().timeIntervalSince(started)
         report.takenOver = replicas.reduce(0) { $0 + $1.serve.logLines(containing: "outbox.taken_over") }
         for replica in replicas {
-            if report.passed { replica.serve.removeDirectory() } else { report.error = (report.error ?? "") + " (serve's log: \(replica.serve.logFile.path))" }
+            if report.passed {
+                replica.serve.removeDirectory()
+            } else {
+                report.error = (report.error ?? "") + " (serve's log: \(replica.serve.logFile.path))"
+            }
         }
         try await rig.shutdown()
         return report
@@ -224,11 +233,14 @@ public struct KillLoop: Sendable {
         case .dynamoDB(let replicas, let moto, let lease):
             let table = "kill-\(UUID().uuidString.prefix(8).lowercased())"
             try await Infra.createStateTable(named: table, on: try moto.client())
-            return (max(1, replicas), [
-                "SAGEMAKER_CALLBACK_DATABASE": "dynamodb://\(table)",
-                "AWS_ENDPOINT_URL_DYNAMODB": moto.endpoint,
-                "SAGEMAKER_CALLBACK_DYNAMODB_LEASE": "\(lease)",
-            ])
+            return (
+                max(1, replicas),
+                [
+                    "SAGEMAKER_CALLBACK_DATABASE": "dynamodb://\(table)",
+                    "AWS_ENDPOINT_URL_DYNAMODB": moto.endpoint,
+                    "SAGEMAKER_CALLBACK_DYNAMODB_LEASE": "\(lease)",
+                ]
+            )
         }
     }
 }

@@ -50,7 +50,9 @@ public struct QueueLoader: Sendable {
         }
         var ids = [String](repeating: "", count: bodies.count)
         for entry in response["Successful"]?.arrayValue ?? [] {
-            guard let id = entry["Id"]?.stringValue, let index = Int(id.dropFirst()), let messageID = entry["MessageId"]?.stringValue else { continue }
+            guard let id = entry["Id"]?.stringValue, let index = Int(id.dropFirst()), let messageID = entry["MessageId"]?.stringValue else {
+                continue
+            }
             ids[index] = messageID
         }
         return ids

@@ -64,7 +64,8 @@ public final class ServeProcess: @unchecked Sendable {
     /// User and system CPU time so far, in microseconds (from /proc/PID/stat).
     public func cpu() -> CPUTime {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return CPUTime() }
+            let close = stat.lastIndex(of: ")")
+        else { return CPUTime() }
         // Fields after the command name: state is field 3; utime and stime are fields 14 and 15.
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
@@ -75,8 +76,9 @@ public final class ServeProcess: @unchecked Sendable {
     /// A field of /proc/PID/status in MB (VmRSS: resident now, VmHWM: the peak).
     public func memory(_ field: String) -> Double {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }),
-              let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) else { return 0 }
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }),
+            let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) })
+        else { return 0 }
         return kilobytes / 1024
     }
 

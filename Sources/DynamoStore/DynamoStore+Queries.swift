@@ -64,9 +64,11 @@ extension DynamoStore {
             if let until = item["leaseUntil"]?.int64Value, until >= now { continue }
             if let record = try await take(id, now: now, expectedVersion: nil, lapsedBefore: now) {
                 taken.append(record.entry)
-                logger.notice("outbox.taken_over", metadata: [
-                    "outbox.action": "\(record.entry.action.rawValue)", "outbox.previous_owner": "\(item["owner"]?.stringValue ?? "none")",
-                ])
+                logger.notice(
+                    "outbox.taken_over",
+                    metadata: [
+                        "outbox.action": "\(record.entry.action.rawValue)", "outbox.previous_owner": "\(item["owner"]?.stringValue ?? "none")",
+                    ])
             }
             if taken.count >= limit { break }
         }
@@ -171,14 +173,17 @@ extension DynamoStore {
     }
 
     public func nextSweep() async throws -> (oldestUnswept: Int64?, nextCheck: Int64?) {
-        (try await firstTime(DynamoTableDesign.sweep, partition: "sweep-new"),
-         try await firstTime(DynamoTableDesign.sweep, partition: "sweep-next"))
+        (
+            try await firstTime(DynamoTableDesign.sweep, partition: "sweep-new"),
+            try await firstTime(DynamoTableDesign.sweep, partition: "sweep-next")
+        )
     }
 
     public func pendingCallbacks(registeredBefore olderThan: Int64, limit: Int) async throws -> [PendingCallback] {
         let keys = try await indexQuery(DynamoTableDesign.byTime, partition: "pending", upTo: olderThan - 1, limit: limit)
-        return Array(try await pendingCallbacks(keys).filter { $0.registeredAt < olderThan }
-            .sorted { $0.registeredAt < $1.registeredAt }.prefix(limit))
+        return Array(
+            try await pendingCallbacks(keys).filter { $0.registeredAt < olderThan }
+                .sorted { $0.registeredAt < $1.registeredAt }.prefix(limit))
     }
 
     /// DynamoDB's TTL deletes what has expired (late: reads apply the same cut-offs), so there is
@@ -203,13 +208,15 @@ extension DynamoStore {
     /// The gauges without `counts()`'s scan of the closed tokens; the oldest outbox entry is not
     /// read (the time index orders the outbox by due time, not creation).
     public func gauges() async throws -> StoreGauges {
-        StoreGauges(pending: try await count("pending"), earlyEvents: try await count("early"), outbox: try await count("outbox"), oldestOutboxCreatedAt: nil)
+        StoreGauges(
+            pending: try await count("pending"), earlyEvents: try await count("early"), outbox: try await count("outbox"), oldestOutboxCreatedAt: nil)
     }
 
     public func counts() async throws -> StoreCounts {
-        let closed = try await db.scanCount(filter: DynamoExpression(
-            "begins_with(pk, :t) AND attribute_exists(c)", values: [":t": .s("T#")]
-        ))
+        let closed = try await db.scanCount(
+            filter: DynamoExpression(
+                "begins_with(pk, :t) AND attribute_exists(c)", values: [":t": .s("T#")]
+            ))
         return StoreCounts(
             pending: try await count("pending"), earlyEvents: try await count("early"), outbox: try await count("outbox"),
             rejected: try await count("rejected"), closed: closed

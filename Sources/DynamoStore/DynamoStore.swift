@@ -99,7 +99,8 @@ public final class DynamoStore: CallbackStore {
         table: String, client: AWSClient, options: StoreOptions = StoreOptions(), settings: DynamoStoreSettings = DynamoStoreSettings(),
         meter: DynamoCapacityMeter? = nil, logger: Logger
     ) async throws -> DynamoStore {
-        let db = DynamoDB(client: client, table: table, meter: meter, tableKey: [DynamoTableDesign.partitionKey], indexes: DynamoTableDesign.capacityIndexes)
+        let db = DynamoDB(
+            client: client, table: table, meter: meter, tableKey: [DynamoTableDesign.partitionKey], indexes: DynamoTableDesign.capacityIndexes)
         let description: DynamoTableDescription
         do {
             description = try await db.describeTable()
@@ -108,7 +109,8 @@ public final class DynamoStore: CallbackStore {
         }
         let problems = DynamoTableDesign.problems(with: description)
         guard problems.isEmpty else {
-            throw DynamoStoreError(kind: .configuration, message: "dynamodb://\(table): the table does not fit this service: \(problems.joined(separator: "; "))")
+            throw DynamoStoreError(
+                kind: .configuration, message: "dynamodb://\(table): the table does not fit this service: \(problems.joined(separator: "; "))")
         }
         return DynamoStore(db: db, options: options, settings: settings, logger: logger)
     }
@@ -117,13 +119,17 @@ public final class DynamoStore: CallbackStore {
     static func classify(_ error: any Error, table: String, doing what: String) -> DynamoStoreError {
         if let error = error as? AWSError {
             if error.code == "ResourceNotFoundException" || error.code == "ResourceNotFound" {
-                return DynamoStoreError(kind: .configuration, message: "dynamodb://\(table): no such table in this region (create it from infra/sagemaker-callback.template.json)")
+                return DynamoStoreError(
+                    kind: .configuration,
+                    message: "dynamodb://\(table): no such table in this region (create it from infra/sagemaker-callback.template.json)")
             }
             if error.code.hasPrefix("AccessDenied") || error.code == "UnrecognizedClientException" || error.httpStatus == 403 {
-                return DynamoStoreError(kind: .configuration, message: "dynamodb://\(table): not allowed to \(what): \(error.code): \(error.message.prefix(200))")
+                return DynamoStoreError(
+                    kind: .configuration, message: "dynamodb://\(table): not allowed to \(what): \(error.code): \(error.message.prefix(200))")
             }
             if error.httpStatus == 400 {
-                return DynamoStoreError(kind: .configuration, message: "dynamodb://\(table): cannot \(what): \(error.code): \(error.message.prefix(200))")
+                return DynamoStoreError(
+                    kind: .configuration, message: "dynamodb://\(table): cannot \(what): \(error.code): \(error.message.prefix(200))")
             }
             return DynamoStoreError(kind: .unavailable, message: "dynamodb://\(table): cannot \(what): \(error.code) (HTTP \(error.httpStatus))")
         }
@@ -336,9 +342,12 @@ public final class DynamoStore: CallbackStore {
                     nextAttemptAt: new.notBefore, createdAt: new.notBefore, lastError: nil
                 )
                 // Born leased to this replica: it delivers what it queued, with no read to find it.
-                set.set(ItemKey.outbox(id), .outbox(OutboxRecord(
-                    entry: entry, owner: settings.replicaID, leaseUntil: max(now, new.notBefore) + lease
-                )))
+                set.set(
+                    ItemKey.outbox(id),
+                    .outbox(
+                        OutboxRecord(
+                            entry: entry, owner: settings.replicaID, leaseUntil: max(now, new.notBefore) + lease
+                        )))
                 if !new.tokenHash.isEmpty {
                     var record = try await token(new.tokenHash)
                     record.queued[id] = new.action
@@ -420,11 +429,13 @@ public final class DynamoStore: CallbackStore {
         var outcomes: [(id: Int64, held: Held?)] = []
         for key in set.changedKeys {
             guard let slot = set.slots[key] else { continue }
-            let before: DynamoItem? = metered ? slot.original?.item(options: options, shards: settings.shards).map { item in
-                var item = item
-                if let version = slot.version { item["v"] = .number(version) }
-                return item
-            } : nil
+            let before: DynamoItem? =
+                metered
+                ? slot.original?.item(options: options, shards: settings.shards).map { item in
+                    var item = item
+                    if let version = slot.version { item["v"] = .number(version) }
+                    return item
+                } : nil
             let condition: DynamoExpression?
             if !settings.guarded || slot.blind {
                 condition = nil
@@ -496,7 +507,9 @@ extension DynamoStore {
         await check("describe its TTL (dynamodb:DescribeTimeToLive)") {
             let ttl = try await db.describeTimeToLive()
             if !["ENABLED", "ENABLING"].contains(ttl.status) || ttl.attribute != DynamoTableDesign.ttlAttribute {
-                problems.append("dynamodb://\(table): TTL is \(ttl.status.lowercased()) on \(ttl.attribute ?? "no attribute"), not enabled on \(DynamoTableDesign.ttlAttribute): nothing that expires would ever be deleted")
+                problems.append(
+                    "dynamodb://\(table): TTL is \(ttl.status.lowercased()) on \(ttl.attribute ?? "no attribute"), not enabled on \(DynamoTableDesign.ttlAttribute): nothing that expires would ever be deleted"
+                )
             }
         }
         let key: DynamoItem = ["pk": .s("D#doctor-probe-\(settings.replicaID)")]

@@ -94,7 +94,8 @@ public enum DynamoTableDesign {
             }
             let found = schema.map { "\($0.name) \($0.keyType)" }
             if found != ["\(index.hashKey) HASH", "\(index.rangeKey) RANGE"] {
-                problems.append("its index \(index.name) has keys [\(found.joined(separator: ", "))], not [\(index.hashKey) HASH, \(index.rangeKey) RANGE]")
+                problems.append(
+                    "its index \(index.name) has keys [\(found.joined(separator: ", "))], not [\(index.hashKey) HASH, \(index.rangeKey) RANGE]")
             } else if table.attributeTypes[index.hashKey] != "S" || table.attributeTypes[index.rangeKey] != "N" {
                 problems.append("its index \(index.name) needs \(index.hashKey) a string and \(index.rangeKey) a number")
             }

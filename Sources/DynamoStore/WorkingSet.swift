@@ -170,10 +170,16 @@ struct DynamoView: StoreView {
             switch key {
             case .job(let kind, let name):
                 if ((try? pendingCallbacks(jobKind: kind, jobName: name).count) ?? 0) >= limit,
-                   (set.job(ItemKey.job(kind: kind, name: name))?.tokens.count ?? 0) > limit { return true }
+                    (set.job(ItemKey.job(kind: kind, name: name))?.tokens.count ?? 0) > limit
+                {
+                    return true
+                }
             case .execution(let arn):
                 if ((try? pendingCallbacks(executionArn: arn).count) ?? 0) >= limit,
-                   (set.execution(ItemKey.execution(arn))?.tokens.count ?? 0) > limit { return true }
+                    (set.execution(ItemKey.execution(arn))?.tokens.count ?? 0) > limit
+                {
+                    return true
+                }
             case .token: continue
             }
         }

@@ -145,7 +145,9 @@ public final class FakeAWS: Sendable {
     public func inFlight(receiptHandles: [String]) -> Int {
         state.withLock { state in
             receiptHandles.filter { handle in
-                guard let q = FakeIdentifiers.parse(receiptHandle: handle)?.queue, case .current = state.lookup(handle: handle, queue: q) else { return false }
+                guard let q = FakeIdentifiers.parse(receiptHandle: handle)?.queue, case .current = state.lookup(handle: handle, queue: q) else {
+                    return false
+                }
                 return true
             }.count
         }
@@ -201,7 +203,8 @@ public final class FakeAWS: Sendable {
         state.withLock { state in
             ids.map { id in
                 guard let sequence = FakeIdentifiers.sequence(ofMessageID: id), sequence < state.firstDelivery.count,
-                      state.firstDelivery[sequence] != 0 else { return nil }
+                    state.firstDelivery[sequence] != 0
+                else { return nil }
                 return state.firstDelivery[sequence]
             }
         }
@@ -258,9 +261,10 @@ public final class FakeAWS: Sendable {
         case (.now(let reply), _):
             return .now(reply.faulted(fault))
         case (.later(let future, let waiter), .stall):
-            return .later(future.flatMap { reply in
-                eventLoop.scheduleTask(in: Self.nanoseconds(stall)) { reply.faulted(.stall) }.futureResult
-            }, waiter: waiter)
+            return .later(
+                future.flatMap { reply in
+                    eventLoop.scheduleTask(in: Self.nanoseconds(stall)) { reply.faulted(.stall) }.futureResult
+                }, waiter: waiter)
         case (.later(let future, let waiter), _):
             return .later(future.map { $0.faulted(fault) }, waiter: waiter)
         }
@@ -289,10 +293,11 @@ public final class FakeAWS: Sendable {
                     return true
                 }
                 if !parked { timeout.cancel() }
-                return .later(promise.futureResult.map { [self] reply in
-                    receiveAnswered(reply, port: port)
-                    return reply
-                }, waiter: id)
+                return .later(
+                    promise.futureResult.map { [self] reply in
+                        receiveAnswered(reply, port: port)
+                        return reply
+                    }, waiter: id)
             }
         case "AWSStepFunctions":
             if let held = hold(operation, request, on: eventLoop, port: port) { return .later(held, waiter: nil) }

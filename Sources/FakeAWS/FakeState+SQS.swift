@@ -50,15 +50,21 @@ extension FakeState {
             return .reply(changeVisibility(request, queue: q, now: now, wakeups: &wakeups))
         case "GetQueueAttributes":
             let counts = queues[q].counts
-            return .reply(.ok(["Attributes": [
-                "ApproximateNumberOfMessages": .string(String(counts.visible)),
-                "ApproximateNumberOfMessagesNotVisible": .string(String(counts.inFlight)),
-                "ApproximateNumberOfMessagesDelayed": "0",
-                "VisibilityTimeout": .string(String(queues[q].visibilityTimeout)),
-                "QueueArn": .string("arn:aws:sqs:us-east-1:\(Self.account):\(queues[q].name)"),
-            ]]))
+            return .reply(
+                .ok([
+                    "Attributes": [
+                        "ApproximateNumberOfMessages": .string(String(counts.visible)),
+                        "ApproximateNumberOfMessagesNotVisible": .string(String(counts.inFlight)),
+                        "ApproximateNumberOfMessagesDelayed": "0",
+                        "VisibilityTimeout": .string(String(queues[q].visibilityTimeout)),
+                        "QueueArn": .string("arn:aws:sqs:us-east-1:\(Self.account):\(queues[q].name)"),
+                    ]
+                ]))
         default:
-            return .reply(.error("com.amazonaws.sqs#UnsupportedOperation", "The fake does not implement \(operation).", queryCode: "AWS.SimpleQueueService.UnsupportedOperation"))
+            return .reply(
+                .error(
+                    "com.amazonaws.sqs#UnsupportedOperation", "The fake does not implement \(operation).",
+                    queryCode: "AWS.SimpleQueueService.UnsupportedOperation"))
         }
     }
 
@@ -91,10 +97,13 @@ extension FakeState {
     mutating func batch(_ request: JSONObject, _ each: (inout FakeState, JSONValue) -> Result<JSONObject, BatchFailure>) -> FakeReply {
         let entries = request["Entries"]?.arrayValue ?? []
         if entries.isEmpty {
-            return .sqsError("EmptyBatchRequest", "There should be at least one entry in the request.", queryCode: "AWS.SimpleQueueService.EmptyBatchRequest")
+            return .sqsError(
+                "EmptyBatchRequest", "There should be at least one entry in the request.", queryCode: "AWS.SimpleQueueService.EmptyBatchRequest")
         }
         if entries.count > 10 {
-            return .sqsError("TooManyEntriesInBatchRequest", "Maximum number of entries per request are 10.", queryCode: "AWS.SimpleQueueService.TooManyEntriesInBatchRequest")
+            return .sqsError(
+                "TooManyEntriesInBatchRequest", "Maximum number of entries per request are 10.",
+                queryCode: "AWS.SimpleQueueService.TooManyEntriesInBatchRequest")
         }
         var successful: [JSONValue] = [], failed: [JSONValue] = []
         for entry in entries {
@@ -166,7 +175,9 @@ extension FakeState {
         case .invalid:
             return .sqsError("ReceiptHandleIsInvalid", Self.invalidHandle(handle), queryCode: "ReceiptHandleIsInvalid")
         case .gone:
-            return .sqsError("MessageNotInflight", "Message does not exist or is not available for visibility timeout change.", queryCode: "AWS.SimpleQueueService.MessageNotInflight")
+            return .sqsError(
+                "MessageNotInflight", "Message does not exist or is not available for visibility timeout change.",
+                queryCode: "AWS.SimpleQueueService.MessageNotInflight")
         case .current(let sequence):
             if timeout == 0 {
                 queues[q].messages[sequence]?.inFlight = false

@@ -153,7 +153,8 @@ struct FakeState {
     /// delivery, is `gone`: AWS answers success and may not delete the message.
     func lookup(handle: String, queue q: Int) -> HandleState {
         guard let parsed = FakeIdentifiers.parse(receiptHandle: handle), parsed.queue == q,
-              parsed.sequence < firstDelivery.count, firstDelivery[parsed.sequence] != 0 else { return .invalid }
+            parsed.sequence < firstDelivery.count, firstDelivery[parsed.sequence] != 0
+        else { return .invalid }
         guard let message = queues[q].messages[parsed.sequence], message.inFlight, message.delivery == parsed.delivery else { return .gone }
         return .current(sequence: parsed.sequence)
     }

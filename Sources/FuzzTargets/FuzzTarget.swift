@@ -84,13 +84,15 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     private static func registration(_ input: [UInt8]) {
         switch RegistrationMessage.parse(input) {
         case .valid(let registration):
-            precondition(!registration.taskToken.isEmpty && registration.taskToken.utf8.count <= RegistrationMessage.maxTokenLength,
-                         "a registration's token is empty or too long")
+            precondition(
+                !registration.taskToken.isEmpty && registration.taskToken.utf8.count <= RegistrationMessage.maxTokenLength,
+                "a registration's token is empty or too long")
             precondition(RegistrationMessage.isValidJobName(registration.jobName), "a registration named an invalid job")
             precondition(registration.tokenHash == TaskTokens.hash(registration.taskToken), "a token hash does not match")
         case .invalid(let token, let reason):
-            precondition(token.map { $0.utf8.count <= RegistrationMessage.maxTokenLength } ?? true,
-                         "an invalid registration carried a token too long to fail")
+            precondition(
+                token.map { $0.utf8.count <= RegistrationMessage.maxTokenLength } ?? true,
+                "an invalid registration carried a token too long to fail")
             precondition(!reason.isEmpty, "a rejection gave no reason")
         }
     }
@@ -158,8 +160,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     private static func sigV4(_ input: [UInt8]) {
         let request = WireRequest.parse(input)
         let first = signer.sign(request, credentials: credentials, date: date)
-        precondition(first.signature.utf8.count == 64 && first.signature.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) },
-                     "a signature is not 64 lowercase hex digits")
+        precondition(
+            first.signature.utf8.count == 64 && first.signature.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) },
+            "a signature is not 64 lowercase hex digits")
         let second = signer.sign(request, credentials: credentials, date: date)
         precondition(first.signature == second.signature, "signing the same request twice differed")
         precondition(!first.canonicalRequest.contains(credentials.secretAccessKey), "a canonical request holds the secret key")

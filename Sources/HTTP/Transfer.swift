@@ -39,17 +39,21 @@ final class Transfer {
         // The id, not the object: a finished message must never lead to a freed transfer.
         try easy.set(CURLOPT_PRIVATE, pointer: UnsafeMutableRawPointer(bitPattern: UInt(id)))
         try easy.set(CURLOPT_WRITEDATA, pointer: context)
-        try easy.set(CURLOPT_WRITEFUNCTION, function: { data, size, count, context in
-            let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
-            transfer.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: size * count))
-            return size * count
-        })
+        try easy.set(
+            CURLOPT_WRITEFUNCTION,
+            function: { data, size, count, context in
+                let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
+                transfer.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: size * count))
+                return size * count
+            })
         try easy.set(CURLOPT_HEADERDATA, pointer: context)
-        try easy.set(CURLOPT_HEADERFUNCTION, function: { data, size, count, context in
-            let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
-            transfer.receiveHeaderLine(UnsafeRawBufferPointer(start: data, count: size * count))
-            return size * count
-        })
+        try easy.set(
+            CURLOPT_HEADERFUNCTION,
+            function: { data, size, count, context in
+                let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
+                transfer.receiveHeaderLine(UnsafeRawBufferPointer(start: data, count: size * count))
+                return size * count
+            })
         try easy.set(CURLOPT_URL, request.url)
         if request.bypassesProxy { try easy.set(CURLOPT_NOPROXY, "*") }
         try configureMethodAndBody(for: request)

@@ -31,12 +31,14 @@ final class TransferThread {
     static func start(queue: SubmissionQueue, configuration: CurlHTTPClient.Configuration) throws(HTTPError) -> pthread_t {
         let context = Unmanaged.passRetained(TransferThread(queue: queue, configuration: configuration)).toOpaque()
         var thread = pthread_t()
-        let result = pthread_create(&thread, nil, { context in
-            // The thread holds the only reference from here on.
-            let loop = Unmanaged<TransferThread>.fromOpaque(context!).takeRetainedValue()
-            loop.run()
-            return nil
-        }, context)
+        let result = pthread_create(
+            &thread, nil,
+            { context in
+                // The thread holds the only reference from here on.
+                let loop = Unmanaged<TransferThread>.fromOpaque(context!).takeRetainedValue()
+                loop.run()
+                return nil
+            }, context)
         guard result == 0 else {
             Unmanaged<TransferThread>.fromOpaque(context).release()
             throw HTTPError(kind: .other, curlCode: 0, message: "cannot start the transfer thread (errno \(result))")
@@ -85,9 +87,10 @@ final class TransferThread {
         let code = curl_multi_add_handle(multi, easy.raw)
         guard code == CURLM_OK else {
             recycle(easy)
-            submission.continuation.resume(throwing: HTTPError(
-                kind: .other, curlCode: Int32(code.rawValue),
-                message: "curl_multi_add_handle: \(String(cString: curl_multi_strerror(code)))"))
+            submission.continuation.resume(
+                throwing: HTTPError(
+                    kind: .other, curlCode: Int32(code.rawValue),
+                    message: "curl_multi_add_handle: \(String(cString: curl_multi_strerror(code)))"))
             return
         }
         active[submission.id] = transfer

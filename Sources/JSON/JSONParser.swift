@@ -324,7 +324,8 @@ struct JSONParser: ~Copyable {
             switch unit {
             case 0xD800...0xDBFF:
                 if position + 6 <= end, base[position] == UInt8(ascii: "\\"), base[position + 1] == UInt8(ascii: "u"),
-                   let low = hexQuad(at: position + 2), (0xDC00...0xDFFF).contains(low) {
+                    let low = hexQuad(at: position + 2), (0xDC00...0xDFFF).contains(low)
+                {
                     scalar = 0x10000 + ((UInt32(unit) - 0xD800) << 10) + (UInt32(low) - 0xDC00)
                     position += 6
                 } else {

@@ -41,7 +41,7 @@ extension JSONValue {
     /// A number holding `text`, or nil when `text` is not a valid RFC 8259 number literal.
     public init?(numberLiteral text: String) {
         guard case .number(let parsed)? = try? JSONValue.parse(text),
-              parsed.utf8.count == text.utf8.count
+            parsed.utf8.count == text.utf8.count
         else { return nil }
         self = .number(parsed)
     }

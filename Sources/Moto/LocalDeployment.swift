@@ -110,12 +110,14 @@ public struct LocalDeployment: Sendable {
 
         var machines: [String: String] = [:]
         for name in stateMachineNames {
-            let response = try await client.call(.stepFunctions, "CreateStateMachine", [
-                "name": .string("\(prefix)-\(name)"),
-                "definition": .string(try Infra.stateMachineDefinition(name, requestsQueueURL: requests)),
-                "roleArn": .string("arn:aws:iam::\(MotoServer.accountID):role/\(prefix)-state-machine"),
-                "type": "STANDARD",
-            ])
+            let response = try await client.call(
+                .stepFunctions, "CreateStateMachine",
+                [
+                    "name": .string("\(prefix)-\(name)"),
+                    "definition": .string(try Infra.stateMachineDefinition(name, requestsQueueURL: requests)),
+                    "roleArn": .string("arn:aws:iam::\(MotoServer.accountID):role/\(prefix)-state-machine"),
+                    "type": "STANDARD",
+                ])
             machines[name] = response["stateMachineArn"]?.stringValue
         }
         // Only this deployment's machines, as in the template: executions of other stacks never reach its queue.
@@ -126,21 +128,27 @@ public struct LocalDeployment: Sendable {
 
     /// Creates (or replaces) an enabled rule with one target.
     private static func putRule(_ name: String, pattern: JSONValue, target: String, bus: String, on client: AWSClient) async throws {
-        _ = try await client.call(.eventBridge, "PutRule", [
-            "Name": .string(name), "EventBusName": .string(bus), "EventPattern": .string(pattern.serialized()), "State": "ENABLED",
-        ])
-        _ = try await client.call(.eventBridge, "PutTargets", [
-            "Rule": .string(name), "EventBusName": .string(bus), "Targets": [["Id": "events-queue", "Arn": .string(target)]],
-        ])
+        _ = try await client.call(
+            .eventBridge, "PutRule",
+            [
+                "Name": .string(name), "EventBusName": .string(bus), "EventPattern": .string(pattern.serialized()), "State": "ENABLED",
+            ])
+        _ = try await client.call(
+            .eventBridge, "PutTargets",
+            [
+                "Rule": .string(name), "EventBusName": .string(bus), "Targets": [["Id": "events-queue", "Arn": .string(target)]],
+            ])
     }
 
     /// Starts an execution (always named: moto needs it) and returns its ARN.
     public func startExecution(_ stateMachine: String, name: String, input: JSONObject) async throws -> String {
-        let response = try await client.call(.stepFunctions, "StartExecution", [
-            "stateMachineArn": .string(stateMachines[stateMachine] ?? stateMachine),
-            "name": .string(name),
-            "input": .string(JSONValue.object(input).serialized()),
-        ])
+        let response = try await client.call(
+            .stepFunctions, "StartExecution",
+            [
+                "stateMachineArn": .string(stateMachines[stateMachine] ?? stateMachine),
+                "name": .string(name),
+                "input": .string(JSONValue.object(input).serialized()),
+            ])
         return response["executionArn"]?.stringValue ?? ""
     }
 
@@ -195,20 +203,25 @@ public struct LocalDeployment: Sendable {
             "error": errors[status].map(JSONValue.string) ?? .null,
             "cause": .null,
         ]
-        try await putEvent(source: "aws.states", detailType: "Step Functions Execution Status Change", detail: detail, resources: [.string(executionArn)])
+        try await putEvent(
+            source: "aws.states", detailType: "Step Functions Execution Status Change", detail: detail, resources: [.string(executionArn)])
     }
 
     /// One PutEvents entry; a failed entry is an error.
     private func putEvent(source: String, detailType: String, detail: JSONObject, resources: [JSONValue]) async throws {
-        let response = try await client.call(.eventBridge, "PutEvents", [
-            "Entries": [[
-                "EventBusName": .string(eventBusName),
-                "Source": .string(source),
-                "DetailType": .string(detailType),
-                "Detail": .string(JSONValue.object(detail).serialized()),
-                "Resources": .array(resources),
-            ]],
-        ])
+        let response = try await client.call(
+            .eventBridge, "PutEvents",
+            [
+                "Entries": [
+                    [
+                        "EventBusName": .string(eventBusName),
+                        "Source": .string(source),
+                        "DetailType": .string(detailType),
+                        "Detail": .string(JSONValue.object(detail).serialized()),
+                        "Resources": .array(resources),
+                    ]
+                ]
+            ])
         if let failed = response["FailedEntryCount"]?.int64Value, failed > 0 {
             throw MotoUnavailable(message: "PutEvents failed for \(failed) entries")
         }
@@ -216,7 +229,9 @@ public struct LocalDeployment: Sendable {
 
     /// Publishes a processing job state change with a realistic detail.
     public func publishProcessingJob(_ name: String, status: String, failureReason: String? = nil, extra: JSONObject = [:]) async throws {
-        try await publishJobEvent(detailType: "SageMaker Processing Job State Change", detail: Self.processingDetail(name, status: status, failureReason: failureReason, extra: extra))
+        try await publishJobEvent(
+            detailType: "SageMaker Processing Job State Change",
+            detail: Self.processingDetail(name, status: status, failureReason: failureReason, extra: extra))
     }
 
     /// A processing job description as SageMaker puts it in events.
@@ -248,10 +263,12 @@ public struct LocalDeployment: Sendable {
 
     /// ApproximateNumberOfMessages + NotVisible of a queue.
     public func queueDepth(_ queueURL: String) async throws -> Int {
-        let response = try await client.call(.sqs, "GetQueueAttributes", [
-            "QueueUrl": .string(queueURL),
-            "AttributeNames": ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        ])
+        let response = try await client.call(
+            .sqs, "GetQueueAttributes",
+            [
+                "QueueUrl": .string(queueURL),
+                "AttributeNames": ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            ])
         let attributes = response["Attributes"]
         return ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"].reduce(0) { sum, key in
             sum + (attributes?[key]?.stringValue.flatMap(Int.init) ?? 0)

@@ -302,9 +302,11 @@ private struct RequestReader {
     }
 
     mutating func next() -> Outcome {
-        guard let headEnd = fill(until: { buffer in
-            buffer.firstRange(of: [13, 10, 13, 10])?.upperBound ?? (buffer.count > LoopbackHTTPServer.maximumHeadBytes ? -1 : nil)
-        }) else { return .closed }
+        guard
+            let headEnd = fill(until: { buffer in
+                buffer.firstRange(of: [13, 10, 13, 10])?.upperBound ?? (buffer.count > LoopbackHTTPServer.maximumHeadBytes ? -1 : nil)
+            })
+        else { return .closed }
         guard headEnd > 0 else { return .refused(status: 413) }
         let lines = String(decoding: buffer[..<(headEnd - 4)], as: UTF8.self).split(separator: "\r\n", omittingEmptySubsequences: false)
         let requestLine = lines[0].split(separator: " ")

@@ -11,8 +11,8 @@ import Synchronization
 public final class MotoServer: Sendable {
     /// Where to find `moto_server` when it is missing.
     public static let installHint =
-        "moto is not installed: run `make test` (it creates .venv with moto[server]==5.2.5), or " +
-        "`python3 -m venv .venv && .venv/bin/pip install 'moto[server]==5.2.5'`, or set MOTO_SERVER to a moto_server executable"
+        "moto is not installed: run `make test` (it creates .venv with moto[server]==5.2.5), or "
+        + "`python3 -m venv .venv && .venv/bin/pip install 'moto[server]==5.2.5'`, or set MOTO_SERVER to a moto_server executable"
 
     /// `http://127.0.0.1:PORT`.
     public let endpoint: String
@@ -197,19 +197,21 @@ public final class MotoServer: Sendable {
 
     /// POSTs `/moto-api/config`.
     public func configure(_ settings: JSONObject) async throws {
-        let response = try await transport.execute(HTTPRequest(
-            method: "POST", url: endpoint + "/moto-api/config",
-            headers: [("content-type", "application/json")], body: JSONValue.object(settings).serializedBytes()
-        ))
+        let response = try await transport.execute(
+            HTTPRequest(
+                method: "POST", url: endpoint + "/moto-api/config",
+                headers: [("content-type", "application/json")], body: JSONValue.object(settings).serializedBytes()
+            ))
         guard (200..<300).contains(response.status) else { throw MotoUnavailable(message: "moto-api/config answered HTTP \(response.status)") }
     }
 
     /// Switches request authentication on (moto checks SigV4 for real and IAM policies) after
     /// `unauthenticatedRequests` more requests.
     public func resetAuthentication(unauthenticatedRequests: Int) async throws {
-        let response = try await transport.execute(HTTPRequest(
-            method: "POST", url: endpoint + "/moto-api/reset-auth", body: Array("\(unauthenticatedRequests)".utf8)
-        ))
+        let response = try await transport.execute(
+            HTTPRequest(
+                method: "POST", url: endpoint + "/moto-api/reset-auth", body: Array("\(unauthenticatedRequests)".utf8)
+            ))
         guard (200..<300).contains(response.status) else { throw MotoUnavailable(message: "moto-api/reset-auth answered HTTP \(response.status)") }
     }
 
@@ -218,7 +220,8 @@ public final class MotoServer: Sendable {
         while ContinuousClock.now < deadline {
             guard process.isRunning else { throw MotoUnavailable(message: "moto_server exited with status \(process.terminationStatus)") }
             if let response = try? await transport.execute(HTTPRequest(method: "GET", url: endpoint + "/moto-api/", timeout: .seconds(2))),
-               response.status < 500 {
+                response.status < 500
+            {
                 return
             }
             try await Task.sleep(for: .milliseconds(100))

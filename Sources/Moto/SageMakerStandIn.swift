@@ -202,10 +202,11 @@ private final class Account: Sendable {
             } else {
                 result = .failure(ErrorAnswer(code: "SerializationException", message: "The request body is not a JSON object."))
             }
-            let (status, answer): (Int, JSONObject) = switch result {
-            case .success(let object): (200, object)
-            case .failure(let error): (400, ["__type": .string(error.code), "message": .string(error.message)])
-            }
+            let (status, answer): (Int, JSONObject) =
+                switch result {
+                case .success(let object): (200, object)
+                case .failure(let error): (400, ["__type": .string(error.code), "message": .string(error.message)])
+                }
             state.calls.append(SageMakerStandIn.Call(operation: operation, body: body ?? [:], at: at, answeredStatus: status))
             return (status, answer, "standin-\(state.requestCount)")
         }
@@ -240,7 +241,8 @@ private final class Account: Sendable {
                 guard jobs[key] == nil else {
                     throw ErrorAnswer(
                         code: "ResourceInUse",
-                        message: "Job name must be unique within an AWS account and region, and a job with this name already exists (\(kind.arn(name)))"
+                        message:
+                            "Job name must be unique within an AWS account and region, and a job with this name already exists (\(kind.arn(name)))"
                     )
                 }
                 jobs[key] = Job(state: .running, request: body, created: now, modified: now)

@@ -150,25 +150,30 @@ public enum CallbackRelay {
         let sqs = SQS(client: client)
         var services: [any Service] = [StoreService(store: store, logger: logger, liveness: liveness, outage: outage)]
         if let operations, let health {
-            services.append(OperationsRefresher(
-                store: store, metrics: operations.metrics, health: health, embeddedMetrics: configuration.logFormat == .json, logger: logger
-            ))
+            services.append(
+                OperationsRefresher(
+                    store: store, metrics: operations.metrics, health: health, embeddedMetrics: configuration.logFormat == .json, logger: logger
+                ))
         }
         services += [
             dispatcher,
             HeartbeatSchedule(store: store, interval: configuration.heartbeatInterval, dispatcher: dispatcher, logger: logger, liveness: liveness),
-            SafetySweep(store: store, client: client, settings: configuration.sweep, dispatcher: dispatcher, logger: logger, liveness: liveness, metrics: metrics),
+            SafetySweep(
+                store: store, client: client, settings: configuration.sweep, dispatcher: dispatcher, logger: logger, liveness: liveness,
+                metrics: metrics),
         ]
         if let requests = configuration.requestsQueueURL {
-            services.append(QueueConsumer(
-                queueURL: requests, role: .requests, sqs: sqs, intake: intake, dispatcher: dispatcher,
+            services.append(
+                QueueConsumer(
+                    queueURL: requests, role: .requests, sqs: sqs, intake: intake, dispatcher: dispatcher,
+                    waitSeconds: configuration.receiveWaitSeconds, logger: logger, liveness: liveness, metrics: metrics, health: health
+                ))
+        }
+        services.append(
+            QueueConsumer(
+                queueURL: configuration.eventsQueueURL, role: .events, sqs: sqs, intake: intake, dispatcher: dispatcher,
                 waitSeconds: configuration.receiveWaitSeconds, logger: logger, liveness: liveness, metrics: metrics, health: health
             ))
-        }
-        services.append(QueueConsumer(
-            queueURL: configuration.eventsQueueURL, role: .events, sqs: sqs, intake: intake, dispatcher: dispatcher,
-            waitSeconds: configuration.receiveWaitSeconds, logger: logger, liveness: liveness, metrics: metrics, health: health
-        ))
         var groupConfiguration = ServiceGroupConfiguration(
             services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0, serviceName: "\(type(of: $0))") },
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -191,15 +196,17 @@ public enum CallbackRelay {
             configuration.database, options: configuration.storeOptions, client: client, dynamo: configuration.dynamo, logger: logger
         )
         opened()
-        logger.info("relay.starting", metadata: [
-            "aws.region": "\(configuration.aws.region)",
-            "sqs.events_queue_url": "\(configuration.eventsQueueURL)",
-            "sqs.requests_queue_url": "\(configuration.requestsQueueURL ?? "none")",
-            "store.location": "\(configuration.database)",
-            "heartbeat.interval": "\(configuration.heartbeatInterval)",
-            "sweep.after": "\(configuration.sweep.after)", "sweep.grace": "\(configuration.sweep.grace)",
-            "sweep.rate": "\(configuration.sweep.rate)", "outbox.max_in_flight": "\(configuration.maxInFlight)",
-        ])
+        logger.info(
+            "relay.starting",
+            metadata: [
+                "aws.region": "\(configuration.aws.region)",
+                "sqs.events_queue_url": "\(configuration.eventsQueueURL)",
+                "sqs.requests_queue_url": "\(configuration.requestsQueueURL ?? "none")",
+                "store.location": "\(configuration.database)",
+                "heartbeat.interval": "\(configuration.heartbeatInterval)",
+                "sweep.after": "\(configuration.sweep.after)", "sweep.grace": "\(configuration.sweep.grace)",
+                "sweep.rate": "\(configuration.sweep.rate)", "outbox.max_in_flight": "\(configuration.maxInFlight)",
+            ])
         let health = HealthChecks(
             liveness: Liveness(), limits: .init(receiveWindow: HealthChecks.Limits.receiveWindow(waitSeconds: configuration.receiveWaitSeconds))
         )

@@ -252,7 +252,8 @@ extension CommandLineOptions {
     /// region chain's last step (see ``needsInstanceRegion(_:)``).
     public func serve(_ environment: Environment, instanceRegion: String? = nil) throws(ConfigurationError) -> ServeConfiguration {
         guard let (events, eventsSource) = value(.table.eventsQueueURL, environment) else {
-            throw ConfigurationError(.table.eventsQueueURL, from: nil, message: "is required: the SQS queue that receives SageMaker job state change events")
+            throw ConfigurationError(
+                .table.eventsQueueURL, from: nil, message: "is required: the SQS queue that receives SageMaker job state change events")
         }
         try Self.checkQueueURL(events, .table.eventsQueueURL, from: eventsSource)
         let requests = value(.table.requestsQueueURL, environment)
@@ -311,7 +312,7 @@ extension CommandLineOptions {
         }
         let rest = url.drop { $0 != "/" }.dropFirst(2)
         guard let host = rest.split(separator: "/", omittingEmptySubsequences: false).first, !host.isEmpty,
-              rest.contains("/")
+            rest.contains("/")
         else {
             throw ConfigurationError(option, from: source, message: "'\(url.prefix(200))' has no host and queue path")
         }

@@ -16,9 +16,12 @@ extension Correlator {
     public func decide(_ change: ExecutionStatusChange, pending: [PendingCallback]) -> Decision {
         guard change.status.hasEnded else { return Decision(.executionNoted(change.status)) }
         // Remembered for registrations it sent that are still on their way.
-        var effects: [Effect] = [.rememberExecutionEnd(EndedExecution(
-            executionArn: change.executionArn, status: change.status.rawValue, endedAt: change.stoppedAt ?? now, receivedAt: now
-        ))]
+        var effects: [Effect] = [
+            .rememberExecutionEnd(
+                EndedExecution(
+                    executionArn: change.executionArn, status: change.status.rawValue, endedAt: change.stoppedAt ?? now, receivedAt: now
+                ))
+        ]
         guard !pending.isEmpty else { return Decision(.executionNoted(change.status), effects: effects) }
         var stops = 0
         for callback in pending {
@@ -78,9 +81,11 @@ extension Correlator {
     public func decideSweep(_ callbacks: [PendingCallback], finding: SweepFinding, timing: SweepTiming, terminalKnown: Bool) -> Decision {
         let jobName = callbacks.first?.jobName
         func record(_ callback: PendingCallback, status: String?, next: Int64, missingSince: Int64?, counted: Bool = true) -> Effect {
-            .recordSweep(tokenHash: callback.tokenHash, SweepState(
-                checks: callback.sweep.checks + (counted ? 1 : 0), status: status, nextCheckAt: next, missingSince: missingSince
-            ))
+            .recordSweep(
+                tokenHash: callback.tokenHash,
+                SweepState(
+                    checks: callback.sweep.checks + (counted ? 1 : 0), status: status, nextCheckAt: next, missingSince: missingSince
+                ))
         }
         switch finding {
         case .found(let change, let event):
@@ -88,10 +93,12 @@ extension Correlator {
                 let decision = decide(change, event: event, pending: callbacks, terminalKnown: terminalKnown)
                 return Decision(.sweptCompleted(change.status, callbacks: callbacks.count), effects: decision.effects, jobName: jobName)
             }
-            let effects = callbacks.flatMap { callback -> [Effect] in [
-                .updateStatus(tokenHash: callback.tokenHash, status: change.status.rawValue, at: now),
-                record(callback, status: change.status.rawValue, next: now + timing.recheckAfter, missingSince: nil),
-            ] }
+            let effects = callbacks.flatMap { callback -> [Effect] in
+                [
+                    .updateStatus(tokenHash: callback.tokenHash, status: change.status.rawValue, at: now),
+                    record(callback, status: change.status.rawValue, next: now + timing.recheckAfter, missingSince: nil),
+                ]
+            }
             return Decision(.sweptRunning(change.status, callbacks: callbacks.count), effects: effects, jobName: jobName)
 
         case .missing:
@@ -135,11 +142,13 @@ extension Correlator {
 
     /// Callbacks older than ``maxCallbackAge``: their tokens are dead, so they are dropped.
     public func decideExpired(_ callbacks: [PendingCallback]) -> Decision {
-        let effects = callbacks.flatMap { callback -> [Effect] in [
-            .dropQueued(tokenHash: callback.tokenHash, actions: [.heartbeat, .createJob]),
-            .removePending(tokenHash: callback.tokenHash),
-            .markClosed(tokenHash: callback.tokenHash, result: "expired", at: now),
-        ] }
+        let effects = callbacks.flatMap { callback -> [Effect] in
+            [
+                .dropQueued(tokenHash: callback.tokenHash, actions: [.heartbeat, .createJob]),
+                .removePending(tokenHash: callback.tokenHash),
+                .markClosed(tokenHash: callback.tokenHash, result: "expired", at: now),
+            ]
+        }
         return Decision(.expired(callbacks: callbacks.count), effects: effects)
     }
 }

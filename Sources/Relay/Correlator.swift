@@ -54,10 +54,13 @@ public struct Correlator: Sendable {
             return decision(.executionEnded(status ?? .aborted, callbacks: 1, stops: stops), effects)
         }
         if let terminal = state.terminal, let outcome = Outcome.forChange(terminal) {
-            return decision(.completedOnArrival(terminal.status), [
-                .enqueue(entry(outcome, token: registration.taskToken, tokenHash: hash, kind: registration.kind.name, jobName: registration.jobName)),
-                .markClosed(tokenHash: hash, result: "queued", at: now),
-            ])
+            return decision(
+                .completedOnArrival(terminal.status),
+                [
+                    .enqueue(
+                        entry(outcome, token: registration.taskToken, tokenHash: hash, kind: registration.kind.name, jobName: registration.jobName)),
+                    .markClosed(tokenHash: hash, result: "queued", at: now),
+                ])
         }
         let callback = PendingCallback(
             tokenHash: hash,
@@ -77,11 +80,13 @@ public struct Correlator: Sendable {
             effects += heartbeatEffects(callback)
         }
         if let request = registration.createRequest {
-            effects.append(.enqueue(NewOutboxEntry(
-                tokenHash: hash, taskToken: registration.taskToken,
-                jobKind: registration.kind.name, jobName: registration.jobName,
-                action: .createJob, payload: JSONValue.object(request).serialized(), errorName: nil, notBefore: now
-            )))
+            effects.append(
+                .enqueue(
+                    NewOutboxEntry(
+                        tokenHash: hash, taskToken: registration.taskToken,
+                        jobKind: registration.kind.name, jobName: registration.jobName,
+                        action: .createJob, payload: JSONValue.object(request).serialized(), errorName: nil, notBefore: now
+                    )))
             return decision(.registeredCreating, effects)
         }
         return decision(.registered, effects)
@@ -92,9 +97,12 @@ public struct Correlator: Sendable {
     public func decideInvalidRegistration(
         taskToken: String?, reason: String, body: String, source: String, messageID: String?, tokenClosed: Bool
     ) -> Decision {
-        var effects: [Effect] = [.recordRejected(RejectedMessage(
-            id: 0, receivedAt: now, source: source, messageID: messageID, reason: reason, body: TaskTokens.masked(body, known: taskToken)
-        ))]
+        var effects: [Effect] = [
+            .recordRejected(
+                RejectedMessage(
+                    id: 0, receivedAt: now, source: source, messageID: messageID, reason: reason, body: TaskTokens.masked(body, known: taskToken)
+                ))
+        ]
         guard let taskToken else { return Decision(.rejected(reason), effects: effects) }
         let hash = TaskTokens.hash(taskToken)
         guard !tokenClosed else { return Decision(.rejected(reason), effects: effects, tokenHash: hash) }
@@ -138,9 +146,11 @@ public struct Correlator: Sendable {
         for callback in pending {
             effects += complete(callback, with: outcome)
         }
-        effects.append(.rememberTerminal(EarlyEvent(
-            jobKind: change.kind.name, jobName: change.jobName, status: change.status.rawValue, event: event, receivedAt: now
-        )))
+        effects.append(
+            .rememberTerminal(
+                EarlyEvent(
+                    jobKind: change.kind.name, jobName: change.jobName, status: change.status.rawValue, event: event, receivedAt: now
+                )))
         if !pending.isEmpty { return decision(.completed(change.status, callbacks: pending.count), effects) }
         if terminalKnown { return decision(.duplicateEvent(change.status), []) }
         return decision(.keptEarly(change.status), effects)
@@ -151,9 +161,12 @@ public struct Correlator: Sendable {
         // A registration sent to the events queue by mistake carries a token like any other.
         Decision(
             unsupported ? .unsupported(reason) : .rejected(reason),
-            effects: [.recordRejected(RejectedMessage(
-                id: 0, receivedAt: now, source: source, messageID: messageID, reason: reason, body: TaskTokens.masked(body)
-            ))]
+            effects: [
+                .recordRejected(
+                    RejectedMessage(
+                        id: 0, receivedAt: now, source: source, messageID: messageID, reason: reason, body: TaskTokens.masked(body)
+                    ))
+            ]
         )
     }
 
@@ -197,10 +210,12 @@ public struct Correlator: Sendable {
         case .delivered:
             switch entry.action {
             case .success, .failure:
-                return decision(.delivered(entry.action), [
-                    .deleteOutbox(id: entry.id),
-                    .markClosed(tokenHash: entry.tokenHash, result: entry.action == .success ? "succeeded" : "failed", at: now),
-                ])
+                return decision(
+                    .delivered(entry.action),
+                    [
+                        .deleteOutbox(id: entry.id),
+                        .markClosed(tokenHash: entry.tokenHash, result: entry.action == .success ? "succeeded" : "failed", at: now),
+                    ])
             case .heartbeat, .createJob, .stopJob:
                 return decision(.delivered(entry.action), [.deleteOutbox(id: entry.id)])
             }
@@ -209,10 +224,14 @@ public struct Correlator: Sendable {
             if entry.action == .stopJob, SageMaker.noSuchRunningJobCodes.contains(code) {
                 if SageMaker.isNoSuchJob(code: code, message: message), now - entry.createdAt < Self.stopLookAgainWindow {
                     // A Create still in flight when the execution ended may land after this stop.
-                    return decision(.retryLater(.stopJob, code), [.rescheduleOutbox(
-                        id: entry.id, attempts: entry.attempts + 1, nextAttemptAt: now + Self.stopLookAgainDelay,
-                        lastError: "\(code): no such job yet"
-                    )])
+                    return decision(
+                        .retryLater(.stopJob, code),
+                        [
+                            .rescheduleOutbox(
+                                id: entry.id, attempts: entry.attempts + 1, nextAttemptAt: now + Self.stopLookAgainDelay,
+                                lastError: "\(code): no such job yet"
+                            )
+                        ])
                 }
                 // Already finished, or never created: either way there is nothing left to stop.
                 return decision(.nothingToStop(code), [.deleteOutbox(id: entry.id)])
@@ -223,7 +242,9 @@ public struct Correlator: Sendable {
                 return decision(.heartbeatRefused(code), [.deleteOutbox(id: entry.id)])
             }
             if entry.action.callsStepFunctions, StepFunctions.taskClosedCodes.contains(code) {
-                var effects: [Effect] = [.deleteOutbox(id: entry.id), .markClosed(tokenHash: entry.tokenHash, result: "already closed: \(code)", at: now)]
+                var effects: [Effect] = [
+                    .deleteOutbox(id: entry.id), .markClosed(tokenHash: entry.tokenHash, result: "already closed: \(code)", at: now),
+                ]
                 if entry.action == .heartbeat {
                     // The task timed out or ended: nothing will ever complete it, so stop waiting for its job.
                     effects.insert(.removePending(tokenHash: entry.tokenHash), at: 1)
@@ -240,23 +261,32 @@ public struct Correlator: Sendable {
                     code: code, kind: entry.jobKind, jobName: entry.jobName,
                     operation: JobKind.named(entry.jobKind)?.createOperation ?? "Create", message: message
                 )
-                return decision(.createRefused(code), [
-                    .deleteOutbox(id: entry.id),
-                    .enqueue(self.entry(outcome, token: entry.taskToken, tokenHash: entry.tokenHash, kind: entry.jobKind, jobName: entry.jobName)),
-                    .removePending(tokenHash: entry.tokenHash),
-                    .markClosed(tokenHash: entry.tokenHash, result: "queued", at: now),
-                ])
+                return decision(
+                    .createRefused(code),
+                    [
+                        .deleteOutbox(id: entry.id),
+                        .enqueue(
+                            self.entry(outcome, token: entry.taskToken, tokenHash: entry.tokenHash, kind: entry.jobKind, jobName: entry.jobName)),
+                        .removePending(tokenHash: entry.tokenHash),
+                        .markClosed(tokenHash: entry.tokenHash, result: "queued", at: now),
+                    ])
             }
             let attempts = entry.attempts + 1
             if entry.action == .heartbeat, attempts >= Self.heartbeatAttempts {
-                return decision(.callbackDropped("heartbeat not delivered after \(attempts) attempts (\(code)); the callback still waits"), [.deleteOutbox(id: entry.id)])
+                return decision(
+                    .callbackDropped("heartbeat not delivered after \(attempts) attempts (\(code)); the callback still waits"),
+                    [.deleteOutbox(id: entry.id)])
             }
             let lastError = message.isEmpty ? code : "\(code): \(message.prefix(200))"
-            return decision(.retryLater(entry.action, code), [.rescheduleOutbox(
-                id: entry.id, attempts: attempts,
-                nextAttemptAt: now + Self.backoff(attempts: attempts, transient: transient, jitter: jitter),
-                lastError: lastError
-            )])
+            return decision(
+                .retryLater(entry.action, code),
+                [
+                    .rescheduleOutbox(
+                        id: entry.id, attempts: attempts,
+                        nextAttemptAt: now + Self.backoff(attempts: attempts, transient: transient, jitter: jitter),
+                        lastError: lastError
+                    )
+                ])
         }
     }
 
@@ -275,21 +305,23 @@ public struct Correlator: Sendable {
 
     /// Queues a `Stop…Job`; it needs no task token, so none is stored with it.
     func stopJob(tokenHash: String, kind: String, jobName: String) -> Effect {
-        .enqueue(NewOutboxEntry(
-            tokenHash: tokenHash, taskToken: "", jobKind: kind, jobName: jobName,
-            action: .stopJob, payload: "", errorName: nil, notBefore: now
-        ))
+        .enqueue(
+            NewOutboxEntry(
+                tokenHash: tokenHash, taskToken: "", jobKind: kind, jobName: jobName,
+                action: .stopJob, payload: "", errorName: nil, notBefore: now
+            ))
     }
 
     /// Queues one heartbeat for a callback, replacing one still queued, and notes when.
     func heartbeatEffects(_ callback: PendingCallback) -> [Effect] {
         [
             .dropQueued(tokenHash: callback.tokenHash, actions: [.heartbeat]),
-            .enqueue(NewOutboxEntry(
-                tokenHash: callback.tokenHash, taskToken: callback.taskToken,
-                jobKind: callback.jobKind, jobName: callback.jobName,
-                action: .heartbeat, payload: "", errorName: nil, notBefore: now
-            )),
+            .enqueue(
+                NewOutboxEntry(
+                    tokenHash: callback.tokenHash, taskToken: callback.taskToken,
+                    jobKind: callback.jobKind, jobName: callback.jobName,
+                    action: .heartbeat, payload: "", errorName: nil, notBefore: now
+                )),
             .noteHeartbeat(tokenHash: callback.tokenHash, at: now),
         ]
     }
@@ -297,10 +329,13 @@ public struct Correlator: Sendable {
     func entry(_ outcome: Outcome, token: String, tokenHash: String, kind: String, jobName: String) -> NewOutboxEntry {
         switch outcome {
         case .success(let output):
-            NewOutboxEntry(tokenHash: tokenHash, taskToken: token, jobKind: kind, jobName: jobName, action: .success, payload: output, errorName: nil, notBefore: now)
+            NewOutboxEntry(
+                tokenHash: tokenHash, taskToken: token, jobKind: kind, jobName: jobName, action: .success, payload: output, errorName: nil,
+                notBefore: now)
         case .failure(let error, let cause):
-            NewOutboxEntry(tokenHash: tokenHash, taskToken: token, jobKind: kind, jobName: jobName, action: .failure, payload: cause, errorName: error, notBefore: now)
+            NewOutboxEntry(
+                tokenHash: tokenHash, taskToken: token, jobKind: kind, jobName: jobName, action: .failure, payload: cause, errorName: error,
+                notBefore: now)
         }
     }
 }
-

@@ -97,28 +97,33 @@ public struct Doctor: Sendable {
         let sqs = SQS(client: client)
         for queue in queues {
             do {
-                let attributes = try await sqs.client.call(.sqs, "GetQueueAttributes", [
-                    "QueueUrl": .string(queue.url), "AttributeNames": ["ApproximateNumberOfMessages"],
-                ])
+                let attributes = try await sqs.client.call(
+                    .sqs, "GetQueueAttributes",
+                    [
+                        "QueueUrl": .string(queue.url), "AttributeNames": ["ApproximateNumberOfMessages"],
+                    ])
                 let depth = attributes["Attributes"]?["ApproximateNumberOfMessages"]?.stringValue ?? "?"
                 checks.append(Check(name: "\(queue.role) queue", passed: true, detail: "reachable, \(depth) messages waiting"))
             } catch {
                 checks.append(Check(name: "\(queue.role) queue", passed: false, detail: reason(error)))
             }
         }
-        checks.append(await probe("states:SendTaskHeartbeat", accepted: StepFunctions.taskClosedCodes) {
-            try await StepFunctions(client: client).sendTaskHeartbeat(taskToken: probeToken, retryPolicy: RetryPolicy(maxAttempts: 2))
-        })
-        checks.append(await probe("sagemaker:DescribeProcessingJob", accepted: ["ValidationException", "ResourceNotFound"]) {
-            _ = try await SageMaker(client: client).describeProcessingJob(name: probeJob)
-        })
+        checks.append(
+            await probe("states:SendTaskHeartbeat", accepted: StepFunctions.taskClosedCodes) {
+                try await StepFunctions(client: client).sendTaskHeartbeat(taskToken: probeToken, retryPolicy: RetryPolicy(maxAttempts: 2))
+            })
+        checks.append(
+            await probe("sagemaker:DescribeProcessingJob", accepted: ["ValidationException", "ResourceNotFound"]) {
+                _ = try await SageMaker(client: client).describeProcessingJob(name: probeJob)
+            })
         // Stop on abort needs it; stopping a job that does not exist changes nothing.
-        checks.append(await probe("sagemaker:StopProcessingJob", accepted: SageMaker.noSuchRunningJobCodes) {
-            try await SageMaker(client: client).stopJob(
-                operation: JobKind.processing.stopOperation, nameField: JobKind.processing.nameField, name: probeJob,
-                retryPolicy: RetryPolicy(maxAttempts: 2)
-            )
-        })
+        checks.append(
+            await probe("sagemaker:StopProcessingJob", accepted: SageMaker.noSuchRunningJobCodes) {
+                try await SageMaker(client: client).stopJob(
+                    operation: JobKind.processing.stopOperation, nameField: JobKind.processing.nameField, name: probeJob,
+                    retryPolicy: RetryPolicy(maxAttempts: 2)
+                )
+            })
         return checks
     }
 
@@ -149,13 +154,16 @@ public struct Doctor: Sendable {
                 var checks: [Check] = []
                 if let table = store as? DynamoStore {
                     let problems = await table.accessProblems()
-                    checks.append(Check(
-                        name: "table access", passed: problems.isEmpty,
-                        detail: problems.isEmpty ? "\(location): read, write, transactions, indexes and TTL in order" : problems.joined(separator: "; ")
-                    ))
+                    checks.append(
+                        Check(
+                            name: "table access", passed: problems.isEmpty,
+                            detail: problems.isEmpty
+                                ? "\(location): read, write, transactions, indexes and TTL in order" : problems.joined(separator: "; ")
+                        ))
                 }
                 let counts = try await store.counts()
-                checks.insert(Check(name: "database", passed: true, detail: "\(location): \(counts.pending) pending, \(counts.outbox) undelivered"), at: 0)
+                checks.insert(
+                    Check(name: "database", passed: true, detail: "\(location): \(counts.pending) pending, \(counts.outbox) undelivered"), at: 0)
                 return checks
             } catch let error as ConfigurationError {
                 return [Check(name: "database", passed: false, detail: error.message)]

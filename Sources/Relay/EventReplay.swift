@@ -37,7 +37,8 @@ public struct EventReplay: Sendable {
                 let end = min(index + Self.batchSize, source.bodies.count)
                 let batch = source.bodies[index..<end].map { IncomingMessage(messageID: nil, body: $0) }
                 let label = "replay:\(source.origin)"
-                let decisions = dryRun
+                let decisions =
+                    dryRun
                     ? try await intake.preview(batch, role: .events, source: label)
                     : try await intake.process(batch, role: .events, source: label)
                 for (offset, decision) in decisions.enumerated() {

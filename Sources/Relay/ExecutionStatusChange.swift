@@ -43,11 +43,12 @@ public struct ExecutionStatusChange: Sendable, Equatable {
             // A status added after this build: nothing to act on, and not the sender's fault.
             return .unsupported("execution status '\(statusText.prefix(64))' is not one this service knows")
         }
-        return .executionStatusChange(ExecutionStatusChange(
-            executionArn: arn, stateMachineArn: detail["stateMachineArn"]?.stringValue, status: status,
-            stoppedAt: detail["stopDate"].flatMap(Timestamp.milliseconds) ?? object["time"].flatMap(Timestamp.milliseconds),
-            eventID: object["id"]?.stringValue
-        ))
+        return .executionStatusChange(
+            ExecutionStatusChange(
+                executionArn: arn, stateMachineArn: detail["stateMachineArn"]?.stringValue, status: status,
+                stoppedAt: detail["stopDate"].flatMap(Timestamp.milliseconds) ?? object["time"].flatMap(Timestamp.milliseconds),
+                eventID: object["id"]?.stringValue
+            ))
     }
 }
 

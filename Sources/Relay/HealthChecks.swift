@@ -114,18 +114,19 @@ public final class HealthChecks: Sendable {
 
     /// `/health/live`.
     public func live(at now: Int64 = WallClock.millisecondsNow()) -> Report {
-        Report(checks: liveness.snapshot().map { loop in
-            if loop.stopped { return Check(name: loop.name, ok: false, detail: "stopped") }
-            if let since = loop.workingSince, now - since > limits.stuckAfter.milliseconds {
-                return Check(name: loop.name, ok: false, detail: "busy for \(Self.seconds(now - since))")
-            }
-            if loop.workingSince == nil, let silentAfter = loop.silentAfter {
-                // Waiting, as in a long poll: it must come back within its bound.
-                let quiet = now - (loop.lastFinished ?? loop.since)
-                if quiet > silentAfter.milliseconds { return Check(name: loop.name, ok: false, detail: "silent for \(Self.seconds(quiet))") }
-            }
-            return Check(name: loop.name, ok: true, detail: loop.workingSince == nil ? "waiting" : "working")
-        })
+        Report(
+            checks: liveness.snapshot().map { loop in
+                if loop.stopped { return Check(name: loop.name, ok: false, detail: "stopped") }
+                if let since = loop.workingSince, now - since > limits.stuckAfter.milliseconds {
+                    return Check(name: loop.name, ok: false, detail: "busy for \(Self.seconds(now - since))")
+                }
+                if loop.workingSince == nil, let silentAfter = loop.silentAfter {
+                    // Waiting, as in a long poll: it must come back within its bound.
+                    let quiet = now - (loop.lastFinished ?? loop.since)
+                    if quiet > silentAfter.milliseconds { return Check(name: loop.name, ok: false, detail: "silent for \(Self.seconds(quiet))") }
+                }
+                return Check(name: loop.name, ok: true, detail: loop.workingSince == nil ? "waiting" : "working")
+            })
     }
 
     /// `/health/ready`.
@@ -134,10 +135,12 @@ public final class HealthChecks: Sendable {
         var checks: [Check] = []
         if state.stopping { checks.append(Check(name: "process", ok: false, detail: "shutting down")) }
         let storeFresh = state.storeOK.map { now - $0 <= limits.storeWindow.milliseconds } ?? false
-        checks.append(Check(
-            name: "store", ok: state.storeError == nil && state.commitError == nil && storeFresh,
-            detail: state.storeError ?? state.commitError.map { "cannot commit: \($0)" } ?? (storeFresh ? "writable" : state.storeOK == nil ? "not probed yet" : "no answer for \(Self.seconds(now - state.storeOK!))")
-        ))
+        checks.append(
+            Check(
+                name: "store", ok: state.storeError == nil && state.commitError == nil && storeFresh,
+                detail: state.storeError ?? state.commitError.map { "cannot commit: \($0)" }
+                    ?? (storeFresh ? "writable" : state.storeOK == nil ? "not probed yet" : "no answer for \(Self.seconds(now - state.storeOK!))")
+            ))
         for queue in state.queues {
             guard let last = state.received[queue] else {
                 checks.append(Check(name: "\(queue) queue", ok: false, detail: "not received from yet"))
@@ -145,7 +148,10 @@ public final class HealthChecks: Sendable {
             }
             let age = now - last
             let ok = age <= limits.receiveWindow.milliseconds
-            checks.append(Check(name: "\(queue) queue", ok: ok, detail: ok ? "received \(Self.seconds(age)) ago" : "no successful receive for \(Self.seconds(age))"))
+            checks.append(
+                Check(
+                    name: "\(queue) queue", ok: ok,
+                    detail: ok ? "received \(Self.seconds(age)) ago" : "no successful receive for \(Self.seconds(age))"))
         }
         return Report(checks: checks)
     }

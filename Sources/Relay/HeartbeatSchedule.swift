@@ -63,7 +63,7 @@ public final class HeartbeatSchedule: Service, Sendable {
                 StoreUnit<Bool>(reads: [.token(hash: callback.tokenHash)]) { view in
                     // Completed, or heartbeated by an event, since it was listed: nothing to send.
                     guard let current = try view.pending(tokenHash: callback.tokenHash), current.heartbeat,
-                          (current.lastHeartbeatAt ?? current.registeredAt) <= since
+                        (current.lastHeartbeatAt ?? current.registeredAt) <= since
                     else { return (false, []) }
                     return (true, correlator.decideHeartbeats([current]).effects)
                 }

@@ -92,16 +92,18 @@ extension EventMessage {
         guard let status = JobStatus(rawValue: statusText) else {
             throw MessageRejection("unknown \(kind.statusField) '\(statusText.prefix(64))'")
         }
-        let changedAt = detail["LastModifiedTime"].flatMap(Timestamp.milliseconds)
+        let changedAt =
+            detail["LastModifiedTime"].flatMap(Timestamp.milliseconds)
             ?? object["time"].flatMap(Timestamp.milliseconds)
-        return .jobStateChange(JobStateChange(
-            kind: kind,
-            jobName: jobName,
-            jobArn: detail[kind.arnField]?.stringValue ?? object["resources"]?[0]?.stringValue,
-            status: status,
-            detail: detail,
-            eventID: object["id"]?.stringValue,
-            changedAt: changedAt
-        ))
+        return .jobStateChange(
+            JobStateChange(
+                kind: kind,
+                jobName: jobName,
+                jobArn: detail[kind.arnField]?.stringValue ?? object["resources"]?[0]?.stringValue,
+                status: status,
+                detail: detail,
+                eventID: object["id"]?.stringValue,
+                changedAt: changedAt
+            ))
     }
 }

@@ -39,41 +39,45 @@ public struct Listing: Sendable {
                 "pending": JSONValue(counts.pending), "earlyEvents": JSONValue(counts.earlyEvents),
                 "outbox": JSONValue(counts.outbox), "rejected": JSONValue(counts.rejected), "closed": JSONValue(counts.closed),
             ]),
-            "pending": .array(pending.map { callback in
-                .object([
-                    "token": .string(TaskTokens.short(callback.tokenHash)), "kind": .string(callback.jobKind),
-                    "job": .string(callback.jobName), "registeredAt": time(callback.registeredAt),
-                    "ageSeconds": JSONValue((now - callback.registeredAt) / 1000),
-                    "executionArn": text(callback.executionArn), "heartbeat": .bool(callback.heartbeat),
-                    "createdByService": .bool(callback.createdByService), "stopJobOnAbort": .bool(callback.stopJobOnAbort),
-                    "lastStatus": text(callback.lastStatus), "lastEventAt": time(callback.lastEventAt),
-                    "lastHeartbeatAt": time(callback.lastHeartbeatAt),
-                    "sweep": .object([
-                        "checks": JSONValue(callback.sweep.checks), "lastFound": text(callback.sweep.status),
-                        "nextCheckAt": time(callback.sweep.nextCheckAt), "missingSince": time(callback.sweep.missingSince),
-                    ]),
-                ])
-            }),
-            "earlyEvents": .array(earlyEvents.map { event in
-                .object([
-                    "kind": .string(event.jobKind), "job": .string(event.jobName), "status": .string(event.status),
-                    "receivedAt": time(event.receivedAt),
-                ])
-            }),
-            "outbox": .array(outbox.map { entry in
-                .object([
-                    "id": JSONValue(entry.id), "action": .string(entry.action.rawValue), "token": .string(TaskTokens.short(entry.tokenHash)),
-                    "kind": .string(entry.jobKind), "job": .string(entry.jobName), "error": text(entry.errorName),
-                    "attempts": JSONValue(entry.attempts), "nextAttemptAt": time(entry.nextAttemptAt),
-                    "createdAt": time(entry.createdAt), "lastError": text(entry.lastError),
-                ])
-            }),
-            "rejected": .array(rejected.map { message in
-                .object([
-                    "receivedAt": time(message.receivedAt), "source": .string(message.source),
-                    "messageId": text(message.messageID), "reason": .string(message.reason), "body": .string(message.body),
-                ])
-            }),
+            "pending": .array(
+                pending.map { callback in
+                    .object([
+                        "token": .string(TaskTokens.short(callback.tokenHash)), "kind": .string(callback.jobKind),
+                        "job": .string(callback.jobName), "registeredAt": time(callback.registeredAt),
+                        "ageSeconds": JSONValue((now - callback.registeredAt) / 1000),
+                        "executionArn": text(callback.executionArn), "heartbeat": .bool(callback.heartbeat),
+                        "createdByService": .bool(callback.createdByService), "stopJobOnAbort": .bool(callback.stopJobOnAbort),
+                        "lastStatus": text(callback.lastStatus), "lastEventAt": time(callback.lastEventAt),
+                        "lastHeartbeatAt": time(callback.lastHeartbeatAt),
+                        "sweep": .object([
+                            "checks": JSONValue(callback.sweep.checks), "lastFound": text(callback.sweep.status),
+                            "nextCheckAt": time(callback.sweep.nextCheckAt), "missingSince": time(callback.sweep.missingSince),
+                        ]),
+                    ])
+                }),
+            "earlyEvents": .array(
+                earlyEvents.map { event in
+                    .object([
+                        "kind": .string(event.jobKind), "job": .string(event.jobName), "status": .string(event.status),
+                        "receivedAt": time(event.receivedAt),
+                    ])
+                }),
+            "outbox": .array(
+                outbox.map { entry in
+                    .object([
+                        "id": JSONValue(entry.id), "action": .string(entry.action.rawValue), "token": .string(TaskTokens.short(entry.tokenHash)),
+                        "kind": .string(entry.jobKind), "job": .string(entry.jobName), "error": text(entry.errorName),
+                        "attempts": JSONValue(entry.attempts), "nextAttemptAt": time(entry.nextAttemptAt),
+                        "createdAt": time(entry.createdAt), "lastError": text(entry.lastError),
+                    ])
+                }),
+            "rejected": .array(
+                rejected.map { message in
+                    .object([
+                        "receivedAt": time(message.receivedAt), "source": .string(message.source),
+                        "messageId": text(message.messageID), "reason": .string(message.reason), "body": .string(message.body),
+                    ])
+                }),
         ]
         return JSONValue.object(object).serialized()
     }

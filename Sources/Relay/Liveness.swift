@@ -24,7 +24,9 @@ public final class Liveness: Sendable {
         /// Set when the loop has ended (graceful shutdown).
         public var stopped = false
 
-        public init(name: String, since: Int64, workingSince: Int64? = nil, lastFinished: Int64? = nil, silentAfter: Duration? = nil, stopped: Bool = false) {
+        public init(
+            name: String, since: Int64, workingSince: Int64? = nil, lastFinished: Int64? = nil, silentAfter: Duration? = nil, stopped: Bool = false
+        ) {
             self.name = name
             self.since = since
             self.workingSince = workingSince

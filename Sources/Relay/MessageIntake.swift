@@ -105,7 +105,8 @@ public struct MessageIntake: Sendable {
         case .change(let change, let body, _):
             return unit([.job(kind: change.kind.name, name: change.jobName)]) { view in
                 let pending = try view.pendingCallbacks(jobKind: change.kind.name, jobName: change.jobName)
-                let known = change.status.isTerminal
+                let known =
+                    change.status.isTerminal
                     ? try view.earlyEvent(jobKind: change.kind.name, jobName: change.jobName) != nil
                     : false
                 return correlator.decide(change, event: body, pending: pending, terminalKnown: known)
@@ -131,18 +132,21 @@ public struct MessageIntake: Sendable {
                 let isClosed = isPending ? false : try view.isClosed(tokenHash: registration.tokenHash)
                 var terminal: JobStateChange?
                 if !isPending, !isClosed,
-                   let early = try view.earlyEvent(jobKind: registration.kind.name, jobName: registration.jobName),
-                   case .jobStateChange(let change)? = try? EventMessage.parse(early.event) {
+                    let early = try view.earlyEvent(jobKind: registration.kind.name, jobName: registration.jobName),
+                    case .jobStateChange(let change)? = try? EventMessage.parse(early.event)
+                {
                     terminal = change
                 }
                 var ended: EndedExecution?
                 // Only a registration sent before its execution ended is dead: one sent later
                 // comes from a redrive of that execution. Replayed input counts as sent now.
                 if !isPending, !isClosed, let arn = registration.executionArn,
-                   let end = try view.executionEnd(executionArn: arn), sentAt.map({ $0 <= end.endedAt }) ?? false {
+                    let end = try view.executionEnd(executionArn: arn), sentAt.map({ $0 <= end.endedAt }) ?? false
+                {
                     ended = end
                 }
-                return correlator.decide(registration, state: .init(isPending: isPending, isClosed: isClosed, terminal: terminal, executionEnded: ended))
+                return correlator.decide(
+                    registration, state: .init(isPending: isPending, isClosed: isClosed, terminal: terminal, executionEnded: ended))
             }
         case .invalidRegistration(let token, let reason, let body, let messageID):
             let hash = token.map(TaskTokens.hash)

@@ -17,8 +17,14 @@ public final class Operations: Sendable {
 
     /// Buckets of the latency histograms, in seconds: AWS calls and commits are milliseconds to
     /// seconds; an event's way to its callback is seconds to minutes.
-    static let callBuckets: [Duration] = [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30)]
-    static let eventBuckets: [Duration] = [.milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(300), .seconds(900)]
+    static let callBuckets: [Duration] = [
+        .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+        .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30),
+    ]
+    static let eventBuckets: [Duration] = [
+        .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30), .seconds(60),
+        .seconds(300), .seconds(900),
+    ]
 
     /// A fresh registry and its metrics; `startedAt` is the process's start, epoch seconds.
     public init(startedAt: Double = Double(WallClock.millisecondsNow()) / 1000) {
@@ -65,7 +71,10 @@ public final class OperationsRefresher: Service, Sendable {
     /// The EMF namespace the dashboard reads.
     public static let namespace = "SageMakerCallback"
 
-    public init(store: any CallbackStore, metrics: RelayMetrics, health: HealthChecks, interval: Duration = .seconds(10), embeddedMetrics: Bool, logger: Logger) {
+    public init(
+        store: any CallbackStore, metrics: RelayMetrics, health: HealthChecks, interval: Duration = .seconds(10), embeddedMetrics: Bool,
+        logger: Logger
+    ) {
         self.store = store
         self.metrics = metrics
         self.health = health
@@ -98,7 +107,8 @@ public final class OperationsRefresher: Service, Sendable {
             }
             if embeddedMetrics, now - lastEMF >= 60_000 {
                 let delivered = metrics.callbacksDelivered
-                JSONLogHandler.writeLine(Self.embeddedMetricLine(at: now, delivered: delivered - deliveredAtLastEMF, gauges: gauges), to: STDOUT_FILENO)
+                JSONLogHandler.writeLine(
+                    Self.embeddedMetricLine(at: now, delivered: delivered - deliveredAtLastEMF, gauges: gauges), to: STDOUT_FILENO)
                 (lastEMF, deliveredAtLastEMF) = (now, delivered)
             }
             do {

@@ -56,8 +56,9 @@ public struct OptionSpec: Sendable, Hashable, CustomStringConvertible {
         _ name: String?, variable: String, valueName: String, summary: String,
         number fallback: Double, range: ClosedRange<Double>, unit: String, whole: Bool = false
     ) {
-        self.init(name, variable: variable, valueName: valueName, summary: summary,
-                  number: Number(fallback: fallback, range: range, unit: unit, whole: whole))
+        self.init(
+            name, variable: variable, valueName: valueName, summary: summary,
+            number: Number(fallback: fallback, range: range, unit: unit, whole: whole))
     }
 
     /// The flag, `--sweep-after`; nil for an option only the environment gives.

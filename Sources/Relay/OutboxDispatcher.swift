@@ -66,7 +66,9 @@ public final class OutboxDispatcher: Service, Sendable {
     }
 
     /// A dispatcher calling Step Functions and SageMaker through `client`.
-    public convenience init(store: any CallbackStore, client: AWSClient, maxInFlight: Int, logger: Logger, liveness: Liveness? = nil, metrics: RelayMetrics? = nil) {
+    public convenience init(
+        store: any CallbackStore, client: AWSClient, maxInFlight: Int, logger: Logger, liveness: Liveness? = nil, metrics: RelayMetrics? = nil
+    ) {
         self.init(
             store: store, callbacks: StepFunctions(client: client), jobs: SageMaker(client: client), maxInFlight: maxInFlight, logger: logger,
             liveness: liveness, metrics: metrics
@@ -217,9 +219,11 @@ public final class OutboxDispatcher: Service, Sendable {
             } catch {
                 if untilIdle { throw error }
                 failures += 1
-                logger.log(level: failures == 1 ? .warning : .debug, "outbox.store_failed", metadata: [
-                    "error": "\(error)", "outbox.results": "\(batch.count)",
-                ])
+                logger.log(
+                    level: failures == 1 ? .warning : .debug, "outbox.store_failed",
+                    metadata: [
+                        "error": "\(error)", "outbox.results": "\(batch.count)",
+                    ])
                 if failures >= Self.recordAttempts {
                     failures = 0
                     if pipeline.recorded(batch, Pass()) { liveness?.end() }
@@ -346,7 +350,7 @@ public final class OutboxDispatcher: Service, Sendable {
                 try await call()
                 pacer.accepted()
                 return
-            } catch where RetryableFailure.classify(error) == .throttling {
+            } catch  where RetryableFailure.classify(error) == .throttling {
                 pacer.throttled()
                 throttled += 1
                 if throttled >= Self.throttledAttempts || Task.isCancelled { throw error }
@@ -382,7 +386,8 @@ public final class OutboxDispatcher: Service, Sendable {
                 guard let kind = JobKind.named(entry.jobKind) else {
                     return .failed(code: "ValidationException", message: "unknown job kind \(entry.jobKind)", transient: false)
                 }
-                try await jobs.stopJob(operation: kind.stopOperation, nameField: kind.nameField, name: entry.jobName, retryPolicy: Self.callRetryPolicy)
+                try await jobs.stopJob(
+                    operation: kind.stopOperation, nameField: kind.nameField, name: entry.jobName, retryPolicy: Self.callRetryPolicy)
             }
             return .delivered
         } catch {

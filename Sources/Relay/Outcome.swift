@@ -63,7 +63,8 @@ extension Outcome {
             .union(["Truncated"])
         // Each member costs its serialized key and value plus a colon and a comma.
         let costs = detail.compactMap { member -> (key: String, cost: Int)? in
-            protected.contains(member.key) ? nil
+            protected.contains(member.key)
+                ? nil
                 : (member.key, JSONValue.string(member.key).serializedByteCount + member.value.serializedByteCount + 2)
         }.sorted { $0.cost > $1.cost }
         var size = JSONValue.object(kept).serializedByteCount
@@ -96,9 +97,11 @@ extension Outcome {
         var fields = fields
         var size = JSONValue.object(fields).serializedByteCount
         while size > limit {
-            guard let longest = fields
-                .compactMap({ member -> (key: String, text: String)? in member.value.stringValue.map { (member.key, $0) } })
-                .max(by: { $0.text.utf8.count < $1.text.utf8.count }),
+            guard
+                let longest =
+                    fields
+                    .compactMap({ member -> (key: String, text: String)? in member.value.stringValue.map { (member.key, $0) } })
+                    .max(by: { $0.text.utf8.count < $1.text.utf8.count }),
                 longest.text.utf8.count > 1
             else {
                 // Nothing left to shorten: keep only the first field, which names the job.

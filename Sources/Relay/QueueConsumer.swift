@@ -163,7 +163,8 @@ public final class QueueConsumer: Service, Sendable {
             // A store outage is told once at error by the store (`store.unavailable`); what each
             // batch it costs is left at debug. A failure of its own is this batch's.
             let outage = intake.storeIsFailing
-            logger.log(level: outage ? .debug : .error, "consumer.commit_failed", metadata: ["error": "\(error)", "sqs.batch_size": "\(messages.count)"])
+            logger.log(
+                level: outage ? .debug : .error, "consumer.commit_failed", metadata: ["error": "\(error)", "sqs.batch_size": "\(messages.count)"])
             for (message, one) in zip(messages, incoming) {
                 do {
                     let started = ContinuousClock.now
@@ -172,9 +173,11 @@ public final class QueueConsumer: Service, Sendable {
                     log(decisions, [message])
                     committed.append(message)
                 } catch {
-                    logger.log(level: intake.storeIsFailing ? .debug : .error, "consumer.message_left_in_queue", metadata: [
-                        "sqs.message_id": "\(message.messageID)", "sqs.receive_count": "\(message.receiveCount)", "error": "\(error)",
-                    ])
+                    logger.log(
+                        level: intake.storeIsFailing ? .debug : .error, "consumer.message_left_in_queue",
+                        metadata: [
+                            "sqs.message_id": "\(message.messageID)", "sqs.receive_count": "\(message.receiveCount)", "error": "\(error)",
+                        ])
                 }
             }
         }

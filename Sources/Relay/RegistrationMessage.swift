@@ -87,7 +87,9 @@ extension RegistrationMessage {
 
         var executionArn: String?
         if let arn = object["ExecutionArn"] {
-            guard let text = arn.stringValue, text.utf8.count <= 2048 else { return invalid("ExecutionArn is not a string of at most 2,048 characters") }
+            guard let text = arn.stringValue, text.utf8.count <= 2048 else {
+                return invalid("ExecutionArn is not a string of at most 2,048 characters")
+            }
             executionArn = text
         }
         var heartbeat = false
@@ -104,16 +106,17 @@ extension RegistrationMessage {
             }
             stopJobOnAbort = value
         }
-        return .valid(RegistrationMessage(
-            taskToken: token,
-            tokenHash: TaskTokens.hash(token),
-            kind: kind,
-            jobName: jobName,
-            createRequest: createRequest,
-            executionArn: executionArn,
-            heartbeat: heartbeat,
-            stopJobOnAbortField: stopJobOnAbort
-        ))
+        return .valid(
+            RegistrationMessage(
+                taskToken: token,
+                tokenHash: TaskTokens.hash(token),
+                kind: kind,
+                jobName: jobName,
+                createRequest: createRequest,
+                executionArn: executionArn,
+                heartbeat: heartbeat,
+                stopJobOnAbortField: stopJobOnAbort
+            ))
     }
 
     /// SageMaker job names: `^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}`.
@@ -188,7 +191,8 @@ public enum TaskTokens {
             for element in elements { collectTokens(in: element, into: &tokens, signatures: &signatures, depth: depth) }
         case .string(let text):
             if let first = text.utf8.first(where: { $0 > 0x20 }), first == UInt8(ascii: "{") || first == UInt8(ascii: "["),
-               let nested = try? JSONValue.parse(text) {
+                let nested = try? JSONValue.parse(text)
+            {
                 collectTokens(in: nested, into: &tokens, signatures: &signatures, depth: depth + 1)
             }
         default:

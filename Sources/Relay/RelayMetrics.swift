@@ -75,15 +75,25 @@ public final class RelayMetrics: Sendable {
         func gauge(_ name: String) -> CoreMetrics.Gauge { CoreMetrics.Gauge(label: name, dimensions: [], factory: factory) }
         let roles: [MessageRole] = [.events, .requests]
         received = Dictionary(uniqueKeysWithValues: roles.map { ($0, counter(Name.received, [("queue", $0.rawValue)])) })
-        decided = Dictionary(uniqueKeysWithValues: roles.map { role in
-            (role, Dictionary(uniqueKeysWithValues: Self.decisionLabels.map { ($0, counter(Name.decided, [("queue", role.rawValue), ("decision", $0)])) }))
-        })
+        decided = Dictionary(
+            uniqueKeysWithValues: roles.map { role in
+                (
+                    role,
+                    Dictionary(
+                        uniqueKeysWithValues: Self.decisionLabels.map { ($0, counter(Name.decided, [("queue", role.rawValue), ("decision", $0)])) })
+                )
+            })
         registrations = counter(Name.registrations)
-        deliveries = Dictionary(uniqueKeysWithValues: OutboxAction.allCases.map { action in
-            (action, Dictionary(uniqueKeysWithValues: DeliveryResult.allCases.map {
-                ($0, counter(Name.deliveries, [("action", action.metricLabel), ("result", $0.rawValue)]))
-            }))
-        })
+        deliveries = Dictionary(
+            uniqueKeysWithValues: OutboxAction.allCases.map { action in
+                (
+                    action,
+                    Dictionary(
+                        uniqueKeysWithValues: DeliveryResult.allCases.map {
+                            ($0, counter(Name.deliveries, [("action", action.metricLabel), ("result", $0.rawValue)]))
+                        })
+                )
+            })
         heartbeats = counter(Name.heartbeats)
         sweepChecks = Dictionary(uniqueKeysWithValues: Self.sweepFindings.map { ($0, counter(Name.sweepChecks, [("finding", $0)])) })
         outboxEntries = gauge(Name.outboxEntries)
@@ -138,12 +148,13 @@ public final class RelayMetrics: Sendable {
     /// One delivery's result was recorded at `now` (epoch ms); `permanent` when it failed with an
     /// error that retrying will not change.
     public func delivery(_ entry: OutboxEntry, verdict: Verdict, permanent: Bool, now: Int64) {
-        let result: DeliveryResult = switch OutboxDispatcher.Settlement(verdict) {
-        case .delivered: .delivered
-        case .closed: .closed
-        case .dropped: .refused
-        case .rescheduled: permanent ? .refused : .retried
-        }
+        let result: DeliveryResult =
+            switch OutboxDispatcher.Settlement(verdict) {
+            case .delivered: .delivered
+            case .closed: .closed
+            case .dropped: .refused
+            case .rescheduled: permanent ? .refused : .retried
+            }
         deliveries[entry.action]?[result]?.increment()
         if result == .delivered, entry.action == .heartbeat { heartbeats.increment() }
         guard entry.action == .success || entry.action == .failure, result == .delivered || result == .closed else { return }
@@ -155,14 +166,15 @@ public final class RelayMetrics: Sendable {
 
     /// The sweep checked a job and decided `verdict`.
     public func swept(_ verdict: Verdict) {
-        let finding = switch verdict {
-        case .sweptCompleted: "completed"
-        case .sweptRunning: "running"
-        case .sweptMissing: "missing"
-        case .sweepDeferred: "deferred"
-        case .expired: "expired"
-        default: "other"
-        }
+        let finding =
+            switch verdict {
+            case .sweptCompleted: "completed"
+            case .sweptRunning: "running"
+            case .sweptMissing: "missing"
+            case .sweepDeferred: "deferred"
+            case .expired: "expired"
+            default: "other"
+            }
         sweepChecks[finding]?.increment()
     }
 

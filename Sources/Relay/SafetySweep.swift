@@ -123,12 +123,14 @@ public final class SafetySweep: Service, Sendable {
         guard let kind = JobKind.named(kindName) else { return true }
         let job = StoreKey.job(kind: kindName, name: name)
         // The tokens are read in a second unit that declares them: a view answers only for its unit's keys.
-        let hashes = try await store.commit(StoreUnit<[String]>(reads: [job]) { view in
-            (try view.pendingCallbacks(jobKind: kindName, jobName: name).map(\.tokenHash), [])
-        })
-        let creating = try await store.commit(StoreUnit<Bool>(reads: hashes.map { .token(hash: $0) }) { view in
-            (try hashes.contains { try view.hasOutbox(tokenHash: $0, action: .createJob) }, [])
-        })
+        let hashes = try await store.commit(
+            StoreUnit<[String]>(reads: [job]) { view in
+                (try view.pendingCallbacks(jobKind: kindName, jobName: name).map(\.tokenHash), [])
+            })
+        let creating = try await store.commit(
+            StoreUnit<Bool>(reads: hashes.map { .token(hash: $0) }) { view in
+                (try hashes.contains { try view.hasOutbox(tokenHash: $0, action: .createJob) }, [])
+            })
         let finding: Correlator.SweepFinding
         if creating {
             finding = .creating
@@ -143,13 +145,14 @@ public final class SafetySweep: Service, Sendable {
         }
         let correlator = Correlator(now: clock.now())
         let timing = self.timing
-        let decision = try await store.commit(StoreUnit<Decision>(reads: [job]) { view in
-            let callbacks = try view.pendingCallbacks(jobKind: kindName, jobName: name)
-            guard !callbacks.isEmpty else { return (Decision(.sweepDeferred("no callback waits any more"), jobName: name), []) }
-            let known = try view.earlyEvent(jobKind: kindName, jobName: name) != nil
-            let decision = correlator.decideSweep(callbacks, finding: finding, timing: timing, terminalKnown: known)
-            return (decision, decision.effects)
-        })
+        let decision = try await store.commit(
+            StoreUnit<Decision>(reads: [job]) { view in
+                let callbacks = try view.pendingCallbacks(jobKind: kindName, jobName: name)
+                guard !callbacks.isEmpty else { return (Decision(.sweepDeferred("no callback waits any more"), jobName: name), []) }
+                let known = try view.earlyEvent(jobKind: kindName, jobName: name) != nil
+                let decision = correlator.decideSweep(callbacks, finding: finding, timing: timing, terminalKnown: known)
+                return (decision, decision.effects)
+            })
         if decision.queuesWork { doorbell.ring() }
         metrics?.swept(decision.verdict)
         let metadata: Logger.Metadata = ["job.kind": "\(kindName)", "job.name": "\(name)", "outcome": "\(decision.verdict)"]

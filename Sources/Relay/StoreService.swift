@@ -66,10 +66,12 @@ public final class StoreService: Service, Sendable {
         // The time-to-live values are the store's own options, as it was opened.
         let pruned = try await store.pruneExpired(now: now)
         if pruned.total > 0 {
-            logger.info("store.pruned", metadata: [
-                "store.early_events": "\(pruned.earlyEvents)", "store.ended_executions": "\(pruned.endedExecutions)",
-                "store.closed_tokens": "\(pruned.closed)",
-            ])
+            logger.info(
+                "store.pruned",
+                metadata: [
+                    "store.early_events": "\(pruned.earlyEvents)", "store.ended_executions": "\(pruned.endedExecutions)",
+                    "store.closed_tokens": "\(pruned.closed)",
+                ])
         }
         guard try await store.holdLease("expiry", now: now, duration: Self.leaseDuration) else { return }
         let cutoff = now - Correlator.maxCallbackAge
@@ -87,10 +89,12 @@ public final class StoreService: Service, Sendable {
             }
             let expired = try await store.commit(units).compactMap { $0 }
             for callback in expired {
-                logger.notice("callback.expired", metadata: [
-                    "token.hash": "\(TaskTokens.short(callback.tokenHash))", "job.kind": "\(callback.jobKind)",
-                    "job.name": "\(callback.jobName)", "callback.age_days": "\((now - callback.registeredAt) / 86_400_000)",
-                ])
+                logger.notice(
+                    "callback.expired",
+                    metadata: [
+                        "token.hash": "\(TaskTokens.short(callback.tokenHash))", "job.kind": "\(callback.jobKind)",
+                        "job.name": "\(callback.jobName)", "callback.age_days": "\((now - callback.registeredAt) / 86_400_000)",
+                    ])
             }
             // A full batch that dropped nothing would be listed again: stop there.
             if candidates.count < Self.expiryBatch || expired.isEmpty { return }

@@ -63,9 +63,11 @@ public final class StoreOutage: Sendable {
         }
         health?.storeCommitted()
         guard let (lasted, failures) = ended else { return }
-        logger.notice("store.recovered", metadata: [
-            "store.location": "\(location)", "store.outage_ms": "\(lasted.milliseconds)", "store.failed_calls": "\(failures)",
-        ])
+        logger.notice(
+            "store.recovered",
+            metadata: [
+                "store.location": "\(location)", "store.outage_ms": "\(lasted.milliseconds)", "store.failed_calls": "\(failures)",
+            ])
     }
 
     /// Returns when the store is gone for good, with the reason (one line for an operator).
@@ -96,7 +98,8 @@ public final class StoreOutage: Sendable {
     /// Why the store can never commit again in this process, or nil when it may recover.
     static func lostReason(_ error: any Error, location: StoreLocation) -> String? {
         if let error = error as? SQLiteError, error.isFatal {
-            let what = error.isDatabaseMoved
+            let what =
+                error.isDatabaseMoved
                 ? "nothing more is written (it would go to the unlinked file, lost at the next start); stopping"
                 : "stopping: restore the file from a backup, or move it aside to start afresh"
             return "\(location): \(error.message) (SQLite \(error.extendedResultCode)): \(what)"

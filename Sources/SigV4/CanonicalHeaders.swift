@@ -36,7 +36,7 @@ struct CanonicalHeaders {
         var previous: String? = nil
         for entry in entries {
             if entry.name == previous {
-                canonical.removeLast()  // the newline: the value continues on the same line
+                canonical.removeLast() // the newline: the value continues on the same line
                 canonical.append(UInt8(ascii: ","))
             } else {
                 if previous != nil { signedHeaders.append(UInt8(ascii: ";")) }

@@ -34,7 +34,8 @@ final class Connection {
             // SQLite opens a file it may not write (its mode, an immutable flag, a read-only
             // mount) read-only without a word; every commit would then fail while the queues fill.
             if sqlite3_db_readonly(db, "main") == 1 {
-                throw StoreError(.cannotOpen, "the database file \(path) cannot be written (its permissions, an immutable flag or a read-only file system)")
+                throw StoreError(
+                    .cannotOpen, "the database file \(path) cannot be written (its permissions, an immutable flag or a read-only file system)")
             }
             try configure(options)
             try Schema.migrate(self)

@@ -45,7 +45,8 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
 
     /// The error `code` just returned by a call on `db`, with that connection's message.
     init(code: Int32, db: OpaquePointer?, sql: String?) {
-        let message = db.flatMap { sqlite3_errmsg($0).map { String(cString: $0) } }
+        let message =
+            db.flatMap { sqlite3_errmsg($0).map { String(cString: $0) } }
             ?? String(cString: sqlite3_errstr(code))
         self.init(resultCode: code & 0xFF, extendedResultCode: code, message: message, sql: sql)
     }

@@ -211,7 +211,7 @@ private final class ConnectionOwner: @unchecked Sendable {
                 // Undo this write alone; when SQLite has ended the whole transaction, nothing
                 // of the group can commit.
                 guard connection.isInTransaction,
-                      (try? connection.run(.rollbackToSavepoint)) != nil, (try? connection.run(.releaseSavepoint)) != nil
+                    (try? connection.run(.rollbackToSavepoint)) != nil, (try? connection.run(.releaseSavepoint)) != nil
                 else {
                     connection.rollbackIfActive()
                     (done + group[(index + 1)...]).forEach { $0.fail(error) }

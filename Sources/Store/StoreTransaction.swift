@@ -92,10 +92,12 @@ public final class StoreTransaction {
 
     /// Every callback waiting for one job, oldest registration first (served by an index).
     public func pendingCallbacks(jobKind: String, jobName: String) throws -> [PendingCallback] {
-        try rows(.pendingByJob, { s in
-            try s.bind(jobKind, at: 1)
-            try s.bind(jobName, at: 2)
-        }, Self.pendingCallback)
+        try rows(
+            .pendingByJob,
+            { s in
+                try s.bind(jobKind, at: 1)
+                try s.bind(jobName, at: 2)
+            }, Self.pendingCallback)
     }
 
     /// Removes a pending callback; no error when there is none.
@@ -124,10 +126,12 @@ public final class StoreTransaction {
 
     /// Up to `limit` callbacks registered before `olderThan`, oldest first.
     public func pendingCallbacks(registeredBefore olderThan: Int64, limit: Int) throws -> [PendingCallback] {
-        try rows(.pendingOlderThan, { s in
-            try s.bind(olderThan, at: 1)
-            try s.bind(max(0, limit), at: 2)
-        }, Self.pendingCallback)
+        try rows(
+            .pendingOlderThan,
+            { s in
+                try s.bind(olderThan, at: 1)
+                try s.bind(max(0, limit), at: 2)
+            }, Self.pendingCallback)
     }
 
     // MARK: heartbeats
@@ -135,10 +139,12 @@ public final class StoreTransaction {
     /// Up to `limit` callbacks that asked for heartbeats and have had none (nor their
     /// registration) since `since`, longest-waiting first.
     public func heartbeatsDue(since: Int64, limit: Int) throws -> [PendingCallback] {
-        try rows(.dueHeartbeats, { s in
-            try s.bind(since, at: 1)
-            try s.bind(max(0, limit), at: 2)
-        }, Self.pendingCallback)
+        try rows(
+            .dueHeartbeats,
+            { s in
+                try s.bind(since, at: 1)
+                try s.bind(max(0, limit), at: 2)
+            }, Self.pendingCallback)
     }
 
     /// The oldest last-heartbeat time (or registration time, before a first heartbeat) among
@@ -160,14 +166,18 @@ public final class StoreTransaction {
     /// Up to `limit` callbacks due for a sweep check at `now`: those never checked that registered
     /// before `firstCheckBefore`, then those whose next check is due, each group oldest first.
     public func sweepDue(now: Int64, firstCheckBefore: Int64, limit: Int) throws -> [PendingCallback] {
-        let unswept = try rows(.unsweptDue, { s in
-            try s.bind(firstCheckBefore, at: 1)
-            try s.bind(max(0, limit), at: 2)
-        }, Self.pendingCallback)
-        let rechecks = try rows(.sweepDue, { s in
-            try s.bind(now, at: 1)
-            try s.bind(max(0, limit - unswept.count), at: 2)
-        }, Self.pendingCallback)
+        let unswept = try rows(
+            .unsweptDue,
+            { s in
+                try s.bind(firstCheckBefore, at: 1)
+                try s.bind(max(0, limit), at: 2)
+            }, Self.pendingCallback)
+        let rechecks = try rows(
+            .sweepDue,
+            { s in
+                try s.bind(now, at: 1)
+                try s.bind(max(0, limit - unswept.count), at: 2)
+            }, Self.pendingCallback)
         return unswept + rechecks
     }
 
@@ -236,23 +246,26 @@ public final class StoreTransaction {
     /// false, changing nothing, when one is already kept. Beyond `earlyEventCap` rows the oldest
     /// by `receivedAt` are evicted (possibly this one, when it is older than all others).
     public func insertEarlyEvent(_ e: EarlyEvent) throws -> Bool {
-        let inserted = try change(.insertEarlyEvent) { s in
-            try s.bind(e.jobKind, at: 1)
-            try s.bind(e.jobName, at: 2)
-            try s.bind(e.status, at: 3)
-            try s.bind(e.event, at: 4)
-            try s.bind(e.receivedAt, at: 5)
-        } == 1
+        let inserted =
+            try change(.insertEarlyEvent) { s in
+                try s.bind(e.jobKind, at: 1)
+                try s.bind(e.jobName, at: 2)
+                try s.bind(e.status, at: 3)
+                try s.bind(e.event, at: 4)
+                try s.bind(e.receivedAt, at: 5)
+            } == 1
         if inserted { try enforceCap(table: "early_events", cap: options.earlyEventCap, evict: .evictEarlyEvents) }
         return inserted
     }
 
     /// The early event kept for a job, if any.
     public func earlyEvent(jobKind: String, jobName: String) throws -> EarlyEvent? {
-        try first(.earlyEventByJob, { s in
-            try s.bind(jobKind, at: 1)
-            try s.bind(jobName, at: 2)
-        }, Self.earlyEvent)
+        try first(
+            .earlyEventByJob,
+            { s in
+                try s.bind(jobKind, at: 1)
+                try s.bind(jobName, at: 2)
+            }, Self.earlyEvent)
     }
 
     /// Up to `limit` early events, newest first.
@@ -294,12 +307,13 @@ public final class StoreTransaction {
     /// Remembers that an execution ended; a later end (after a redrive) replaces an earlier one.
     /// Kept under the early-event TTL and cap: a registration waits in SQS no longer than that.
     public func rememberExecutionEnd(_ e: EndedExecution) throws {
-        let inserted = try change(.rememberExecutionEnd) { s in
-            try s.bind(e.executionArn, at: 1)
-            try s.bind(e.status, at: 2)
-            try s.bind(e.endedAt, at: 3)
-            try s.bind(e.receivedAt, at: 4)
-        } == 1
+        let inserted =
+            try change(.rememberExecutionEnd) { s in
+                try s.bind(e.executionArn, at: 1)
+                try s.bind(e.status, at: 2)
+                try s.bind(e.endedAt, at: 3)
+                try s.bind(e.receivedAt, at: 4)
+            } == 1
         if inserted { try enforceCap(table: "ended_executions", cap: options.earlyEventCap, evict: .evictEndedExecutions) }
     }
 
@@ -395,10 +409,12 @@ public final class StoreTransaction {
     /// Whether a token has an entry of `action` in the outbox, e.g. a job still being created.
     /// Quick for ``indexedByToken``, a scan of the outbox for the others.
     public func hasOutbox(tokenHash: String, action: OutboxAction) throws -> Bool {
-        try first(Self.indexedByToken.contains(action) ? .outboxHasAction : .outboxHasAnyAction, { s in
-            try s.bind(tokenHash, at: 1)
-            try s.bind(action.rawValue, at: 2)
-        }, { _ in true }) ?? false
+        try first(
+            Self.indexedByToken.contains(action) ? .outboxHasAction : .outboxHasAnyAction,
+            { s in
+                try s.bind(tokenHash, at: 1)
+                try s.bind(action.rawValue, at: 2)
+            }, { _ in true }) ?? false
     }
 
     /// Records a failed attempt: the attempt count, when to try next, and a short, safe error.

@@ -160,27 +160,41 @@ struct Bench {
         let total = dynamo.steps.values.reduce(DynamoCapacityMeter.Snapshot()) { $0 + $1 }
         func f(_ value: Double) -> String { String(format: "%.2f", value) }
         func cost(write: Double, read: Double) -> Double { (write * writePrice + read * readPrice) / 1_000_000 * 10_000 }
-        print("dynamodb cost: \(jobs) jobs (registration, Completed event delivered twice, outcome delivered; half with ExecutionArn, a quarter registered after their event; no heartbeats) on moto in \(String(format: "%.1f", seconds)) s")
+        print(
+            "dynamodb cost: \(jobs) jobs (registration, Completed event delivered twice, outcome delivered; half with ExecutionArn, a quarter registered after their event; no heartbeats) on moto in \(String(format: "%.1f", seconds)) s"
+        )
         print("  round trips per job: \(f(Double(total.calls) / n))")
-        print("  WRU per job: \(f(total.computedWriteUnits / n)) computed by AWS's rules (moto reported: \(f(total.writeUnits / n)), nothing for TransactWriteItems)  goal <= 40")
+        print(
+            "  WRU per job: \(f(total.computedWriteUnits / n)) computed by AWS's rules (moto reported: \(f(total.writeUnits / n)), nothing for TransactWriteItems)  goal <= 40"
+        )
         print("  RRU per job: \(f(total.computedReadUnits / n)) computed by AWS's rules (moto reported: \(f(total.readUnits / n)))  goal <= 10")
-        print("  cost per 10,000 jobs: $\(String(format: "%.4f", cost(write: total.computedWriteUnits / n, read: total.computedReadUnits / n))) on-demand us-east-1 ($\(writePrice)/M WRU, $\(readPrice)/M RRU)")
+        print(
+            "  cost per 10,000 jobs: $\(String(format: "%.4f", cost(write: total.computedWriteUnits / n, read: total.computedReadUnits / n))) on-demand us-east-1 ($\(writePrice)/M WRU, $\(readPrice)/M RRU)"
+        )
         for step in Step.allCases {
             let usage = dynamo.steps[step] ?? .init()
-            print("  \(step.rawValue): \(f(Double(usage.calls) / n)) round trips, \(f(usage.computedWriteUnits / n)) WRU, \(f(usage.computedReadUnits / n)) RRU per job")
+            print(
+                "  \(step.rawValue): \(f(Double(usage.calls) / n)) round trips, \(f(usage.computedWriteUnits / n)) WRU, \(f(usage.computedReadUnits / n)) RRU per job"
+            )
         }
         print("  where the units go, per job (writes and reads of each kind of item, average size):")
-        let names = ["T": "token items T#", "J": "job items J#", "X": "execution items X#", "O": "outbox items O#", "R": "rejected R#", "L": "leases L#"]
+        let names = [
+            "T": "token items T#", "J": "job items J#", "X": "execution items X#", "O": "outbox items O#", "R": "rejected R#", "L": "leases L#",
+        ]
         for (kind, usage) in total.byKind.sorted(by: { ($0.value.writeUnits + $0.value.readUnits) > ($1.value.writeUnits + $1.value.readUnits) }) {
             let written = usage.writes > 0 ? usage.writeBytes / usage.writes : 0
             let read = usage.reads > 0 ? usage.readBytes / usage.reads : 0
-            print("    \(names[kind] ?? kind): \(f(usage.writeUnits / n)) WRU for \(f(Double(usage.writes) / n)) writes of ~\(written) B; \(f(usage.readUnits / n)) RRU for \(f(Double(usage.reads) / n)) reads of ~\(read) B")
+            print(
+                "    \(names[kind] ?? kind): \(f(usage.writeUnits / n)) WRU for \(f(Double(usage.writes) / n)) writes of ~\(written) B; \(f(usage.readUnits / n)) RRU for \(f(Double(usage.reads) / n)) reads of ~\(read) B"
+            )
         }
         if total.writesWithoutPrevious > 0 || total.countPages > 0 {
             print("  estimated: \(total.writesWithoutPrevious) writes without the item before them, \(total.countPages) COUNT/filtered pages")
         }
         let commits = sqlite.commits.values.reduce(0, +)
-        print("sqlite for comparison: \(f(Double(commits) / n)) commits per job (one WAL fsync each, synchronous=FULL; batches of \(batch) messages); cost n/a: local disk")
+        print(
+            "sqlite for comparison: \(f(Double(commits) / n)) commits per job (one WAL fsync each, synchronous=FULL; batches of \(batch) messages); cost n/a: local disk"
+        )
         for step in Step.allCases {
             print("  \(step.rawValue): \(f(Double(sqlite.commits[step] ?? 0) / n)) commits per job")
         }

@@ -11,8 +11,8 @@ import Moto
 struct Demo {
     struct Workflow {
         var job: String
-        var outcome: String          // the event SageMaker will publish
-        var creates = false          // the service creates the job (start-and-wait form)
+        var outcome: String // the event SageMaker will publish
+        var creates = false // the service creates the job (start-and-wait form)
         var executionArn = ""
         var publishedAt = 0.0
     }
@@ -119,8 +119,10 @@ struct Demo {
         printTable(rows)
         print("")
         let sorted = latencies.sorted()
-        say(String(format: "event → resume: median %.0f ms, max %.0f ms (includes EventBridge → SQS delivery on the emulator)",
-                   sorted[sorted.count / 2], sorted.last ?? 0))
+        say(
+            String(
+                format: "event → resume: median %.0f ms, max %.0f ms (includes EventBridge → SQS delivery on the emulator)",
+                sorted[sorted.count / 2], sorted.last ?? 0))
 
         service.terminate()
         service.waitUntilExit()

@@ -55,7 +55,9 @@ struct Faults {
             func start() {
                 let (index, scenario) = (next, scenarios[next])
                 next += 1
-                group.addTask { (index, try await FaultRun(scenario: scenario, binary: binary, eventsDirectory: eventsDirectory, timeout: timeout).measure()) }
+                group.addTask {
+                    (index, try await FaultRun(scenario: scenario, binary: binary, eventsDirectory: eventsDirectory, timeout: timeout).measure())
+                }
             }
             while next < min(parallel, scenarios.count) { start() }
             while let (index, report) = try await group.next() {
@@ -72,11 +74,15 @@ struct Faults {
             let allFaults = FaultScenario.everything(rate: 0.05, jobs: 0).plan
             say("")
             say("kill loops: serve SIGKILLed \(kills) times during a burst, restarted on the same store: one serve on SQLite (\(jobs) jobs),")
-            say("\(replicas) replicas on one DynamoDB table on moto (\(dynamoJobs) jobs; a killed replica's outbox entries are taken over after a 10 s lease)")
+            say(
+                "\(replicas) replicas on one DynamoDB table on moto (\(dynamoJobs) jobs; a killed replica's outbox entries are taken over after a 10 s lease)"
+            )
             say(KillReport.header)
             var loops = [
                 KillLoop(name: "sqlite", jobs: jobs, kills: kills, binary: binary, eventsDirectory: eventsDirectory, timeout: timeout),
-                KillLoop(name: "sqlite, all 5%", jobs: jobs, kills: kills, plan: allFaults, binary: binary, eventsDirectory: eventsDirectory, timeout: timeout),
+                KillLoop(
+                    name: "sqlite, all 5%", jobs: jobs, kills: kills, plan: allFaults, binary: binary, eventsDirectory: eventsDirectory,
+                    timeout: timeout),
             ]
             let moto = dynamoJobs > 0 ? try await MotoServer.start(serializeRequests: true) : nil
             defer { moto?.stop() }
@@ -84,9 +90,12 @@ struct Faults {
                 let store = KillLoop.Store.dynamoDB(replicas: replicas, moto: moto)
                 let slower = max(timeout, 300)
                 loops += [
-                    KillLoop(name: "dynamodb ×\(replicas)", jobs: dynamoJobs, kills: kills, store: store, binary: binary, eventsDirectory: eventsDirectory, timeout: slower),
-                    KillLoop(name: "dynamodb ×\(replicas), all 5%", jobs: dynamoJobs, kills: kills, plan: allFaults, store: store,
-                             binary: binary, eventsDirectory: eventsDirectory, timeout: slower),
+                    KillLoop(
+                        name: "dynamodb ×\(replicas)", jobs: dynamoJobs, kills: kills, store: store, binary: binary, eventsDirectory: eventsDirectory,
+                        timeout: slower),
+                    KillLoop(
+                        name: "dynamodb ×\(replicas), all 5%", jobs: dynamoJobs, kills: kills, plan: allFaults, store: store,
+                        binary: binary, eventsDirectory: eventsDirectory, timeout: slower),
                 ]
             }
             for loop in loops {

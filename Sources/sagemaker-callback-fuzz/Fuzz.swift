@@ -23,11 +23,12 @@ struct Fuzz {
         selected = target
         var argc = CommandLine.argc
         var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in
-            // The target was set before the driver started and never changes while it runs.
-            Fuzz.selected.run(size == 0 ? [] : Array(UnsafeBufferPointer(start: data, count: size)))
-            return 0
-        })
+        exit(
+            LLVMFuzzerRunDriver(&argc, &argv) { data, size in
+                // The target was set before the driver started and never changes while it runs.
+                Fuzz.selected.run(size == 0 ? [] : Array(UnsafeBufferPointer(start: data, count: size)))
+                return 0
+            })
         #else
         let arguments = CommandLine.arguments.dropFirst()
         guard let name = arguments.first, let target = FuzzTarget(rawValue: name) else {

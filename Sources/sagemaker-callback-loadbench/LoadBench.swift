@@ -43,7 +43,9 @@ struct LoadBench {
         let eventsDirectory = environment["BENCH_EVENTS_DIR"] ?? "events"
         let started = Date()
 
-        say("load bench: \(binary) against FakeAWS (1 event loop), scale \(scale), max in flight \(environment["SAGEMAKER_CALLBACK_MAX_IN_FLIGHT"] ?? "serve's default")")
+        say(
+            "load bench: \(binary) against FakeAWS (1 event loop), scale \(scale), max in flight \(environment["SAGEMAKER_CALLBACK_MAX_IN_FLIGHT"] ?? "serve's default")"
+        )
         say(Report.header)
         var reports: [Report] = []
         var capacity = environment["BENCH_F_RATE"].flatMap(Double.init).map { $0 * 2 }
@@ -69,10 +71,12 @@ struct Run {
     let timeout: Double
 
     func measure() async throws -> Report {
-        let rig = try await FakeRig(run: workload.name, eventsDirectory: eventsDirectory, stepFunctions: StepFunctionsBehavior(
-            latency: .milliseconds(workload.latencyMilliseconds),
-            ratePerSecond: workload.quota, burst: workload.quota ?? 0
-        ))
+        let rig = try await FakeRig(
+            run: workload.name, eventsDirectory: eventsDirectory,
+            stepFunctions: StepFunctionsBehavior(
+                latency: .milliseconds(workload.latencyMilliseconds),
+                ratePerSecond: workload.quota, burst: workload.quota ?? 0
+            ))
         let (fake, loader, catalog) = (rig.fake, rig.loader, rig.catalog)
         let (eventsQueue, requestsQueue, eventsURL, requestsURL) = (rig.eventsQueue, rig.requestsQueue, rig.eventsURL, rig.requestsURL)
         let serve = try await rig.startServeOrShutDown(binary: binary)
@@ -95,7 +99,9 @@ struct Run {
             let earlyItems = shuffled(0..<early)
             if early > 0 {
                 _ = try await loader.send(earlyItems, to: eventsURL, body: catalog.event)
-                try await until("early events consumed", serve: serve, seconds: timeout) { fake.counts(queue: eventsQueue)?.deleted == earlyItems.count }
+                try await until("early events consumed", serve: serve, seconds: timeout) {
+                    fake.counts(queue: eventsQueue)?.deleted == earlyItems.count
+                }
             }
 
             // Registrations.

@@ -23,7 +23,8 @@ struct Report {
         return latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]
     }
 
-    static let header = "wl  workload              jobs    cb/s   p50ms   p99ms   maxms  µs/cb  µs/reg  reg/s  idleMB startMB  endMB peakMB  log/job  lost  dup  left  notes"
+    static let header =
+        "wl  workload              jobs    cb/s   p50ms   p99ms   maxms  µs/cb  µs/reg  reg/s  idleMB startMB  endMB peakMB  log/job  lost  dup  left  notes"
 
     var line: String {
         var notes: [String] = []
@@ -49,7 +50,8 @@ struct Report {
         let perCallback = { (operation: String) in String(format: "%.2f", Double(requests[operation] ?? 0) / Double(max(callbacks, 1))) }
         let total = max(eventCPU.total, 1)
         return String(
-            format: "%@: user %.0f%% sys %.0f%% (%.2f s CPU over %d callbacks); per callback: ReceiveMessage %@, DeleteMessageBatch %@, DeleteMessage %@, SendTask* %@",
+            format:
+                "%@: user %.0f%% sys %.0f%% (%.2f s CPU over %d callbacks); per callback: ReceiveMessage %@, DeleteMessageBatch %@, DeleteMessage %@, SendTask* %@",
             workload.name, eventCPU.user / total * 100, eventCPU.system / total * 100, eventCPU.total / 1e6, callbacks,
             perCallback("ReceiveMessage"), perCallback("DeleteMessageBatch"), perCallback("DeleteMessage"),
             String(format: "%.2f", Double((requests["SendTaskSuccess"] ?? 0) + (requests["SendTaskFailure"] ?? 0)) / Double(max(callbacks, 1)))

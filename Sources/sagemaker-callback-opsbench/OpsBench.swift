@@ -18,11 +18,15 @@ struct OpsBench {
         let metrics = operations.metrics
         let batch = 10
         let entries = (0..<batch).map { i in
-            NewOutboxEntry(tokenHash: "hash-\(i)", taskToken: "token-\(i)", jobKind: "ProcessingJob", jobName: "job-\(i)", action: .success, payload: "{}", notBefore: 0)
+            NewOutboxEntry(
+                tokenHash: "hash-\(i)", taskToken: "token-\(i)", jobKind: "ProcessingJob", jobName: "job-\(i)", action: .success, payload: "{}",
+                notBefore: 0)
         }
         let decisions = entries.map { Decision(.completed(.completed, callbacks: 1), effects: [.enqueue($0)]) }
         let stored = entries.enumerated().map { i, entry in
-            OutboxEntry(id: Int64(i), tokenHash: entry.tokenHash, taskToken: entry.taskToken, jobKind: entry.jobKind, jobName: entry.jobName, action: .success, payload: "{}", errorName: nil, attempts: 0, nextAttemptAt: 0, createdAt: 0, lastError: nil)
+            OutboxEntry(
+                id: Int64(i), tokenHash: entry.tokenHash, taskToken: entry.taskToken, jobKind: entry.jobKind, jobName: entry.jobName,
+                action: .success, payload: "{}", errorName: nil, attempts: 0, nextAttemptAt: 0, createdAt: 0, lastError: nil)
         }
         let sentAt = [Int64?](repeating: 1_000, count: batch)
         let clock = ContinuousClock()
@@ -60,6 +64,8 @@ struct OpsBench {
             let (seconds, attoseconds) = duration.components
             return Int((seconds * 1_000_000_000 + attoseconds / 1_000_000_000) / Int64(rounds))
         }
-        print("ops bench, \(rounds) callbacks: metrics \(perCallback(recording)) ns per callback; log line text \(perCallback(text)) ns, json \(perCallback(json)) ns")
+        print(
+            "ops bench, \(rounds) callbacks: metrics \(perCallback(recording)) ns per callback; log line text \(perCallback(text)) ns, json \(perCallback(json)) ns"
+        )
     }
 }

@@ -61,10 +61,11 @@ extension CommandLineOptions {
 /// only its one error line.
 func bootstrapLogging(level: Logger.Level, format: LogFormat = .text) -> Logger {
     LoggingSystem.bootstrap { label in
-        var handler: any LogHandler = switch format {
-        case .text: StreamLogHandler.standardError(label: label)
-        case .json: JSONLogHandler(label: label)
-        }
+        var handler: any LogHandler =
+            switch format {
+            case .text: StreamLogHandler.standardError(label: label)
+            case .json: JSONLogHandler(label: label)
+            }
         handler.logLevel = level
         return StartupLog.Handler(inner: handler)
     }

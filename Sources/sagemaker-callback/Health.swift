@@ -52,9 +52,10 @@ enum HealthProbe {
         } catch {
             return (false, "unhealthy: no answer from \(url): \(error)")
         }
-        let failing = (try? JSONValue.parse(response.body))?["checks"]?.objectValue.map { checks in
-            checks.compactMap { name, check in check["ok"]?.boolValue == false ? "\(name): \(check["detail"]?.stringValue ?? "failing")" : nil }
-        } ?? []
+        let failing =
+            (try? JSONValue.parse(response.body))?["checks"]?.objectValue.map { checks in
+                checks.compactMap { name, check in check["ok"]?.boolValue == false ? "\(name): \(check["detail"]?.stringValue ?? "failing")" : nil }
+            } ?? []
         if response.status == 200 { return (true, "healthy: serve at \(address) is ready") }
         let reason = failing.isEmpty ? "HTTP \(response.status)" : failing.joined(separator: "; ")
         return (false, "unhealthy: \(reason)")

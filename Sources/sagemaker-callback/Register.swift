@@ -20,7 +20,9 @@ struct Register: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Wait for this processing job, created elsewhere.", valueName: "name"))
     var processingJobName: String?
 
-    @Option(name: .long, help: ArgumentHelp("Create this processing job (a CreateProcessingJob request as JSON, or @file), then wait for it.", valueName: "json"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Create this processing job (a CreateProcessingJob request as JSON, or @file), then wait for it.", valueName: "json"))
     var createProcessingJob: String?
 
     @Option(name: .long, help: ArgumentHelp("The execution that owns the token.", valueName: "arn"))
@@ -29,7 +31,9 @@ struct Register: AsyncParsableCommand {
     @Flag(name: .long, help: "Send heartbeats while the job runs.")
     var heartbeat = false
 
-    @Flag(name: .long, inversion: .prefixedNo, help: "Stop the job if the execution is aborted, times out or fails (needs --execution-arn; default: only for --create-processing-job).")
+    @Flag(
+        name: .long, inversion: .prefixedNo,
+        help: "Stop the job if the execution is aborted, times out or fails (needs --execution-arn; default: only for --create-processing-job).")
     var stopJobOnAbort: Bool?
 
     @Option(name: .long, help: ArgumentHelp("A whole registration message as JSON (- for stdin), instead of the options above.", valueName: "json"))

@@ -39,7 +39,9 @@ struct Replay: AsyncParsableCommand {
         for line in report.lines where dryRun || verbose || line.verdict.isRejection {
             print("\(line.origin): \(line.verdict)")
         }
-        print("\(report.lines.count) event\(report.lines.count == 1 ? "" : "s"), \(report.rejected) rejected\(dryRun ? " (dry run: nothing changed)" : "")")
+        print(
+            "\(report.lines.count) event\(report.lines.count == 1 ? "" : "s"), \(report.rejected) rejected\(dryRun ? " (dry run: nothing changed)" : "")"
+        )
 
         if !dryRun, report.queuedWork {
             let pass = try await session.deliver()

@@ -28,7 +28,10 @@ final class ScriptedTransport: HTTPClient {
 
 @Suite("AWS JSON protocol client")
 struct AWSClientTests {
-    static func client(_ transport: ScriptedTransport, credentials: @escaping AWSClient.CredentialSource = { Credentials(accessKeyID: "AKID", secretAccessKey: "secret") }) -> AWSClient {
+    static func client(
+        _ transport: ScriptedTransport,
+        credentials: @escaping AWSClient.CredentialSource = { Credentials(accessKeyID: "AKID", secretAccessKey: "secret") }
+    ) -> AWSClient {
         AWSClient(
             http: transport, credentials: credentials, region: "eu-west-1",
             endpoints: [
@@ -60,12 +63,14 @@ struct AWSClientTests {
         #expect(try JSONValue.parse(request.body) == ["ProcessingJobName": "j"])
     }
 
-    @Test("errors are typed from __type (with or without a namespace) and message or Message", arguments: [
-        (#"{"__type":"com.amazonaws.swf.service.model#TaskTimedOut","message":"Task Timed Out"}"#, "TaskTimedOut", "Task Timed Out"),
-        (#"{"__type":"InvalidToken","Message":"Invalid Token"}"#, "InvalidToken", "Invalid Token"),
-        (#"{"__type":"ValidationException:http://internal.amazon.com/","message":"bad"}"#, "ValidationException", "bad"),
-        ("<html>gateway</html>", "HTTP400", ""),
-    ])
+    @Test(
+        "errors are typed from __type (with or without a namespace) and message or Message",
+        arguments: [
+            (#"{"__type":"com.amazonaws.swf.service.model#TaskTimedOut","message":"Task Timed Out"}"#, "TaskTimedOut", "Task Timed Out"),
+            (#"{"__type":"InvalidToken","Message":"Invalid Token"}"#, "InvalidToken", "Invalid Token"),
+            (#"{"__type":"ValidationException:http://internal.amazon.com/","message":"bad"}"#, "ValidationException", "bad"),
+            ("<html>gateway</html>", "HTTP400", ""),
+        ])
     func errorParsing(body: String, code: String, message: String) async throws {
         let transport = ScriptedTransport([Self.error(400, body, headers: [("x-amzn-RequestId", "req-123")])])
         do {
@@ -89,10 +94,14 @@ struct AWSClientTests {
             Self.error(503, #"{"__type":"ServiceUnavailable"}"#),
             .success(HTTPResponse(status: 200, body: Array("{}".utf8))),
         ])
-        let client = Self.client(transport, credentials: {
-            let n = calls.withLock { $0 += 1; return $0 }
-            return Credentials(accessKeyID: "AKID\(n)", secretAccessKey: "secret-\(n)")
-        })
+        let client = Self.client(
+            transport,
+            credentials: {
+                let n = calls.withLock {
+                    $0 += 1; return $0
+                }
+                return Credentials(accessKeyID: "AKID\(n)", secretAccessKey: "secret-\(n)")
+            })
         _ = try await client.call(.stepFunctions, "SendTaskHeartbeat", ["taskToken": "t"])
         #expect(transport.sent.count == 3)
         #expect(calls.withLock { $0 } == 3)
@@ -127,7 +136,8 @@ struct AWSClientTests {
     @Test("an empty 200 body is an empty object; a non-JSON or cut-short 200 body is retried, then an error")
     func successBodies() async throws {
         let unusable = [Array("nope".utf8), Array(#"{"ok":tr"#.utf8), Array("nope".utf8)]
-        let transport = ScriptedTransport([.success(HTTPResponse(status: 200, body: []))] + unusable.map { .success(HTTPResponse(status: 200, body: $0)) })
+        let transport = ScriptedTransport(
+            [.success(HTTPResponse(status: 200, body: []))] + unusable.map { .success(HTTPResponse(status: 200, body: $0)) })
         let client = Self.client(transport)
         #expect(try await client.call(.stepFunctions, "SendTaskHeartbeat", [:]).isEmpty)
         await #expect(throws: AWSResponseError.self) { _ = try await client.call(.stepFunctions, "SendTaskHeartbeat", [:]) }
@@ -155,7 +165,8 @@ struct ClockSkewTests {
     func adoptsServerClock() async throws {
         let server = Date().addingTimeInterval(3600)
         let transport = ScriptedTransport([
-            AWSClientTests.error(400, #"{"__type":"InvalidSignatureException","message":"Signature expired"}"#, headers: [("Date", Self.imfDate(server))]),
+            AWSClientTests.error(
+                400, #"{"__type":"InvalidSignatureException","message":"Signature expired"}"#, headers: [("Date", Self.imfDate(server))]),
             .success(HTTPResponse(status: 200, body: Array("{}".utf8))),
             .success(HTTPResponse(status: 200, body: Array("{}".utf8))),
         ])
@@ -172,7 +183,7 @@ struct ClockSkewTests {
     @Test("a signature error without skew is not retried")
     func noSkewNoRetry() async throws {
         let transport = ScriptedTransport([
-            AWSClientTests.error(403, #"{"__type":"SignatureDoesNotMatch","message":"bad secret"}"#, headers: [("Date", Self.imfDate(Date()))]),
+            AWSClientTests.error(403, #"{"__type":"SignatureDoesNotMatch","message":"bad secret"}"#, headers: [("Date", Self.imfDate(Date()))])
         ])
         await #expect(throws: AWSError.self) {
             _ = try await AWSClientTests.client(transport).call(.stepFunctions, "SendTaskHeartbeat", [:])
@@ -180,11 +191,13 @@ struct ClockSkewTests {
         #expect(transport.sent.count == 1)
     }
 
-    @Test("HTTP dates", arguments: [
-        ("Sun, 06 Nov 1994 08:49:37 GMT", 784_111_777.0),
-        ("Sat, 21 Nov 2026 07:42:44 GMT", 1_795_246_964.0),
-        ("Tue, 29 Feb 2000 00:00:00 GMT", 951_782_400.0),
-    ])
+    @Test(
+        "HTTP dates",
+        arguments: [
+            ("Sun, 06 Nov 1994 08:49:37 GMT", 784_111_777.0),
+            ("Sat, 21 Nov 2026 07:42:44 GMT", 1_795_246_964.0),
+            ("Tue, 29 Feb 2000 00:00:00 GMT", 951_782_400.0),
+        ])
     func httpDates(text: String, epoch: Double) {
         #expect(SignedSender.httpDate(text)?.timeIntervalSince1970 == epoch)
     }

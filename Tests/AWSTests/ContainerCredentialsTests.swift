@@ -33,11 +33,13 @@ final class ContainerEndpoint: Sendable {
                 }
                 if let body = state.body { return .init(status: 200, body: body) }
                 state.issued += 1
-                return .init(status: 200, body: """
-                    {"RoleArn":"arn:aws:iam::123456789012:role/task","AccessKeyId":"ASIAKEY\(state.issued)",\
-                    "SecretAccessKey":"SECRET\(state.issued)","Token":"SESSION\(state.issued)",\
-                    "Expiration":"\(ISO8601DateFormatter().string(from: expiration))"}
-                    """)
+                return .init(
+                    status: 200,
+                    body: """
+                        {"RoleArn":"arn:aws:iam::123456789012:role/task","AccessKeyId":"ASIAKEY\(state.issued)",\
+                        "SecretAccessKey":"SECRET\(state.issued)","Token":"SESSION\(state.issued)",\
+                        "Expiration":"\(ISO8601DateFormatter().string(from: expiration))"}
+                        """)
             }
         }
     }
@@ -116,8 +118,10 @@ final class ContainerEndpoint: Sendable {
             "AWS_CONTAINER_CREDENTIALS_FULL_URI": endpoint.url, "AWS_CONTAINER_AUTHORIZATION_TOKEN": "auth-token-1",
         ])
         let credentials = try await provider.credentials()
-        #expect(credentials == Credentials(
-            accessKeyID: "ASIAKEY1", secretAccessKey: "SECRET1", sessionToken: "SESSION1", expiration: endpoint.expiration))
+        #expect(
+            credentials
+                == Credentials(
+                    accessKeyID: "ASIAKEY1", secretAccessKey: "SECRET1", sessionToken: "SESSION1", expiration: endpoint.expiration))
         let request = try #require(endpoint.server.requests.first)
         #expect(request.method == "GET" && request.header("Authorization") == "auth-token-1")
     }

@@ -70,7 +70,8 @@ final class SharedFilesFixture {
 @Suite(.timeLimit(.minutes(1))) struct SharedFilesCredentialProviderTests {
     @Test func defaultProfileFromCredentialsFile() async throws {
         let files = try SharedFilesFixture()
-        try files.writeCredentials("""
+        try files.writeCredentials(
+            """
             [other]
             aws_access_key_id = OTHER
             aws_secret_access_key = OTHERSECRET
@@ -86,7 +87,8 @@ final class SharedFilesFixture {
 
     @Test func namedProfileFromAWSProfile() async throws {
         let files = try SharedFilesFixture()
-        try files.writeCredentials("""
+        try files.writeCredentials(
+            """
             [default]
             aws_access_key_id = DEFAULT
             aws_secret_access_key = DEFAULTSECRET
@@ -108,7 +110,8 @@ final class SharedFilesFixture {
 
     @Test func profileSectionInConfigFile() async throws {
         let files = try SharedFilesFixture()
-        try files.writeConfig("""
+        try files.writeConfig(
+            """
             [default]
             region = us-east-1
             [profile build]
@@ -195,9 +198,10 @@ final class SharedFilesFixture {
         let fromHome = SharedFilesCredentialProvider(environment: Environment(["HOME": "/home/u"]))
         #expect(fromHome.credentialsPath == "/home/u/.aws/credentials")
         #expect(fromHome.configPath == "/home/u/.aws/config")
-        let tilde = SharedFilesCredentialProvider(environment: Environment([
-            "HOME": files.directory, "AWS_SHARED_CREDENTIALS_FILE": "~/creds", "AWS_CONFIG_FILE": "/etc/aws/config",
-        ]))
+        let tilde = SharedFilesCredentialProvider(
+            environment: Environment([
+                "HOME": files.directory, "AWS_SHARED_CREDENTIALS_FILE": "~/creds", "AWS_CONFIG_FILE": "/etc/aws/config",
+            ]))
         #expect(tilde.credentialsPath == files.directory + "/creds")
         #expect(tilde.configPath == "/etc/aws/config")
         #expect(SharedFilesCredentialProvider(environment: Environment([:])).credentialsPath == nil)
@@ -206,7 +210,8 @@ final class SharedFilesFixture {
 
 @Suite struct ProfileFileTests {
     @Test func parsesTheINIDialectOfTheSDKs() {
-        let file = ProfileFile.parse("""
+        let file = ProfileFile.parse(
+            """
             # a comment
             ; another comment
             [default]   # comment after a header
@@ -223,12 +228,13 @@ final class SharedFilesFixture {
             = no key
             empty =
             """, kind: .credentials)
-        #expect(file.profiles["default"] == [
-            "aws_access_key_id": "AKID",
-            "aws_secret_access_key": "SECRET",
-            "aws_session_token": "abc#def==",
-            "region": "us-east-1",
-        ])
+        #expect(
+            file.profiles["default"] == [
+                "aws_access_key_id": "AKID",
+                "aws_secret_access_key": "SECRET",
+                "aws_session_token": "abc#def==",
+                "region": "us-east-1",
+            ])
         // Section names are case-sensitive.
         #expect(file.profiles["Default"] == ["region": "eu-west-1"])
     }
@@ -276,7 +282,8 @@ final class SharedFilesFixture {
         let files = try SharedFilesFixture()
         try files.writeCredentials("[default]\naws_access_key_id = FILE\naws_secret_access_key = FILESECRET\n")
         let log = recordingLogger()
-        let chain = Self.environmentThenFiles(files.environment(["AWS_ACCESS_KEY_ID": "ENV", "AWS_SECRET_ACCESS_KEY": "ENVSECRET"]), logger: log.logger)
+        let chain = Self.environmentThenFiles(
+            files.environment(["AWS_ACCESS_KEY_ID": "ENV", "AWS_SECRET_ACCESS_KEY": "ENVSECRET"]), logger: log.logger)
         #expect(chain.name == "chain(environment, shared-files)")
         #expect(try await chain.credentials().accessKeyID == "ENV")
         let info = log.handler.entries.filter { $0.level == .info }
@@ -362,7 +369,9 @@ final class SharedFilesFixture {
     @Test func noAnswerListsEveryProviderTried() async throws {
         let files = try SharedFilesFixture()
         let environment = files.environment(["AWS_ACCESS_KEY_ID": "AKIDVALUE"])
-        let extra = StubProvider(name: "imds") { _ in throw CredentialProviderError(code: .init(rawValue: "Unreachable"), message: "no answer from 169.254.169.254") }
+        let extra = StubProvider(name: "imds") { _ in
+            throw CredentialProviderError(code: .init(rawValue: "Unreachable"), message: "no answer from 169.254.169.254")
+        }
         let chain = CredentialChain(
             providers: [EnvironmentCredentialProvider(environment: environment), SharedFilesCredentialProvider(environment: environment), extra],
             logger: silentLogger
@@ -439,7 +448,10 @@ private final class StubProvider: CredentialProvider {
     var calls: Int { count.withLock { $0 } }
 
     func credentials() async throws -> Credentials? {
-        try answer(count.withLock { $0 += 1; return $0 })
+        try answer(
+            count.withLock {
+                $0 += 1; return $0
+            })
     }
 }
 
@@ -459,7 +471,11 @@ private final class GatedProvider: CredentialProvider {
     var name: String { inner.name }
 
     func credentials() async throws -> Credentials? {
-        if count.withLock({ $0 += 1; return $0 }) >= fromCall { await gate.pass() }
+        if count.withLock({
+            $0 += 1; return $0
+        }) >= fromCall {
+            await gate.pass()
+        }
         return try await inner.credentials()
     }
 }

@@ -71,7 +71,10 @@ import Testing
         other["g1sk"] = .number(6)
         #expect(DynamoCapacityRules.indexWriteUnits(before: indexed, after: other, index: index, tableKey: key) == 2)
         // The entry is the table key, the index keys and the projection only.
-        #expect(DynamoCapacityRules.entry(of: other, in: index, tableKey: key) == ["pk": .s("T#1"), "g1pk": .s("pending#0"), "g1sk": .number(6), "owner": .s("replica")])
+        #expect(
+            DynamoCapacityRules.entry(of: other, in: index, tableKey: key) == [
+                "pk": .s("T#1"), "g1pk": .s("pending#0"), "g1sk": .number(6), "owner": .s("replica"),
+            ])
     }
 
     /// The client computes units from what it sends and receives, beside moto's poor reports.
@@ -80,17 +83,18 @@ import Testing
             let meter = DynamoCapacityMeter()
             let index = DynamoCapacityRules.Index(name: "byGroup", hashKey: "group", rangeKey: "due", included: nil)
             let table = DynamoDB(client: try moto.client(), table: created.table, meter: meter, tableKey: ["pk"], indexes: [index])
-            let big: DynamoItem = ["pk": .s("A#1"), "body": .s(String(repeating: "x", count: 2_000))]    // 2,009 B: 2 units
+            let big: DynamoItem = ["pk": .s("A#1"), "body": .s(String(repeating: "x", count: 2_000))] // 2,009 B: 2 units
             try await table.putItem(big)
             #expect(meter.computedWriteUnits == 2)
-            #expect(meter.writeUnits == 1)    // moto: 1 per PutItem whatever the size
+            #expect(meter.writeUnits == 1) // moto: 1 per PutItem whatever the size
             // A transaction: twice each write; the delete charged on the item it deletes, as read.
             meter.reset()
             let small: DynamoItem = ["pk": .s("A#2"), "group": .s("g"), "due": .number(1)]
-            try await table.transactWriteItems([.put(item: small, condition: nil), .delete(key: ["pk": .s("A#1")], condition: nil)], previous: [nil, big])
+            try await table.transactWriteItems(
+                [.put(item: small, condition: nil), .delete(key: ["pk": .s("A#1")], condition: nil)], previous: [nil, big])
             // put 2×1 + its index entry 1 + delete 2×2.
             #expect(meter.computedWriteUnits == 7)
-            #expect(meter.writeUnits == 0)    // moto reports nothing for transactions
+            #expect(meter.writeUnits == 0) // moto reports nothing for transactions
             #expect(meter.snapshot().byKind["A"]?.writes == 2)
             #expect(meter.snapshot().byKind["index:byGroup"]?.writeUnits == 1)
             // Reads: a strongly consistent get, a missing one, an eventually consistent query page.

@@ -64,11 +64,13 @@ import Testing
             ["AttributeName": "group", "AttributeType": "S"],
             ["AttributeName": "due", "AttributeType": "N"],
         ],
-        "GlobalSecondaryIndexes": [[
-            "IndexName": "byGroup",
-            "KeySchema": [["AttributeName": "group", "KeyType": "HASH"], ["AttributeName": "due", "KeyType": "RANGE"]],
-            "Projection": ["ProjectionType": "ALL"],
-        ]],
+        "GlobalSecondaryIndexes": [
+            [
+                "IndexName": "byGroup",
+                "KeySchema": [["AttributeName": "group", "KeyType": "HASH"], ["AttributeName": "due", "KeyType": "RANGE"]],
+                "Projection": ["ProjectionType": "ALL"],
+            ]
+        ],
         "TimeToLiveSpecification": ["Enabled": true, "AttributeName": "expiresAt"],
     ]
 
@@ -158,7 +160,8 @@ import Testing
                 ($0 as? DynamoConditionFailed)?.operation == "DeleteItem"
             }
             await #expect {
-                _ = try await table.updateItem(key: Self.key("t1"), update: DynamoExpression("SET #v = :w", names: ["#v": "v"], values: [":w": .number(9)]), condition: stale)
+                _ = try await table.updateItem(
+                    key: Self.key("t1"), update: DynamoExpression("SET #v = :w", names: ["#v": "v"], values: [":w": .number(9)]), condition: stale)
             } throws: { ($0 as? DynamoConditionFailed)?.operation == "UpdateItem" }
             #expect(try await table.getItem(key: Self.key("t1"))?["v"] == .number(1))
 
@@ -200,13 +203,14 @@ import Testing
             }
             #expect(try await table.getItem(key: Self.key("new")) == nil)
 
-            try await table.transactWriteItems([
-                .put(item: ["pk": .s("new"), "v": .number(1)], condition: DynamoExpression("attribute_not_exists(pk)")),
-                .update(
-                    key: Self.key("existing"), update: DynamoExpression("SET #v = :w", names: ["#v": "v"], values: [":w": .number(2)]),
-                    condition: DynamoExpression("#v = :v", names: ["#v": "v"], values: [":v": .number(1)])
-                ),
-            ], clientRequestToken: "request-1")
+            try await table.transactWriteItems(
+                [
+                    .put(item: ["pk": .s("new"), "v": .number(1)], condition: DynamoExpression("attribute_not_exists(pk)")),
+                    .update(
+                        key: Self.key("existing"), update: DynamoExpression("SET #v = :w", names: ["#v": "v"], values: [":w": .number(2)]),
+                        condition: DynamoExpression("#v = :v", names: ["#v": "v"], values: [":v": .number(1)])
+                    ),
+                ], clientRequestToken: "request-1")
             #expect(try await table.getItem(key: Self.key("existing"))?["v"] == .number(2))
             #expect(try await table.getItem(key: Self.key("new")) != nil)
             // Two transactions and three gets: moto reports capacity for the gets only.
@@ -223,7 +227,8 @@ import Testing
             }
             try await table.putItem(["pk": .s("other"), "group": .s("g2"), "due": .number(3)])
             meter.reset()
-            let inGroup = DynamoExpression("#g = :g AND #d >= :from", names: ["#g": "group", "#d": "due"], values: [":g": .s("g1"), ":from": .number(0)])
+            let inGroup = DynamoExpression(
+                "#g = :g AND #d >= :from", names: ["#g": "group", "#d": "due"], values: [":g": .s("g1"), ":from": .number(0)])
             var dues: [Int64] = []
             var startKey: DynamoItem?
             var pages = 0
@@ -267,14 +272,18 @@ import Testing
                                 let version = current?["version"]?.int64Value ?? 0
                                 let count = current?["count"]?.int64Value ?? 0
                                 do {
-                                    try await writer.transactWriteItems([.update(
-                                        key: Self.key("counter"),
-                                        update: DynamoExpression("SET #v = :next, #c = :count", names: ["#v": "version", "#c": "count"], values: [":next": .number(version + 1), ":count": .number(count + 1)]),
-                                        condition: DynamoExpression("#v = :v", names: ["#v": "version"], values: [":v": .number(version)])
-                                    )])
+                                    try await writer.transactWriteItems([
+                                        .update(
+                                            key: Self.key("counter"),
+                                            update: DynamoExpression(
+                                                "SET #v = :next, #c = :count", names: ["#v": "version", "#c": "count"],
+                                                values: [":next": .number(version + 1), ":count": .number(count + 1)]),
+                                            condition: DynamoExpression("#v = :v", names: ["#v": "version"], values: [":v": .number(version)])
+                                        )
+                                    ])
                                     break
                                 } catch let canceled as DynamoTransactionCanceled where canceled.isConflict {
-                                    continue  // another writer got in first: read again
+                                    continue // another writer got in first: read again
                                 }
                             }
                         }

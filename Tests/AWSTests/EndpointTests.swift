@@ -51,7 +51,9 @@ import AWS
             "AWS_ENDPOINT_URL": "http://127.0.0.1:1003", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true",
         ])
         #expect(try EndpointResolver.resolve(.sqs, region: "us-east-1", explicit: nil, environment: environment).source == "default")
-        #expect(try EndpointResolver.resolve(.sqs, region: "us-east-1", explicit: "http://localhost:1", environment: environment).source == "--endpoint-url")
+        #expect(
+            try EndpointResolver.resolve(.sqs, region: "us-east-1", explicit: "http://localhost:1", environment: environment).source
+                == "--endpoint-url")
     }
 
     @Test(arguments: [
@@ -80,7 +82,8 @@ import AWS
     ])
     func invalidURLsNameTheirSource(value: String, reason: String) throws {
         let error = try #require(throws: EndpointError.self) {
-            try EndpointResolver.resolve(.stepFunctions, region: "us-east-1", explicit: nil, environment: Environment(["AWS_ENDPOINT_URL_SFN": value]))
+            try EndpointResolver.resolve(
+                .stepFunctions, region: "us-east-1", explicit: nil, environment: Environment(["AWS_ENDPOINT_URL_SFN": value]))
         }
         #expect(error.source == "AWS_ENDPOINT_URL_SFN")
         #expect(error.description.hasPrefix("AWS_ENDPOINT_URL_SFN: "))

@@ -16,11 +16,13 @@ final class SleepRecorder: Sendable {
 
 @Suite("One failure vocabulary")
 struct FailureVocabularyTests {
-    @Test("schedules: full, equal and no jitter share one ceiling", arguments: [
-        (RetryPolicy.Jitter.full, 0.0, Duration.zero), (.full, 0.5, .milliseconds(400)),
-        (.equal, 0.0, .milliseconds(400)), (.equal, 0.5, .milliseconds(600)), (.equal, 1.0, .milliseconds(800)),
-        (.none, 0.0, .milliseconds(800)), (.none, 0.7, .milliseconds(800)),
-    ])
+    @Test(
+        "schedules: full, equal and no jitter share one ceiling",
+        arguments: [
+            (RetryPolicy.Jitter.full, 0.0, Duration.zero), (.full, 0.5, .milliseconds(400)),
+            (.equal, 0.0, .milliseconds(400)), (.equal, 0.5, .milliseconds(600)), (.equal, 1.0, .milliseconds(800)),
+            (.none, 0.0, .milliseconds(800)), (.none, 0.7, .milliseconds(800)),
+        ])
     func jitters(jitter: RetryPolicy.Jitter, random: Double, expected: Duration) {
         // Third failure: ceiling 100 ms * 2^3 = 800 ms.
         let policy = RetryPolicy(maxAttempts: .max, base: .milliseconds(100), cap: .seconds(10), jitter: jitter)
@@ -28,10 +30,12 @@ struct FailureVocabularyTests {
         #expect(policy.decide(.connection, attempt: 3, random: { random }) == .retry(after: expected))
     }
 
-    @Test("any error is classified, transport errors by their kind, wrapped or not", arguments: [
-        (HTTPError.Kind.connect, RetryableFailure.connection), (.timeout, .connection), (.send, .connection), (.receive, .connection),
-        (.tls, .permanent), (.invalidRequest, .permanent), (.shutdown, .permanent), (.other, .permanent),
-    ])
+    @Test(
+        "any error is classified, transport errors by their kind, wrapped or not",
+        arguments: [
+            (HTTPError.Kind.connect, RetryableFailure.connection), (.timeout, .connection), (.send, .connection), (.receive, .connection),
+            (.tls, .permanent), (.invalidRequest, .permanent), (.shutdown, .permanent), (.other, .permanent),
+        ])
     func transportErrors(kind: HTTPError.Kind, expected: RetryableFailure) {
         let error = HTTPError(kind: kind, curlCode: 7, message: "diagnosis")
         #expect(RetryableFailure.classify(error) == expected)
@@ -45,7 +49,8 @@ struct FailureVocabularyTests {
         #expect(throttled.isThrottling && !throttled.isRefusal)
         let denied = CallFailure(AWSError(code: "AccessDeniedException", message: "no", httpStatus: 400, operation: "SendTaskSuccess"))
         #expect(denied.isRefusal && !denied.isThrottling)
-        let unreachable = CallFailure(AWSTransportError(operation: "ReceiveMessage", underlying: HTTPError(kind: .connect, curlCode: 7, message: "refused")))
+        let unreachable = CallFailure(
+            AWSTransportError(operation: "ReceiveMessage", underlying: HTTPError(kind: .connect, curlCode: 7, message: "refused")))
         #expect(unreachable == CallFailure.expected(code: CallFailure.connection, message: "refused", failure: .connection, answered: false))
         #expect(!unreachable.isRefusal)
         let unusable = CallFailure(AWSResponseError(operation: "ReceiveMessage", reason: "cut short"))
@@ -125,7 +130,8 @@ struct STSClockSkewTests {
         ])
         let sts = STSClientTests.client(transport)
         for _ in 0..<2 {
-            let credentials = try await sts.assumeRole(roleArn: "arn:aws:iam::123456789012:role/r", sessionName: "s", credentials: STSClientTests.caller)
+            let credentials = try await sts.assumeRole(
+                roleArn: "arn:aws:iam::123456789012:role/r", sessionName: "s", credentials: STSClientTests.caller)
             #expect(credentials.accessKeyID == "ASIATEMP")
         }
         let dates = transport.sent.compactMap(ClockSkewTests.amzDate)

@@ -64,17 +64,19 @@ final class InstanceMetadataService: Sendable {
             if let body = state.credentialsBody { return .init(status: 200, body: body) }
             state.credentialsIssued += 1
             let n = state.credentialsIssued
-            return .init(status: 200, body: """
-                {
-                  "Code" : "Success",
-                  "LastUpdated" : "2026-11-21T07:00:00Z",
-                  "Type" : "AWS-HMAC",
-                  "AccessKeyId" : "ASIAIMDS\(n)",
-                  "SecretAccessKey" : "IMDSSECRET\(n)",
-                  "Token" : "IMDSSESSION\(n)",
-                  "Expiration" : "\(ISO8601DateFormatter().string(from: expiration))"
-                }
-                """)
+            return .init(
+                status: 200,
+                body: """
+                    {
+                      "Code" : "Success",
+                      "LastUpdated" : "2026-11-21T07:00:00Z",
+                      "Type" : "AWS-HMAC",
+                      "AccessKeyId" : "ASIAIMDS\(n)",
+                      "SecretAccessKey" : "IMDSSECRET\(n)",
+                      "Token" : "IMDSSESSION\(n)",
+                      "Expiration" : "\(ISO8601DateFormatter().string(from: expiration))"
+                    }
+                    """)
         case "/latest/meta-data/placement/region":
             return state.region.map { .init(status: 200, body: $0) } ?? .init(status: 404)
         default:
@@ -104,13 +106,16 @@ final class InstanceMetadataService: Sendable {
         let service = try InstanceMetadataService()
         defer { service.server.stop() }
         let credentials = try await Self.provider(service).credentials()
-        #expect(credentials == Credentials(
-            accessKeyID: "ASIAIMDS1", secretAccessKey: "IMDSSECRET1", sessionToken: "IMDSSESSION1", expiration: service.expiration))
-        #expect(Self.paths(service) == [
-            "PUT /latest/api/token",
-            "GET /latest/meta-data/iam/security-credentials/",
-            "GET /latest/meta-data/iam/security-credentials/app-role",
-        ])
+        #expect(
+            credentials
+                == Credentials(
+                    accessKeyID: "ASIAIMDS1", secretAccessKey: "IMDSSECRET1", sessionToken: "IMDSSESSION1", expiration: service.expiration))
+        #expect(
+            Self.paths(service) == [
+                "PUT /latest/api/token",
+                "GET /latest/meta-data/iam/security-credentials/",
+                "GET /latest/meta-data/iam/security-credentials/app-role",
+            ])
         let requests = service.server.requests
         #expect(requests[0].header("X-aws-ec2-metadata-token-ttl-seconds") == "21600")
         #expect(requests.dropFirst().allSatisfy { $0.header("X-aws-ec2-metadata-token") == "imds-token-1" })
@@ -119,8 +124,9 @@ final class InstanceMetadataService: Sendable {
     @Test func serviceRejectsReadsWithoutAToken() async throws {
         let service = try InstanceMetadataService()
         defer { service.server.stop() }
-        let response = try await Self.http.execute(HTTPRequest(
-            method: "GET", url: service.server.endpoint + "/latest/meta-data/iam/security-credentials/"))
+        let response = try await Self.http.execute(
+            HTTPRequest(
+                method: "GET", url: service.server.endpoint + "/latest/meta-data/iam/security-credentials/"))
         #expect(response.status == 401)
     }
 
@@ -140,12 +146,13 @@ final class InstanceMetadataService: Sendable {
         _ = try await provider.credentials()
         service.expireTokens()
         #expect(try await provider.credentials()?.accessKeyID == "ASIAIMDS2")
-        #expect(Self.paths(service).suffix(4) == [
-            "GET /latest/meta-data/iam/security-credentials/",
-            "PUT /latest/api/token",
-            "GET /latest/meta-data/iam/security-credentials/",
-            "GET /latest/meta-data/iam/security-credentials/app-role",
-        ])
+        #expect(
+            Self.paths(service).suffix(4) == [
+                "GET /latest/meta-data/iam/security-credentials/",
+                "PUT /latest/api/token",
+                "GET /latest/meta-data/iam/security-credentials/",
+                "GET /latest/meta-data/iam/security-credentials/app-role",
+            ])
         #expect(service.server.requests.last?.header("X-aws-ec2-metadata-token") == "imds-token-2")
     }
 

@@ -22,16 +22,20 @@ func writeScript(_ files: SharedFilesFixture, _ name: String, _ body: String) th
 
     @Test func readsTheDocumentTheCommandPrints() async throws {
         let files = try SharedFilesFixture()
-        let script = try writeScript(files, "creds", """
+        let script = try writeScript(
+            files, "creds",
+            """
             echo "diagnostics go to stderr" >&2
             printf '%s' '{"Version": 1, "AccessKeyId": "ASIAPROC", "SecretAccessKey": "PROCSECRET", "SessionToken": "PROCTOKEN", "Expiration": "2026-11-21T08:02:12Z"}'
             """)
         // Arguments after the script, with quoting, as users write them.
         try files.writeConfig("[profile ci]\ncredential_process = \(script) --role 'a b'\n")
         let credentials = try await ProcessCredentialProvider(environment: files.environment(), profile: "ci").credentials()
-        #expect(credentials == Credentials(
-            accessKeyID: "ASIAPROC", secretAccessKey: "PROCSECRET", sessionToken: "PROCTOKEN",
-            expiration: Date(timeIntervalSince1970: 1_795_248_132)))
+        #expect(
+            credentials
+                == Credentials(
+                    accessKeyID: "ASIAPROC", secretAccessKey: "PROCSECRET", sessionToken: "PROCTOKEN",
+                    expiration: Date(timeIntervalSince1970: 1_795_248_132)))
     }
 
     @Test func longTermKeysHaveNoExpiry() async throws {

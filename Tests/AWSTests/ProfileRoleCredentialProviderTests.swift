@@ -14,7 +14,7 @@ import Testing
 
     static func accessKey(signing request: HTTPRequest) -> String? {
         guard let authorization = request.headers.first(where: { $0.name == "Authorization" })?.value,
-              let start = authorization.range(of: "Credential=")?.upperBound
+            let start = authorization.range(of: "Credential=")?.upperBound
         else { return nil }
         return String(authorization[start...].prefix { $0 != "/" })
     }
@@ -30,7 +30,8 @@ import Testing
     @Test func assumesTheRoleWithTheSourceProfilesKeys() async throws {
         let files = try SharedFilesFixture()
         try files.writeCredentials("[base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = BASESECRET\n")
-        try files.writeConfig("""
+        try files.writeConfig(
+            """
             [profile deploy]
             role_arn = arn:aws:iam::123456789012:role/deploy
             source_profile = base
@@ -44,15 +45,17 @@ import Testing
         let request = try #require(transport.sent.first)
         #expect(Self.accessKey(signing: request) == "AKIDBASE")
         #expect(request.headers.first { $0.name == "Authorization" }?.value.contains("/eu-west-1/sts/aws4_request") == true)
-        #expect(STSClientTests.form(request) == [
-            "Action": "AssumeRole", "Version": "2011-06-15", "RoleArn": "arn:aws:iam::123456789012:role/deploy",
-            "RoleSessionName": "ci-run", "ExternalId": "ext-42", "DurationSeconds": "1800",
-        ])
+        #expect(
+            STSClientTests.form(request) == [
+                "Action": "AssumeRole", "Version": "2011-06-15", "RoleArn": "arn:aws:iam::123456789012:role/deploy",
+                "RoleSessionName": "ci-run", "ExternalId": "ext-42", "DurationSeconds": "1800",
+            ])
     }
 
     @Test func rolesChainThroughSourceProfiles() async throws {
         let files = try SharedFilesFixture()
-        try files.writeConfig("""
+        try files.writeConfig(
+            """
             [profile base]
             aws_access_key_id = AKIDBASE
             aws_secret_access_key = BASESECRET
@@ -67,9 +70,10 @@ import Testing
             STSClientTests.credentialsResponse("AssumeRole"), STSClientTests.credentialsResponse("AssumeRole"),
         ])
         _ = try await Self.provider(files, transport).credentials()
-        #expect(transport.sent.map { STSClientTests.form($0)["RoleArn"] } == [
-            "arn:aws:iam::111111111111:role/hop", "arn:aws:iam::222222222222:role/final",
-        ])
+        #expect(
+            transport.sent.map { STSClientTests.form($0)["RoleArn"] } == [
+                "arn:aws:iam::111111111111:role/hop", "arn:aws:iam::222222222222:role/final",
+            ])
         // The second hop is signed with the first hop's temporary credentials, token included.
         #expect(transport.sent.map(Self.accessKey) == ["AKIDBASE", "ASIATEMP"])
         #expect(transport.sent[1].headers.contains { $0.name == "X-Amz-Security-Token" && $0.value == "TOKEN&PART" })
@@ -87,7 +91,8 @@ import Testing
 
     @Test func aSourceProfileWithCredentialProcess() async throws {
         let files = try SharedFilesFixture()
-        try files.writeConfig(#"""
+        try files.writeConfig(
+            #"""
             [profile tool]
             credential_process = echo '{"Version":1,"AccessKeyId":"AKIDPROC","SecretAccessKey":"PROCSECRET"}'
             [default]
@@ -102,10 +107,15 @@ import Testing
     @Test(arguments: [
         ("[default]\nrole_arn = arn:r\n", CredentialProviderError.Code.invalidProfile, "profile 'default' has role_arn but no source_profile"),
         ("[default]\nrole_arn = arn:r\ncredential_source = Ec2InstanceMetadata\n", .invalidProfile, "credential_source, which is not supported"),
-        ("[default]\nrole_arn = arn:r\nsource_profile = a\n[profile a]\nrole_arn = arn:a\nsource_profile = b\n[profile b]\nrole_arn = arn:b\nsource_profile = a\n",
-         .invalidProfile, "source_profile cycle: default -> a -> b -> a"),
+        (
+            "[default]\nrole_arn = arn:r\nsource_profile = a\n[profile a]\nrole_arn = arn:a\nsource_profile = b\n[profile b]\nrole_arn = arn:b\nsource_profile = a\n",
+            .invalidProfile, "source_profile cycle: default -> a -> b -> a"
+        ),
         ("[default]\nrole_arn = arn:r\nsource_profile = ghost\n", .profileNotFound, "source_profile 'ghost' of profile 'default'"),
-        ("[default]\nrole_arn = arn:r\nsource_profile = empty\n[profile empty]\nregion = us-east-1\n", .invalidProfile, "profile 'empty' has no role_arn, credential_process or aws_access_key_id"),
+        (
+            "[default]\nrole_arn = arn:r\nsource_profile = empty\n[profile empty]\nregion = us-east-1\n", .invalidProfile,
+            "profile 'empty' has no role_arn, credential_process or aws_access_key_id"
+        ),
         ("[default]\nrole_arn = arn:r\nsource_profile = default\n", .invalidProfile, "is its own source_profile but has no aws_access_key_id"),
         ("[default]\nrole_arn = arn:r\nsource_profile = default\nduration_seconds = 1h\n", .invalidProfile, "duration_seconds '1h'"),
     ])
@@ -121,10 +131,17 @@ import Testing
 
     @Test func anSTSRefusalIsAnAWSErrorWithoutTheSourceSecret() async throws {
         let files = try SharedFilesFixture()
-        try files.writeConfig("[default]\nrole_arn = arn:r\nsource_profile = base\n[profile base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = BASESECRET\n")
-        let transport = ScriptedTransport([.success(HTTPResponse(status: 403, body: Array("""
-            <ErrorResponse><Error><Code>AccessDenied</Code><Message>not allowed with BASESECRET</Message></Error><RequestId>r-9</RequestId></ErrorResponse>
-            """.utf8)))])
+        try files.writeConfig(
+            "[default]\nrole_arn = arn:r\nsource_profile = base\n[profile base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = BASESECRET\n")
+        let transport = ScriptedTransport([
+            .success(
+                HTTPResponse(
+                    status: 403,
+                    body: Array(
+                        """
+                        <ErrorResponse><Error><Code>AccessDenied</Code><Message>not allowed with BASESECRET</Message></Error><RequestId>r-9</RequestId></ErrorResponse>
+                        """.utf8)))
+        ])
         let error = try await #require(throws: AWSError.self) { try await Self.provider(files, transport).credentials() }
         #expect(error.code == "AccessDenied")
         #expect(error.requestID == "r-9")

@@ -32,7 +32,9 @@ import Testing
     @Test func profileFromAWSProfile() throws {
         let files = try SharedFilesFixture()
         try files.writeConfig("[default]\nregion = us-east-1\n[profile ci]\nregion = us-west-2\n")
-        #expect(try RegionResolver.resolve(explicit: nil, environment: files.environment(["AWS_PROFILE": "ci"]), profile: nil, queueURL: nil) == "us-west-2")
+        #expect(
+            try RegionResolver.resolve(explicit: nil, environment: files.environment(["AWS_PROFILE": "ci"]), profile: nil, queueURL: nil)
+                == "us-west-2")
         #expect(try RegionResolver.resolve(explicit: nil, environment: files.environment(), profile: nil, queueURL: nil) == "us-east-1")
     }
 
@@ -70,10 +72,11 @@ import Testing
         }
     }
 
-    @Test(arguments: [
-        ("us-east-1.evil.com/", nil, "--region"),
-        (nil, "US_EAST_1", "AWS_REGION"),
-    ] as [(String?, String?, String)])
+    @Test(
+        arguments: [
+            ("us-east-1.evil.com/", nil, "--region"),
+            (nil, "US_EAST_1", "AWS_REGION"),
+        ] as [(String?, String?, String)])
     func invalidRegionNamesItsSource(explicit: String?, environmentRegion: String?, source: String) throws {
         let environment = Environment(environmentRegion.map { ["AWS_REGION": $0] } ?? [:])
         let error = try #require(throws: RegionError.self) {
@@ -87,7 +90,9 @@ import Testing
         let files = try SharedFilesFixture()
         try FileManager.default.createDirectory(atPath: files.configPath, withIntermediateDirectories: false)
         let environment = files.environment()
-        #expect(try RegionResolver.resolve(explicit: nil, environment: environment, profile: nil, queueURL: "https://sqs.us-east-2.amazonaws.com/1/q") == "us-east-2")
+        #expect(
+            try RegionResolver.resolve(explicit: nil, environment: environment, profile: nil, queueURL: "https://sqs.us-east-2.amazonaws.com/1/q")
+                == "us-east-2")
         let error = try #require(throws: RegionError.self) {
             try RegionResolver.resolve(explicit: nil, environment: environment, profile: nil, queueURL: nil)
         }

@@ -4,42 +4,43 @@ import AWS
 @Suite struct RetryPolicyTests {
     static let almostOne = 0.999_999_999_999
 
-    @Test(arguments: [
-        ("ThrottlingException", 400, RetryableFailure.throttling),
-        ("com.amazonaws.swf.service.model#ThrottlingException", 400, .throttling),
-        ("Throttling", 400, .throttling),
-        ("TooManyRequestsException", 400, .throttling),
-        ("RequestLimitExceeded", 400, .throttling),
-        ("ProvisionedThroughputExceededException", 400, .throttling),
-        ("RequestThrottled", 403, .throttling),
-        ("SlowDown", 503, .throttling),
-        ("ThrottlingException:http://internal.amazon.com/coral/com.amazon.coral.availability/", 400, .throttling),
-        (nil, 429, .throttling),
-        ("SomethingNew", 429, .throttling),
-        (nil, 500, .serverError(status: 500)),
-        (nil, 502, .serverError(status: 502)),
-        (nil, 503, .serverError(status: 503)),
-        ("SomethingNew", 504, .serverError(status: 504)),
-        (nil, 501, .permanent),
-        ("RequestTimeout", 400, .transient(code: "RequestTimeout")),
-        ("com.amazonaws.sqs#InternalFailure", 500, .transient(code: "InternalFailure")),
-        ("ServiceUnavailable", 503, .transient(code: "ServiceUnavailable")),
-        ("IDPCommunicationError", 400, .transient(code: "IDPCommunicationError")),
-        ("TaskTimedOut", 400, .permanent),
-        ("InvalidToken", 400, .permanent),
-        ("com.amazonaws.sqs#QueueDoesNotExist", 400, .permanent),
-        ("AccessDeniedException", 403, .permanent),
-        (nil, 404, .permanent),
-        ("throttlingexception", 400, .permanent),
-        ("com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException", 400, .throttling),
-        ("com.amazonaws.dynamodb.v20120810#ThrottlingException", 400, .throttling),
-        ("com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException", 400, .permanent),
-        ("com.amazonaws.dynamodb.v20120810#TransactionCanceledException", 400, .permanent),
-        ("com.amazonaws.dynamodb.v20120810#TransactionConflictException", 400, .permanent),
-        // Even should a service send them with a 5xx status: the caller decides again.
-        ("TransactionConflictException", 500, .permanent),
-        ("TransactionCanceledException", 503, .permanent),
-    ] as [(String?, Int, RetryableFailure)])
+    @Test(
+        arguments: [
+            ("ThrottlingException", 400, RetryableFailure.throttling),
+            ("com.amazonaws.swf.service.model#ThrottlingException", 400, .throttling),
+            ("Throttling", 400, .throttling),
+            ("TooManyRequestsException", 400, .throttling),
+            ("RequestLimitExceeded", 400, .throttling),
+            ("ProvisionedThroughputExceededException", 400, .throttling),
+            ("RequestThrottled", 403, .throttling),
+            ("SlowDown", 503, .throttling),
+            ("ThrottlingException:http://internal.amazon.com/coral/com.amazon.coral.availability/", 400, .throttling),
+            (nil, 429, .throttling),
+            ("SomethingNew", 429, .throttling),
+            (nil, 500, .serverError(status: 500)),
+            (nil, 502, .serverError(status: 502)),
+            (nil, 503, .serverError(status: 503)),
+            ("SomethingNew", 504, .serverError(status: 504)),
+            (nil, 501, .permanent),
+            ("RequestTimeout", 400, .transient(code: "RequestTimeout")),
+            ("com.amazonaws.sqs#InternalFailure", 500, .transient(code: "InternalFailure")),
+            ("ServiceUnavailable", 503, .transient(code: "ServiceUnavailable")),
+            ("IDPCommunicationError", 400, .transient(code: "IDPCommunicationError")),
+            ("TaskTimedOut", 400, .permanent),
+            ("InvalidToken", 400, .permanent),
+            ("com.amazonaws.sqs#QueueDoesNotExist", 400, .permanent),
+            ("AccessDeniedException", 403, .permanent),
+            (nil, 404, .permanent),
+            ("throttlingexception", 400, .permanent),
+            ("com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException", 400, .throttling),
+            ("com.amazonaws.dynamodb.v20120810#ThrottlingException", 400, .throttling),
+            ("com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException", 400, .permanent),
+            ("com.amazonaws.dynamodb.v20120810#TransactionCanceledException", 400, .permanent),
+            ("com.amazonaws.dynamodb.v20120810#TransactionConflictException", 400, .permanent),
+            // Even should a service send them with a 5xx status: the caller decides again.
+            ("TransactionConflictException", 500, .permanent),
+            ("TransactionCanceledException", 503, .permanent),
+        ] as [(String?, Int, RetryableFailure)])
     func classification(code: String?, status: Int, expected: RetryableFailure) {
         #expect(RetryableFailure.classify(code: code, httpStatus: status) == expected)
     }
@@ -85,16 +86,21 @@ import AWS
 
     @Test func permanentFailuresAreNeverRetried() {
         var randomCalled = false
-        #expect(RetryPolicy().decide(.permanent, attempt: 1, retryAfter: .seconds(1), random: { randomCalled = true; return 0 }) == .giveUp)
+        #expect(
+            RetryPolicy().decide(
+                .permanent, attempt: 1, retryAfter: .seconds(1),
+                random: {
+                    randomCalled = true; return 0
+                }) == .giveUp)
         #expect(!randomCalled)
     }
 
     @Test(arguments: [
         // (random, retryAfter, expected) on the first failure: ceiling 100 ms, cap 20 s.
-        (0.5, Duration.seconds(2), Duration.seconds(2)),          // the hint raises the wait
-        (0.5, .milliseconds(10), .milliseconds(50)),              // a smaller hint does not lower it
-        (0.5, .seconds(3600), .seconds(20)),                      // never above the cap
-        (0.5, .seconds(-5), .milliseconds(50)),                   // nonsense is ignored
+        (0.5, Duration.seconds(2), Duration.seconds(2)), // the hint raises the wait
+        (0.5, .milliseconds(10), .milliseconds(50)), // a smaller hint does not lower it
+        (0.5, .seconds(3600), .seconds(20)), // never above the cap
+        (0.5, .seconds(-5), .milliseconds(50)), // nonsense is ignored
     ])
     func retryAfterIsAFloorBoundedByTheCap(random: Double, retryAfter: Duration, expected: Duration) {
         #expect(RetryPolicy().decide(.throttling, attempt: 1, retryAfter: retryAfter, random: { random }) == .retry(after: expected))

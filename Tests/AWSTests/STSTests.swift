@@ -69,17 +69,22 @@ import Testing
     static let caller = Credentials(accessKeyID: "AKIDCALLER", secretAccessKey: "CALLERSECRET", sessionToken: "CALLERTOKEN")
 
     static func client(_ transport: ScriptedTransport) -> STSClient {
-        STSClient(http: transport, region: "eu-west-1", endpoint: endpoint,
-                  retryPolicy: RetryPolicy(maxAttempts: 3, base: .milliseconds(1), cap: .milliseconds(5)))
+        STSClient(
+            http: transport, region: "eu-west-1", endpoint: endpoint,
+            retryPolicy: RetryPolicy(maxAttempts: 3, base: .milliseconds(1), cap: .milliseconds(5)))
     }
 
     static func credentialsResponse(_ action: String) -> Result<HTTPResponse, HTTPError> {
-        .success(HTTPResponse(status: 200, body: Array("""
-            <\(action)Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><\(action)Result><Credentials>\
-            <AccessKeyId>ASIATEMP</AccessKeyId><SecretAccessKey>TEMPSECRET</SecretAccessKey>\
-            <SessionToken>TOKEN&amp;PART</SessionToken><Expiration>2026-11-21T08:02:12.361272Z</Expiration>\
-            </Credentials></\(action)Result></\(action)Response>
-            """.utf8)))
+        .success(
+            HTTPResponse(
+                status: 200,
+                body: Array(
+                    """
+                    <\(action)Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><\(action)Result><Credentials>\
+                    <AccessKeyId>ASIATEMP</AccessKeyId><SecretAccessKey>TEMPSECRET</SecretAccessKey>\
+                    <SessionToken>TOKEN&amp;PART</SessionToken><Expiration>2026-11-21T08:02:12.361272Z</Expiration>\
+                    </Credentials></\(action)Result></\(action)Response>
+                    """.utf8)))
     }
 
     static func form(_ request: HTTPRequest) -> [String: String] {
@@ -104,11 +109,12 @@ import Testing
         #expect(request.url == "http://127.0.0.1:9/sts")
         #expect(request.headers.first { $0.name == "content-type" }?.value == "application/x-www-form-urlencoded; charset=utf-8")
         #expect(!request.headers.contains { $0.name.lowercased() == "authorization" })
-        #expect(Self.form(request) == [
-            "Action": "AssumeRoleWithWebIdentity", "Version": "2011-06-15",
-            "RoleArn": "arn:aws:iam::123456789012:role/web", "RoleSessionName": "s1",
-            "WebIdentityToken": "eyJ+/=", "DurationSeconds": "900",
-        ])
+        #expect(
+            Self.form(request) == [
+                "Action": "AssumeRoleWithWebIdentity", "Version": "2011-06-15",
+                "RoleArn": "arn:aws:iam::123456789012:role/web", "RoleSessionName": "s1",
+                "WebIdentityToken": "eyJ+/=", "DurationSeconds": "900",
+            ])
     }
 
     @Test func assumeRoleIsSignedForSTSOnEveryAttempt() async throws {
@@ -132,22 +138,32 @@ import Testing
     }
 
     @Test func getCallerIdentity() async throws {
-        let transport = ScriptedTransport([.success(HTTPResponse(status: 200, body: Array("""
-            <GetCallerIdentityResponse><GetCallerIdentityResult><UserId>AIDAX</UserId><Account>123456789012</Account>\
-            <Arn>arn:aws:iam::123456789012:user/u</Arn></GetCallerIdentityResult></GetCallerIdentityResponse>
-            """.utf8)))])
+        let transport = ScriptedTransport([
+            .success(
+                HTTPResponse(
+                    status: 200,
+                    body: Array(
+                        """
+                        <GetCallerIdentityResponse><GetCallerIdentityResult><UserId>AIDAX</UserId><Account>123456789012</Account>\
+                        <Arn>arn:aws:iam::123456789012:user/u</Arn></GetCallerIdentityResult></GetCallerIdentityResponse>
+                        """.utf8)))
+        ])
         let identity = try await Self.client(transport).getCallerIdentity(credentials: Self.caller)
         #expect(identity == CallerIdentity(account: "123456789012", arn: "arn:aws:iam::123456789012:user/u", userID: "AIDAX"))
         #expect(Self.form(try #require(transport.sent.first)) == ["Action": "GetCallerIdentity", "Version": "2011-06-15"])
     }
 
     @Test(arguments: [
-        ("<ErrorResponse><Error><Type>Sender</Type><Code>InvalidIdentityToken</Code><Message>bad token SECRET-JWT</Message></Error><RequestId>req-1</RequestId></ErrorResponse>",
-         nil, "InvalidIdentityToken", "bad token <redacted>", "req-1"),
+        (
+            "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidIdentityToken</Code><Message>bad token SECRET-JWT</Message></Error><RequestId>req-1</RequestId></ErrorResponse>",
+            nil, "InvalidIdentityToken", "bad token <redacted>", "req-1"
+        ),
         ("<html>proxy</html>", "req-2", "HTTP400", "", "req-2"),
     ])
     func errorsAreTypedAndRedacted(body: String, headerRequestID: String?, code: String, message: String, requestID: String) async throws {
-        let transport = ScriptedTransport([.success(HTTPResponse(status: 400, headers: headerRequestID.map { [("x-amzn-RequestId", $0)] } ?? [], body: Array(body.utf8)))])
+        let transport = ScriptedTransport([
+            .success(HTTPResponse(status: 400, headers: headerRequestID.map { [("x-amzn-RequestId", $0)] } ?? [], body: Array(body.utf8)))
+        ])
         let error = try await #require(throws: AWSError.self) {
             try await Self.client(transport).assumeRoleWithWebIdentity(roleArn: "arn:r", sessionName: "s", webIdentityToken: "SECRET-JWT")
         }
@@ -160,9 +176,18 @@ import Testing
     }
 
     @Test(arguments: [
-        ("<R><Credentials><AccessKeyId>A</AccessKeyId><SecretAccessKey>SUPERSECRET</SecretAccessKey><Expiration>2026-01-01T00:00:00Z</Expiration></Credentials></R>", "no <SessionToken>"),
-        ("<R><AccessKeyId>A</AccessKeyId><SecretAccessKey>SUPERSECRET</SecretAccessKey><SessionToken>T</SessionToken><Expiration>soon</Expiration></R>", "not an ISO-8601"),
-        ("<R><AccessKeyId>A</AccessKeyId><SecretAccessKey>SUPER&nope;SECRET</SecretAccessKey><SessionToken>T</SessionToken><Expiration>2026-01-01T00:00:00Z</Expiration></R>", "<SecretAccessKey> holds an unknown"),
+        (
+            "<R><Credentials><AccessKeyId>A</AccessKeyId><SecretAccessKey>SUPERSECRET</SecretAccessKey><Expiration>2026-01-01T00:00:00Z</Expiration></Credentials></R>",
+            "no <SessionToken>"
+        ),
+        (
+            "<R><AccessKeyId>A</AccessKeyId><SecretAccessKey>SUPERSECRET</SecretAccessKey><SessionToken>T</SessionToken><Expiration>soon</Expiration></R>",
+            "not an ISO-8601"
+        ),
+        (
+            "<R><AccessKeyId>A</AccessKeyId><SecretAccessKey>SUPER&nope;SECRET</SecretAccessKey><SessionToken>T</SessionToken><Expiration>2026-01-01T00:00:00Z</Expiration></R>",
+            "<SecretAccessKey> holds an unknown"
+        ),
     ])
     func unusableResultIsAnErrorWithoutSecrets(body: String, reason: String) async throws {
         let transport = ScriptedTransport([.success(HTTPResponse(status: 200, body: Array(body.utf8)))])

@@ -56,9 +56,11 @@ import Testing
             STSClientTests.credentialsResponse("AssumeRoleWithWebIdentity"),
         ])
         let provider = WebIdentityCredentialProvider(
-            environment: Self.environment(files, [
-                "AWS_WEB_IDENTITY_TOKEN_FILE": path, "AWS_ROLE_ARN": Self.role, "AWS_ROLE_SESSION_NAME": "pod-7",
-            ]),
+            environment: Self.environment(
+                files,
+                [
+                    "AWS_WEB_IDENTITY_TOKEN_FILE": path, "AWS_ROLE_ARN": Self.role, "AWS_ROLE_SESSION_NAME": "pod-7",
+                ]),
             http: transport)
         try "first.jwt\n".write(toFile: path, atomically: true, encoding: .utf8)
         let credentials = try #require(try await provider.credentials())
@@ -90,9 +92,15 @@ import Testing
         let files = try SharedFilesFixture()
         let path = files.directory + "/token"
         try "eyJSECRET.JWT".write(toFile: path, atomically: true, encoding: .utf8)
-        let transport = ScriptedTransport([.success(HTTPResponse(status: 400, body: Array("""
-            <ErrorResponse><Error><Code>InvalidIdentityToken</Code><Message>Token eyJSECRET.JWT expired</Message></Error></ErrorResponse>
-            """.utf8)))])
+        let transport = ScriptedTransport([
+            .success(
+                HTTPResponse(
+                    status: 400,
+                    body: Array(
+                        """
+                        <ErrorResponse><Error><Code>InvalidIdentityToken</Code><Message>Token eyJSECRET.JWT expired</Message></Error></ErrorResponse>
+                        """.utf8)))
+        ])
         let provider = WebIdentityCredentialProvider(
             environment: Self.environment(files, ["AWS_WEB_IDENTITY_TOKEN_FILE": path, "AWS_ROLE_ARN": Self.role]), http: transport)
         let error = try await #require(throws: AWSError.self) { try await provider.credentials() }

@@ -98,23 +98,29 @@ struct FakeAWSTests {
         try await Self.withFake { fake, client in
             let sqs = SQS(client: client)
             let url = try await Self.createQueue(client, "delete")
-            let sent = try await client.call(.sqs, "SendMessageBatch", [
-                "QueueUrl": .string(url),
-                "Entries": [["Id": "a", "MessageBody": "one"], ["Id": "b", "MessageBody": "two"]],
-            ])
+            let sent = try await client.call(
+                .sqs, "SendMessageBatch",
+                [
+                    "QueueUrl": .string(url),
+                    "Entries": [["Id": "a", "MessageBody": "one"], ["Id": "b", "MessageBody": "two"]],
+                ])
             #expect(sent["Successful"]?.arrayValue?.count == 2)
             let messages = try await sqs.receiveMessages(queueURL: url, waitSeconds: 0)
             #expect(messages.count == 2)
             let failures = try await sqs.deleteMessageBatch(
                 queueURL: url,
-                receiptHandles: messages.enumerated().map { (id: "m\($0.offset)", receiptHandle: $0.element.receiptHandle) } + [(id: "bogus", receiptHandle: "not-a-handle")]
+                receiptHandles: messages.enumerated().map { (id: "m\($0.offset)", receiptHandle: $0.element.receiptHandle) } + [
+                    (id: "bogus", receiptHandle: "not-a-handle")
+                ]
             )
             #expect(failures.map(\.id) == ["bogus"])
             #expect(failures.first?.code == "ReceiptHandleIsInvalid")
             #expect(failures.first?.senderFault == true)
             #expect(fake.counts(queue: "delete") == FakeQueueCounts(visible: 0, inFlight: 0, sent: 2, deleted: 2))
             let tooMany = (0..<11).map { JSONValue.object(["Id": .string("e\($0)"), "MessageBody": "x"]) }
-            let code = await Self.code { _ = try await client.call(.sqs, "SendMessageBatch", ["QueueUrl": .string(url), "Entries": .array(tooMany)]) }
+            let code = await Self.code {
+                _ = try await client.call(.sqs, "SendMessageBatch", ["QueueUrl": .string(url), "Entries": .array(tooMany)])
+            }
             #expect(code == "TooManyEntriesInBatchRequest")
             let missing = await Self.code { _ = try await client.call(.sqs, "GetQueueUrl", ["QueueName": "nope"]) }
             #expect(missing == "QueueDoesNotExist")
@@ -129,9 +135,10 @@ struct FakeAWSTests {
             var codes: [String?] = []
             for i in 0..<5 {
                 // One attempt each: the client's own retries would wait out the throttle.
-                codes.append(await Self.code {
-                    try await sfn.sendTaskSuccess(taskToken: "token-\(i)", output: "{}", retryPolicy: RetryPolicy(maxAttempts: 1))
-                })
+                codes.append(
+                    await Self.code {
+                        try await sfn.sendTaskSuccess(taskToken: "token-\(i)", output: "{}", retryPolicy: RetryPolicy(maxAttempts: 1))
+                    })
             }
             #expect(codes == [nil, nil, nil, "ThrottlingException", "ThrottlingException"])
             let counters = fake.counters
@@ -167,7 +174,7 @@ struct FakeAWSTests {
     func latency() async throws {
         try await Self.withFake(StepFunctionsBehavior(latency: .milliseconds(150))) { _, client in
             let sfn = StepFunctions(client: client)
-            try await sfn.sendTaskHeartbeat(taskToken: "warm-up")  // the connection is made outside the timing
+            try await sfn.sendTaskHeartbeat(taskToken: "warm-up") // the connection is made outside the timing
             let started = ContinuousClock.now
             try await sfn.sendTaskSuccess(taskToken: "slow", output: "{}")
             let elapsed = ContinuousClock.now - started
@@ -184,10 +191,12 @@ struct FakeAWSTests {
             let url = try await Self.createQueue(client, "characters")
             let nul = await Self.code { try await sqs.sendMessage(queueURL: url, body: "{\"a\":\"\u{0}\"}") }
             #expect(nul == "InvalidMessageContents")
-            let batch = try await client.call(.sqs, "SendMessageBatch", [
-                "QueueUrl": .string(url),
-                "Entries": [["Id": "a", "MessageBody": "\u{FFFF}"], ["Id": "b", "MessageBody": #"{"a":"\u0000 tab\t"}"#]],
-            ])
+            let batch = try await client.call(
+                .sqs, "SendMessageBatch",
+                [
+                    "QueueUrl": .string(url),
+                    "Entries": [["Id": "a", "MessageBody": "\u{FFFF}"], ["Id": "b", "MessageBody": #"{"a":"\u0000 tab\t"}"#]],
+                ])
             #expect(batch["Failed"]?[0]?["Code"] == "InvalidMessageContents")
             #expect(batch["Failed"]?[0]?["Id"] == "a")
             #expect(batch["Successful"]?.arrayValue?.count == 1)
@@ -206,7 +215,10 @@ struct FakeAWSTests {
             defer { http.shutdown() }
             let other = AWSClient(
                 http: http, credentials: { Credentials(accessKeyID: "AKIDFAKE", secretAccessKey: "fake-secret") }, region: "us-east-1",
-                endpoints: [.sqs: Endpoint(url: second, host: "127.0.0.1:\(secondPort)", source: "test"), .stepFunctions: Endpoint(url: second, host: "127.0.0.1:\(secondPort)", source: "test")],
+                endpoints: [
+                    .sqs: Endpoint(url: second, host: "127.0.0.1:\(secondPort)", source: "test"),
+                    .stepFunctions: Endpoint(url: second, host: "127.0.0.1:\(secondPort)", source: "test"),
+                ],
                 retryPolicy: RetryPolicy(maxAttempts: 1), logger: Logger(label: "fake-test")
             )
             let seen = Mutex<[Int]>([])

@@ -74,9 +74,11 @@ struct FaultModeTests {
             let message = try #require(try await sqs.receiveMessages(queueURL: url, waitSeconds: 0).first)
             fake.setFaults(Self.plan(mode))
             let result = await Self.outcome {
-                _ = try await client.call(.sqs, "DeleteMessageBatch", [
-                    "QueueUrl": .string(url), "Entries": [["Id": "0", "ReceiptHandle": .string(message.receiptHandle)]],
-                ], timeout: .seconds(1))
+                _ = try await client.call(
+                    .sqs, "DeleteMessageBatch",
+                    [
+                        "QueueUrl": .string(url), "Entries": [["Id": "0", "ReceiptHandle": .string(message.receiptHandle)]],
+                    ], timeout: .seconds(1))
             }
             #expect(result == answer)
             #expect(fake.counts(queue: "faults")?.deleted == (applied ? 1 : 0))

@@ -106,8 +106,9 @@ struct CurlHTTPClientFailureTests {
         try await withClientAndServer { client, server in
             let start = ContinuousClock.now
             let error = try await transportError {
-                try await client.execute(HTTPRequest(
-                    method: "GET", url: "https://127.0.0.1:\(server.port)/status/200", timeout: .seconds(60)))
+                try await client.execute(
+                    HTTPRequest(
+                        method: "GET", url: "https://127.0.0.1:\(server.port)/status/200", timeout: .seconds(60)))
             }
             // A hang would end in the request's timeout; a TLS error proves the failure was noticed.
             #expect(error.kind == .tls)

@@ -7,8 +7,9 @@ import Testing
 struct CurlHTTPClientTests {
     @Test func getRoundTripSendsHeadersAndReturnsThem() async throws {
         try await withClientAndServer { client, server in
-            let response = try await client.execute(HTTPRequest(
-                method: "GET", url: server.url("/echo"), headers: [("X-Custom", "hello"), ("X-Empty", "")]))
+            let response = try await client.execute(
+                HTTPRequest(
+                    method: "GET", url: server.url("/echo"), headers: [("X-Custom", "hello"), ("X-Empty", "")]))
             #expect(response.status == 200)
             #expect(response.header("x-echo-method") == "GET")
             #expect(response.header("X-ECHO-PATH") == "/echo")
@@ -25,10 +26,11 @@ struct CurlHTTPClientTests {
     func bodyRoundTrip(method: String) async throws {
         try await withClientAndServer { client, server in
             let body = Array(#"{"TaskToken":"t"}"#.utf8)
-            let response = try await client.execute(HTTPRequest(
-                method: method, url: server.url("/echo"),
-                headers: [("Content-Type", "application/x-amz-json-1.0"), ("X-Amz-Target", "AWSStepFunctions.SendTaskSuccess")],
-                body: body))
+            let response = try await client.execute(
+                HTTPRequest(
+                    method: method, url: server.url("/echo"),
+                    headers: [("Content-Type", "application/x-amz-json-1.0"), ("X-Amz-Target", "AWSStepFunctions.SendTaskSuccess")],
+                    body: body))
             #expect(response.status == 200)
             #expect(response.body == body)
             #expect(response.header("X-Echo-Method") == method)
@@ -101,8 +103,9 @@ struct CurlHTTPClientTests {
             let bodies = try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
                 for index in 0..<200 {
                     group.addTask {
-                        let response = try await client.execute(HTTPRequest(
-                            method: "POST", url: server.url("/echo"), body: Array("body \(index)".utf8)))
+                        let response = try await client.execute(
+                            HTTPRequest(
+                                method: "POST", url: server.url("/echo"), body: Array("body \(index)".utf8)))
                         return (index, response.body)
                     }
                 }

@@ -16,8 +16,10 @@ final class SelfSignedServer {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("self-signed-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let key = directory.appendingPathComponent("key.pem").path, certificate = directory.appendingPathComponent("cert.pem").path
-        try Self.openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate, "-days", "1",
-                          "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+        try Self.openssl([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate, "-days", "1",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+        ])
         // A free port, then s_server on it (s_server's own report of its port sits in a stdout
         // buffer that a pipe does not flush); ready once it accepts a connection.
         let port = try Self.freePort()
@@ -119,7 +121,9 @@ final class SelfSignedServer {
             Issue.record("no /usr/bin/curl to cross-check the server with")
             return
         }
-        curl.arguments = ["--silent", "--insecure", "--max-time", "30", "--output", "/dev/null", "--write-out", "%{http_code}", "https://127.0.0.1:\(server.port)/"]
+        curl.arguments = [
+            "--silent", "--insecure", "--max-time", "30", "--output", "/dev/null", "--write-out", "%{http_code}", "https://127.0.0.1:\(server.port)/",
+        ]
         let output = Pipe()
         curl.standardOutput = output
         try curl.run()

@@ -90,11 +90,13 @@ struct DynamoCommandTests {
         try await Self.refusesToServe(emulator, database: "dynamodb://no-such-table", code: 64, problem: "no such table")
 
         let other = "other-\(UUID().uuidString.prefix(8).lowercased())"
-        try await DynamoDB.createTable(client: emulator.deployment.client, request: [
-            "TableName": .string(other), "BillingMode": "PAY_PER_REQUEST",
-            "KeySchema": [["AttributeName": "id", "KeyType": "HASH"]],
-            "AttributeDefinitions": [["AttributeName": "id", "AttributeType": "S"]],
-        ])
+        try await DynamoDB.createTable(
+            client: emulator.deployment.client,
+            request: [
+                "TableName": .string(other), "BillingMode": "PAY_PER_REQUEST",
+                "KeySchema": [["AttributeName": "id", "KeyType": "HASH"]],
+                "AttributeDefinitions": [["AttributeName": "id", "AttributeType": "S"]],
+            ])
         try await Self.refusesToServe(emulator, database: "dynamodb://\(other)", code: 64, problem: "does not fit this service")
 
         let table = try await emulator.createStateTable()
@@ -173,14 +175,17 @@ struct DynamoCommandTests {
 
         // The commands, like serve, refuse a missing table in one line.
         for command in [["list"], ["register", "--task-token", "t", "--processing-job-name", "job"]] {
-            let missing = try await ServiceProcess.run(command + ["--database", "dynamodb://no-such-table", "--endpoint-url", emulator.moto.endpoint], environment: environment)
+            let missing = try await ServiceProcess.run(
+                command + ["--database", "dynamodb://no-such-table", "--endpoint-url", emulator.moto.endpoint], environment: environment)
             #expect(missing.status == 64, "\(command): \(missing.err)")
             #expect(missing.err.split(separator: "\n").count == 1, "\(command): \(missing.err)")
             #expect(missing.err.contains("dynamodb://no-such-table: no such table"), "\(command): \(missing.err)")
         }
     }
 
-    @Test("doctor on dynamodb://TABLE: ok for the database and its access, AWS_ENDPOINT_URL_DYNAMODB over AWS_ENDPOINT_URL; a missing table fails, exit 1")
+    @Test(
+        "doctor on dynamodb://TABLE: ok for the database and its access, AWS_ENDPOINT_URL_DYNAMODB over AWS_ENDPOINT_URL; a missing table fails, exit 1"
+    )
     func doctor() async throws {
         let emulator = try await Emulator.start("dynamo-doctor")
         defer { emulator.stop() }
@@ -202,9 +207,11 @@ struct DynamoCommandTests {
         #expect(missing.out.contains("ok   events queue"), "the other checks still run: \(missing.out)")
     }
 
-    @Test("a malformed table name: one line naming --database, exit 64, for every command", arguments: [
-        ["serve"], ["list"], ["register", "--task-token", "t", "--processing-job-name", "job"], ["replay", "-"],
-    ], ["dynamodb://x", "dynamodb://bad name"])
+    @Test(
+        "a malformed table name: one line naming --database, exit 64, for every command",
+        arguments: [
+            ["serve"], ["list"], ["register", "--task-token", "t", "--processing-job-name", "job"], ["replay", "-"],
+        ], ["dynamodb://x", "dynamodb://bad name"])
     func badTableName(command: [String], database: String) async throws {
         let environment = [
             "SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": "http://127.0.0.1:1/123456789012/events", "AWS_REGION": "us-east-1",

@@ -27,7 +27,8 @@ struct FaultTests {
 
     @Test("every fault mode at once, 5 % each on SQS and Step Functions: every callback delivered once, the queues empty, serve still running")
     func allFaultsAtOnce() async throws {
-        let run = FaultRun(scenario: .everything(rate: 0.05, jobs: 400), binary: try Self.binary(), eventsDirectory: Self.eventsDirectory, timeout: 90)
+        let run = FaultRun(
+            scenario: .everything(rate: 0.05, jobs: 400), binary: try Self.binary(), eventsDirectory: Self.eventsDirectory, timeout: 90)
         let report = try await run.measure()
         #expect(report.error == nil)
         #expect(report.tally.completed == 400)
@@ -41,7 +42,9 @@ struct FaultTests {
         #expect(report.requestsPerCallback < 10)
     }
 
-    @Test("serve SIGKILLed inside deliveries, inside commits and at random during a burst, restarted on the same SQLite database: nothing lost, no second outcome")
+    @Test(
+        "serve SIGKILLed inside deliveries, inside commits and at random during a burst, restarted on the same SQLite database: nothing lost, no second outcome"
+    )
     func killLoop() async throws {
         let loop = KillLoop(name: "sqlite", jobs: 300, kills: 4, binary: try Self.binary(), eventsDirectory: Self.eventsDirectory, timeout: 90)
         let report = try await loop.run()
@@ -55,7 +58,9 @@ struct FaultTests {
         #expect(report.tally.leftInQueues == 0)
     }
 
-    @Test("3 replicas on one DynamoDB table (moto), SIGKILLed inside deliveries, inside commits and at random, each restarted: nothing lost, no second outcome")
+    @Test(
+        "3 replicas on one DynamoDB table (moto), SIGKILLed inside deliveries, inside commits and at random, each restarted: nothing lost, no second outcome"
+    )
     func dynamoKillLoop() async throws {
         let moto = try await MotoServer.shared()
         let loop = KillLoop(
@@ -75,7 +80,9 @@ struct FaultTests {
         #expect(report.tally.leftInQueues == 0)
     }
 
-    @Test("a survivor takes a dead replica's lapsed outbox entries over 16 per claim, looking again at once while a batch is full, so its own deliveries never wait behind hundreds of writes")
+    @Test(
+        "a survivor takes a dead replica's lapsed outbox entries over 16 per claim, looking again at once while a batch is full, so its own deliveries never wait behind hundreds of writes"
+    )
     func takeoverInBatches() async throws {
         let moto = try await MotoServer.shared()
         let client = try moto.client()
@@ -94,9 +101,16 @@ struct FaultTests {
         let now = WallClock.millisecondsNow()
         let units = (0..<40).map { i in
             StoreUnit(reads: [.token(hash: "lapsed-\(i)")]) { _ in
-                ((), [Effect.enqueue(NewOutboxEntry(
-                    tokenHash: "lapsed-\(i)", taskToken: "token-\(i)", jobKind: "ProcessingJob", jobName: "job-\(i)", action: .success, payload: "{}", notBefore: now
-                ))])
+                (
+                    (),
+                    [
+                        Effect.enqueue(
+                            NewOutboxEntry(
+                                tokenHash: "lapsed-\(i)", taskToken: "token-\(i)", jobKind: "ProcessingJob", jobName: "job-\(i)", action: .success,
+                                payload: "{}", notBefore: now
+                            ))
+                    ]
+                )
             }
         }
         _ = try await dead.commit(units)
@@ -114,9 +128,12 @@ struct FaultTests {
         #expect(taken.count == 40)
     }
 
-    @Test("a ReceiveMessage answer (its messages in flight) stalled past the receive's timeout: the consumer gives up on it, receives again, and loses nothing")
+    @Test(
+        "a ReceiveMessage answer (its messages in flight) stalled past the receive's timeout: the consumer gives up on it, receives again, and loses nothing"
+    )
     func stalledReceive() async throws {
-        let run = FaultRun(scenario: .receiveStalls(1, rate: 1, jobs: 100), binary: try Self.binary(), eventsDirectory: Self.eventsDirectory, timeout: 90)
+        let run = FaultRun(
+            scenario: .receiveStalls(1, rate: 1, jobs: 100), binary: try Self.binary(), eventsDirectory: Self.eventsDirectory, timeout: 90)
         let report = try await run.measure()
         #expect(report.error == nil)
         #expect(report.faultsInjected == 1)

@@ -43,7 +43,8 @@ struct HostileServeTests {
 
     static func processingEvent(_ job: String, status: String = "Completed", time: String = #""2024-05-19T10:00:00Z""#, padding: Int = 0) -> String {
         let padded = padding > 0 ? #","Padding":""# + String(repeating: "x", count: padding) + #"""# : ""
-        return #"{"version":"0","id":"hostile-\#(job)","detail-type":"SageMaker Processing Job State Change","source":"aws.sagemaker","account":"123456789012","time":\#(time),"region":"us-east-1","resources":[],"detail":{"ProcessingJobName":"\#(job)","ProcessingJobStatus":"\#(status)","LastModifiedTime":\#(time)\#(padded)}}"#
+        return
+            #"{"version":"0","id":"hostile-\#(job)","detail-type":"SageMaker Processing Job State Change","source":"aws.sagemaker","account":"123456789012","time":\#(time),"region":"us-east-1","resources":[],"detail":{"ProcessingJobName":"\#(job)","ProcessingJobStatus":"\#(status)","LastModifiedTime":\#(time)\#(padded)}}"#
     }
 
     static func nested(_ depth: Int, open: String = "[", close: String = "]") -> String {
@@ -56,37 +57,50 @@ struct HostileServeTests {
         let mebibyte = 1 << 20
         let envelope = #"{"TaskToken":"","ProcessingJobName":"job-1"}"#.utf8.count
         return [
-            Case(name: "256 KiB of text that is not JSON", queue: .requests, body: String(repeating: "\u{7F}junk", count: limit / 5), expected: .rejected("not JSON")),
-            Case(name: "a field nested 100,000 deep", queue: .requests,
-                 body: #"{"TaskToken":"\#(token(rig, 1))","ProcessingJobName":"j","X":"# + nested(100_000) + "}", expected: .rejected("not JSON")),
-            Case(name: "an escaped NUL in the job name", queue: .requests,
-                 body: #"{"TaskToken":"\#(token(rig, 2))","ProcessingJobName":"job\u0000name"}"#,
-                 expected: .rejectedAndFailed("not a valid SageMaker job name"), token: token(rig, 2)),
+            Case(
+                name: "256 KiB of text that is not JSON", queue: .requests, body: String(repeating: "\u{7F}junk", count: limit / 5),
+                expected: .rejected("not JSON")),
+            Case(
+                name: "a field nested 100,000 deep", queue: .requests,
+                body: #"{"TaskToken":"\#(token(rig, 1))","ProcessingJobName":"j","X":"# + nested(100_000) + "}", expected: .rejected("not JSON")),
+            Case(
+                name: "an escaped NUL in the job name", queue: .requests,
+                body: #"{"TaskToken":"\#(token(rig, 2))","ProcessingJobName":"job\u0000name"}"#,
+                expected: .rejectedAndFailed("not a valid SageMaker job name"), token: token(rig, 2)),
             // Invalid UTF-8 cannot be sent to SQS (it takes Unicode text); an SDK that is handed
             // such bytes sends U+FFFD in their place, which is what reaches serve.
-            Case(name: "invalid UTF-8, replaced, in the job name", queue: .requests,
-                 body: #"{"TaskToken":"\#(token(rig, 3))","ProcessingJobName":"job-\#u{FFFD}\#u{FFFD}"}"#,
-                 expected: .rejectedAndFailed("not a valid SageMaker job name"), token: token(rig, 3)),
-            Case(name: "Heartbeat 1e400", queue: .requests,
-                 body: #"{"TaskToken":"\#(token(rig, 4))","ProcessingJobName":"j","Heartbeat":1e400}"#,
-                 expected: .rejectedAndFailed("Heartbeat is not true or false"), token: token(rig, 4)),
-            Case(name: "a number too large for any integer as the job name", queue: .requests,
-                 body: #"{"TaskToken":"\#(token(rig, 5))","ProcessingJobName":123456789012345678901234567890}"#,
-                 expected: .rejectedAndFailed("ProcessingJobName"), token: token(rig, 5)),
+            Case(
+                name: "invalid UTF-8, replaced, in the job name", queue: .requests,
+                body: #"{"TaskToken":"\#(token(rig, 3))","ProcessingJobName":"job-\#u{FFFD}\#u{FFFD}"}"#,
+                expected: .rejectedAndFailed("not a valid SageMaker job name"), token: token(rig, 3)),
+            Case(
+                name: "Heartbeat 1e400", queue: .requests,
+                body: #"{"TaskToken":"\#(token(rig, 4))","ProcessingJobName":"j","Heartbeat":1e400}"#,
+                expected: .rejectedAndFailed("Heartbeat is not true or false"), token: token(rig, 4)),
+            Case(
+                name: "a number too large for any integer as the job name", queue: .requests,
+                body: #"{"TaskToken":"\#(token(rig, 5))","ProcessingJobName":123456789012345678901234567890}"#,
+                expected: .rejectedAndFailed("ProcessingJobName"), token: token(rig, 5)),
             // A 1 MiB token makes a body over SQS's 1 MiB limit: SQS refuses it. The longest token
             // that fits in the largest body SQS takes reaches serve, which refuses it unnamed.
-            Case(name: "a registration whose token is 1 MiB", queue: .requests,
-                 body: #"{"TaskToken":"\#(String(repeating: "A", count: mebibyte))","ProcessingJobName":"job-1"}"#, expected: .refusedBySQS("InvalidParameterValue")),
-            Case(name: "a token as long as the largest body SQS takes allows", queue: .requests,
-                 body: #"{"TaskToken":"\#(String(repeating: "A", count: mebibyte - envelope))","ProcessingJobName":"job-1"}"#,
-                 expected: .rejected("TaskToken longer than 2048 characters")),
-            Case(name: "a raw NUL byte", queue: .requests,
-                 body: "{\"TaskToken\":\"\(token(rig, 6))\u{0}\",\"ProcessingJobName\":\"j\"}", expected: .refusedBySQS("InvalidMessageContents")),
+            Case(
+                name: "a registration whose token is 1 MiB", queue: .requests,
+                body: #"{"TaskToken":"\#(String(repeating: "A", count: mebibyte))","ProcessingJobName":"job-1"}"#,
+                expected: .refusedBySQS("InvalidParameterValue")),
+            Case(
+                name: "a token as long as the largest body SQS takes allows", queue: .requests,
+                body: #"{"TaskToken":"\#(String(repeating: "A", count: mebibyte - envelope))","ProcessingJobName":"job-1"}"#,
+                expected: .rejected("TaskToken longer than 2048 characters")),
+            Case(
+                name: "a raw NUL byte", queue: .requests,
+                body: "{\"TaskToken\":\"\(token(rig, 6))\u{0}\",\"ProcessingJobName\":\"j\"}", expected: .refusedBySQS("InvalidMessageContents")),
             // The jobs of the events below that must be used.
-            Case(name: "registration for the 256 KiB event", queue: .requests,
-                 body: #"{"TaskToken":"\#(token(rig, 7))","ProcessingJobName":"hostile-big"}"#, expected: .used, token: token(rig, 7)),
-            Case(name: "registration for the event timed 1e400", queue: .requests,
-                 body: #"{"TaskToken":"\#(token(rig, 8))","ProcessingJobName":"hostile-time"}"#, expected: .used, token: token(rig, 8)),
+            Case(
+                name: "registration for the 256 KiB event", queue: .requests,
+                body: #"{"TaskToken":"\#(token(rig, 7))","ProcessingJobName":"hostile-big"}"#, expected: .used, token: token(rig, 7)),
+            Case(
+                name: "registration for the event timed 1e400", queue: .requests,
+                body: #"{"TaskToken":"\#(token(rig, 8))","ProcessingJobName":"hostile-time"}"#, expected: .used, token: token(rig, 8)),
         ]
     }
 
@@ -96,15 +110,25 @@ struct HostileServeTests {
         return [
             // At SQS's former (and EventBridge's) 256 KiB limit: used, the output bounded.
             Case(name: "a 256 KiB event", queue: .events, body: processingEvent("hostile-big", padding: 1 + limit - big.utf8.count), expected: .used),
-            Case(name: "256 KiB of text that is not JSON", queue: .events, body: String(repeating: "\u{7F}junk", count: limit / 5), expected: .rejected("JSON")),
+            Case(
+                name: "256 KiB of text that is not JSON", queue: .events, body: String(repeating: "\u{7F}junk", count: limit / 5),
+                expected: .rejected("JSON")),
             Case(name: "arrays nested 100,000 deep", queue: .events, body: nested(100_000), expected: .rejected("nesting too deep")),
-            Case(name: "objects nested 100,000 deep", queue: .events, body: nested(100_000, open: #"{"a":"#, close: "}"), expected: .rejected("nesting too deep")),
-            Case(name: "an SNS envelope whose Message nests 100,000 deep", queue: .events,
-                 body: JSONValue.object(["Type": "Notification", "Message": .string(nested(100_000))]).serialized(), expected: .rejected("nesting too deep")),
-            Case(name: "an escaped NUL in the job name", queue: .events, body: processingEvent(#"a\u0000b"#), expected: .rejected("ProcessingJobName")),
-            Case(name: "invalid UTF-8, replaced, in the job name", queue: .events, body: processingEvent("job-\u{FFFD}"), expected: .rejected("ProcessingJobName")),
+            Case(
+                name: "objects nested 100,000 deep", queue: .events, body: nested(100_000, open: #"{"a":"#, close: "}"),
+                expected: .rejected("nesting too deep")),
+            Case(
+                name: "an SNS envelope whose Message nests 100,000 deep", queue: .events,
+                body: JSONValue.object(["Type": "Notification", "Message": .string(nested(100_000))]).serialized(),
+                expected: .rejected("nesting too deep")),
+            Case(
+                name: "an escaped NUL in the job name", queue: .events, body: processingEvent(#"a\u0000b"#), expected: .rejected("ProcessingJobName")),
+            Case(
+                name: "invalid UTF-8, replaced, in the job name", queue: .events, body: processingEvent("job-\u{FFFD}"),
+                expected: .rejected("ProcessingJobName")),
             // A timestamp that fits no clock is dropped, not a reason to lose the event.
-            Case(name: "timestamps of 1e400", queue: .events, body: processingEvent("hostile-time", status: "Failed", time: "1e400"), expected: .used),
+            Case(
+                name: "timestamps of 1e400", queue: .events, body: processingEvent("hostile-time", status: "Failed", time: "1e400"), expected: .used),
             Case(name: "a raw NUL byte", queue: .events, body: "{\"detail-type\":\"\u{0}\"}", expected: .refusedBySQS("InvalidMessageContents")),
         ]
     }
@@ -123,7 +147,9 @@ struct HostileServeTests {
 
     struct FailedSend: Error { var code: String }
 
-    @Test("every hostile message on both queues gets a clear rejection recorded (token masked) or is used; 10,000 registrations for one job complete; the queues drain and a normal job after them completes")
+    @Test(
+        "every hostile message on both queues gets a clear rejection recorded (token masked) or is used; 10,000 registrations for one job complete; the queues drain and a normal job after them completes"
+    )
     func hostileMessagesDoNotStopTheQueues() async throws {
         // SQS's default visibility timeout: the batch that completes 10,000 callbacks at once takes
         // seconds to commit in a debug build, and a shorter timeout would deliver its messages again.
@@ -179,7 +205,10 @@ struct HostileServeTests {
         _ = try await rig.loader.send([normal], to: rig.eventsURL, body: rig.catalog.event)
 
         let answered = (registrations + Self.events()).compactMap { c -> String? in
-            switch c.expected { case .rejectedAndFailed, .used: c.token; default: nil }
+            switch c.expected {
+            case .rejectedAndFailed, .used: c.token;
+            default: nil
+            }
         }
         let tokens = (0..<same).map(rig.catalog.token) + [rig.catalog.token(normal)] + answered
         try await until("every outcome, and both queues empty", serve: serve, seconds: 120) {
@@ -202,7 +231,10 @@ struct HostileServeTests {
         let listing = try JSONValue.parse(listed.out)
         let rejected = listing["rejected"]?.arrayValue ?? []
         let expectedRejections = ids.values.filter { c in
-            switch c.expected { case .rejected, .rejectedAndFailed: true; default: false }
+            switch c.expected {
+            case .rejected, .rejectedAndFailed: true;
+            default: false
+            }
         }
         #expect(rejected.count == expectedRejections.count, "\(rejected.map { $0["reason"]?.stringValue ?? "" })")
         for row in rejected {

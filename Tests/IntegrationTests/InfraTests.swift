@@ -66,9 +66,10 @@ struct InfraTests {
     static func serviceActions() throws -> Set<String> {
         let policies = try Self.resources()["ServiceRole"]?["Properties"]?["Policies"]?.arrayValue ?? []
         let statements = policies.flatMap { $0["PolicyDocument"]?["Statement"]?.arrayValue ?? [] }
-        return Set(statements.filter { $0["Effect"] == "Allow" }.flatMap { statement -> [String] in
-            statement["Action"]?.stringValue.map { [$0] } ?? statement["Action"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        })
+        return Set(
+            statements.filter { $0["Effect"] == "Allow" }.flatMap { statement -> [String] in
+                statement["Action"]?.stringValue.map { [$0] } ?? statement["Action"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            })
     }
 
     @Test("the service role may describe and stop every job kind", arguments: JobKind.all)
@@ -130,15 +131,17 @@ extension InfraTests {
             let p = try #require(table["Properties"])
             #expect(p["BillingMode"] == "PAY_PER_REQUEST")
             #expect(p["KeySchema"] == [Self.key("pk", "HASH")])
-            let definitions = Dictionary(uniqueKeysWithValues: (p["AttributeDefinitions"]?.arrayValue ?? []).compactMap { d in
-                d["AttributeName"]?.stringValue.map { ($0, d["AttributeType"]?.stringValue ?? "?") }
-            })
+            let definitions = Dictionary(
+                uniqueKeysWithValues: (p["AttributeDefinitions"]?.arrayValue ?? []).compactMap { d in
+                    d["AttributeName"]?.stringValue.map { ($0, d["AttributeType"]?.stringValue ?? "?") }
+                })
             #expect(definitions == ["pk": "S", "g1pk": "S", "g1sk": "N", "g2pk": "S", "g2sk": "N", "g3pk": "S", "g3sk": "N"])
             #expect(p["AttributeDefinitions"]?.arrayValue?.count == 7)
 
-            let indexes = Dictionary(uniqueKeysWithValues: (p["GlobalSecondaryIndexes"]?.arrayValue ?? []).compactMap { i in
-                i["IndexName"]?.stringValue.map { ($0, i) }
-            })
+            let indexes = Dictionary(
+                uniqueKeysWithValues: (p["GlobalSecondaryIndexes"]?.arrayValue ?? []).compactMap { i in
+                    i["IndexName"]?.stringValue.map { ($0, i) }
+                })
             #expect(Set(indexes.keys) == ["by-time", "heartbeats", "sweep"])
             #expect(p["GlobalSecondaryIndexes"]?.arrayValue?.count == 3)
             #expect(indexes["by-time"]?["KeySchema"] == [Self.key("g1pk", "HASH"), Self.key("g1sk", "RANGE")])
@@ -199,10 +202,11 @@ extension InfraTests {
             #expect(Set(Self.actions(statement)) == Self.storeActions)
             #expect(Self.actions(statement).count == Self.storeActions.count)
             #expect(!Self.actions(statement).contains { $0.contains("*") })
-            #expect(statement["Resource"] == [
-                ["Fn::GetAtt": [.string(tableID), "Arn"]],
-                ["Fn::Sub": .string("${\(tableID).Arn}/index/*")],
-            ])
+            #expect(
+                statement["Resource"] == [
+                    ["Fn::GetAtt": [.string(tableID), "Arn"]],
+                    ["Fn::Sub": .string("${\(tableID).Arn}/index/*")],
+                ])
             // No other statement of the role grants anything on DynamoDB (no "*" action either).
             #expect(!statements.contains { s in Self.actions(s).contains { $0 == "*" || $0.hasPrefix("dynamodb:") } && s != statement })
         }
@@ -230,9 +234,10 @@ extension InfraTests {
             #expect(container["LogConfiguration"]?["LogDriver"] == "awslogs")
             #expect(container["LogConfiguration"]?["Options"]?["awslogs-group"] != nil)
 
-            let environment = Dictionary(uniqueKeysWithValues: (container["Environment"]?.arrayValue ?? []).compactMap { e in
-                e["Name"]?.stringValue.map { ($0, e["Value"] ?? .null) }
-            })
+            let environment = Dictionary(
+                uniqueKeysWithValues: (container["Environment"]?.arrayValue ?? []).compactMap { e in
+                    e["Name"]?.stringValue.map { ($0, e["Value"] ?? .null) }
+                })
             #expect(environment["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL"] == ["Ref": "EventsQueue"])
             #expect(environment["SAGEMAKER_CALLBACK_REQUESTS_QUEUE_URL"] == ["Ref": "RequestsQueue"])
             #expect(environment["SAGEMAKER_CALLBACK_DATABASE"] == ["Fn::Sub": .string("dynamodb://${\(tableID)}")])
@@ -258,14 +263,17 @@ extension InfraTests {
             #expect(stop <= 120)
         }
 
-        @Test("alarms: either dead-letter queue not empty, the events queue's oldest message past MaxEventAgeSeconds, no running task; all notify AlarmTopicArn")
+        @Test(
+            "alarms: either dead-letter queue not empty, the events queue's oldest message past MaxEventAgeSeconds, no running task; all notify AlarmTopicArn"
+        )
         func alarms() throws {
             let resources = try Self.resources()
             let parameters = try #require(try Infra.template()["Parameters"])
             #expect(parameters["MaxEventAgeSeconds"]?["Default"]?.intValue == 300)
             #expect(parameters["AlarmTopicArn"]?["Default"] == "")
             func alarm(_ id: String) throws -> JSONValue { try #require(resources[id]?["Properties"], "\(id)") }
-            for (id, queue) in [("EventsDeadLetterQueueAlarm", "EventsDeadLetterQueue"), ("RequestsDeadLetterQueueAlarm", "RequestsDeadLetterQueue")] {
+            for (id, queue) in [("EventsDeadLetterQueueAlarm", "EventsDeadLetterQueue"), ("RequestsDeadLetterQueueAlarm", "RequestsDeadLetterQueue")]
+            {
                 let p = try alarm(id)
                 #expect(p["MetricName"] == "ApproximateNumberOfMessagesVisible")
                 #expect(p["Dimensions"] == [["Name": "QueueName", "Value": ["Fn::GetAtt": [.string(queue), "QueueName"]]]])
@@ -409,8 +417,9 @@ struct InfraEmulatorTests {
         }
         let foreign = "arn:aws:states:us-east-1:123456789012:stateMachine:another-stack-train"
         // Neither a foreign machine nor a status that does not end the execution is routed.
-        try await d.publishExecutionStatus(executionArn: foreign.replacingOccurrences(of: ":stateMachine:", with: ":execution:") + ":x",
-                                           stateMachineArn: foreign, status: "ABORTED")
+        try await d.publishExecutionStatus(
+            executionArn: foreign.replacingOccurrences(of: ":stateMachine:", with: ":execution:") + ":x",
+            stateMachineArn: foreign, status: "ABORTED")
         try await d.publishExecutionStatus(executionArn: execution("running"), stateMachineArn: machine, status: "RUNNING")
         for status in InfraTests.endStatuses.sorted() {
             try await d.publishExecutionStatus(executionArn: execution(status.lowercased()), stateMachineArn: machine, status: status)

@@ -16,7 +16,9 @@ struct JobKindTests {
     static func createRequest(_ kind: JobKind, name: String) -> JSONObject {
         let resources: JSONValue = ["InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10]
         let training: JSONObject = [
-            "AlgorithmSpecification": ["TrainingImage": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1", "TrainingInputMode": "File"],
+            "AlgorithmSpecification": [
+                "TrainingImage": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1", "TrainingInputMode": "File",
+            ],
             "RoleArn": .string(role), "OutputDataConfig": ["S3OutputPath": "s3://ml-artifacts/out"],
             "ResourceConfig": resources, "StoppingCondition": ["MaxRuntimeInSeconds": 3600],
         ]
@@ -53,16 +55,19 @@ struct JobKindTests {
     /// A state machine like `infra/`'s wait-for-processing-job, for `kind`: it forwards the name
     /// field or the Create request from its input, and catches nothing (the error ends it).
     static func definition(_ kind: JobKind, requestsQueueURL: String, create: Bool) -> String {
-        let body: JSONObject = create
+        let body: JSONObject =
+            create
             ? ["TaskToken.$": "$$.Task.Token", "ExecutionArn.$": "$$.Execution.Id", "\(kind.createOperation).$": "$.Request"]
             : ["TaskToken.$": "$$.Task.Token", "ExecutionArn.$": "$$.Execution.Id", "\(kind.nameField).$": "$.Name"]
         let machine: JSONObject = [
             "StartAt": "Wait",
-            "States": ["Wait": [
-                "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-                "Parameters": ["QueueUrl": .string(requestsQueueURL), "MessageBody": .object(body)],
-                "TimeoutSeconds": 600, "End": true,
-            ]],
+            "States": [
+                "Wait": [
+                    "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                    "Parameters": ["QueueUrl": .string(requestsQueueURL), "MessageBody": .object(body)],
+                    "TimeoutSeconds": 600, "End": true,
+                ]
+            ],
         ]
         return JSONValue.object(machine).serialized()
     }
@@ -75,11 +80,13 @@ struct JobKindTests {
         let d = emulator.deployment
         var machines: [Bool: String] = [:]
         for create in [false, true] {
-            let response = try await d.client.call(.stepFunctions, "CreateStateMachine", [
-                "name": .string("\(emulator.name)-\(create ? "create" : "wait")"),
-                "definition": .string(Self.definition(kind, requestsQueueURL: d.requestsQueueURL, create: create)),
-                "roleArn": .string(Self.role), "type": "STANDARD",
-            ])
+            let response = try await d.client.call(
+                .stepFunctions, "CreateStateMachine",
+                [
+                    "name": .string("\(emulator.name)-\(create ? "create" : "wait")"),
+                    "definition": .string(Self.definition(kind, requestsQueueURL: d.requestsQueueURL, create: create)),
+                    "roleArn": .string(Self.role), "type": "STANDARD",
+                ])
             machines[create] = response["stateMachineArn"]?.stringValue
         }
         // Job names of the test's own: the emulator (and its SageMaker) may be shared.

@@ -30,7 +30,8 @@ struct LifecycleWorkflowTests {
         let d = emulator.deployment
 
         // One workflow has the service create its job; another waits for a job created elsewhere.
-        let created = try await d.startExecution("start-and-wait-processing-job", name: "abort-created", input: ["CreateProcessingJob": .object(Self.processingRequest("abort-me"))])
+        let created = try await d.startExecution(
+            "start-and-wait-processing-job", name: "abort-created", input: ["CreateProcessingJob": .object(Self.processingRequest("abort-me"))])
         sageMaker.setJob(nameField: "ProcessingJobName", name: "not-mine", .running)
         let waiting = try await d.startExecution("wait-for-processing-job", name: "abort-waiting", input: ["ProcessingJobName": "not-mine"])
         try await emulator.eventually("both callbacks pending and the job created") {
@@ -64,17 +65,22 @@ struct LifecycleWorkflowTests {
         let sageMaker = try SageMakerStandIn()
         defer { sageMaker.stop() }
         let d = emulator.deployment
-        let arn = try await d.startExecution("start-and-wait-processing-job", name: "late-run", input: ["CreateProcessingJob": .object(Self.processingRequest("never-wanted"))])
+        let arn = try await d.startExecution(
+            "start-and-wait-processing-job", name: "late-run", input: ["CreateProcessingJob": .object(Self.processingRequest("never-wanted"))])
         try await emulator.eventually("the registration is queued") { try await d.queueDepth(d.requestsQueueURL) == 1 }
         _ = try await d.client.call(.stepFunctions, "StopExecution", ["executionArn": .string(arn)])
-        try await d.publishExecutionStatus(executionArn: arn, stateMachineArn: try #require(d.stateMachines["start-and-wait-processing-job"]), status: "ABORTED")
+        try await d.publishExecutionStatus(
+            executionArn: arn, stateMachineArn: try #require(d.stateMachines["start-and-wait-processing-job"]), status: "ABORTED")
 
         // First only the events queue is read (requests go to an empty queue), as when the requests
         // consumer lags behind after an outage; then the service runs whole.
-        let elsewhere = try await d.client.call(.sqs, "CreateQueue", ["QueueName": .string("\(emulator.name)-elsewhere")])["QueueUrl"]?.stringValue ?? ""
-        let eventsOnly = try await InProcessRelay.start(emulator, environment: [
-            "AWS_ENDPOINT_URL_SAGEMAKER": sageMaker.endpoint, "SAGEMAKER_CALLBACK_REQUESTS_QUEUE_URL": elsewhere,
-        ])
+        let elsewhere =
+            try await d.client.call(.sqs, "CreateQueue", ["QueueName": .string("\(emulator.name)-elsewhere")])["QueueUrl"]?.stringValue ?? ""
+        let eventsOnly = try await InProcessRelay.start(
+            emulator,
+            environment: [
+                "AWS_ENDPOINT_URL_SAGEMAKER": sageMaker.endpoint, "SAGEMAKER_CALLBACK_REQUESTS_QUEUE_URL": elsewhere,
+            ])
         try await emulator.eventually("the execution's end is known") {
             try emulator.read { try $0.executionEnd(executionArn: arn)?.status } == "ABORTED"
         }
@@ -110,17 +116,23 @@ struct LifecycleWorkflowTests {
         let d = emulator.deployment
         var machines: [Bool: String] = [:]
         for heartbeat in [true, false] {
-            let response = try await d.client.call(.stepFunctions, "CreateStateMachine", [
-                "name": .string("\(emulator.name)-\(heartbeat)"), "definition": .string(try Self.heartbeatMachine(d, heartbeat: heartbeat)),
-                "roleArn": .string(JobKindTests.role), "type": "STANDARD",
-            ])
+            let response = try await d.client.call(
+                .stepFunctions, "CreateStateMachine",
+                [
+                    "name": .string("\(emulator.name)-\(heartbeat)"), "definition": .string(try Self.heartbeatMachine(d, heartbeat: heartbeat)),
+                    "roleArn": .string(JobKindTests.role), "type": "STANDARD",
+                ])
             machines[heartbeat] = response["stateMachineArn"]?.stringValue
         }
         try await emulator.awaitQuietMachine()
         // Job names of the test's own: the emulator's SageMaker is shared.
         let beating = "\(emulator.name)-beating"
-        let alive = try await d.startExecution(try #require(machines[true]), name: "with-beats", input: ["CreateTrainingJob": .object(JobKindTests.createRequest(.training, name: beating))])
-        let silent = try await d.startExecution(try #require(machines[false]), name: "without-beats", input: ["CreateTrainingJob": .object(JobKindTests.createRequest(.training, name: "\(emulator.name)-silent"))])
+        let alive = try await d.startExecution(
+            try #require(machines[true]), name: "with-beats",
+            input: ["CreateTrainingJob": .object(JobKindTests.createRequest(.training, name: beating))])
+        let silent = try await d.startExecution(
+            try #require(machines[false]), name: "without-beats",
+            input: ["CreateTrainingJob": .object(JobKindTests.createRequest(.training, name: "\(emulator.name)-silent"))])
 
         let started = ContinuousClock.now
         #expect(try await d.waitForExecution(silent, timeout: .seconds(30))["status"] == "FAILED")
@@ -131,10 +143,12 @@ struct LifecycleWorkflowTests {
         // The job "runs" 10 s: the other execution must still be waiting then.
         try await Task.sleep(until: started + .seconds(10))
         #expect(try await d.describeExecution(alive)["status"] == "RUNNING")
-        try await d.publishJobEvent(detailType: JobKind.training.detailType, detail: [
-            "TrainingJobName": .string(beating), "TrainingJobStatus": "Completed", "SecondaryStatus": "Completed",
-            "TrainingJobArn": .string("arn:aws:sagemaker:us-east-1:123456789012:training-job/\(beating)"),
-        ])
+        try await d.publishJobEvent(
+            detailType: JobKind.training.detailType,
+            detail: [
+                "TrainingJobName": .string(beating), "TrainingJobStatus": "Completed", "SecondaryStatus": "Completed",
+                "TrainingJobArn": .string("arn:aws:sagemaker:us-east-1:123456789012:training-job/\(beating)"),
+            ])
         let finished = try await d.waitForExecution(alive)
         let timeline = try await d.history(alive).map { "\($0["timestamp"]?.serialized() ?? "?") \($0["type"]?.stringValue ?? "?")" }
         #expect(finished["status"] == "SUCCEEDED", "\(timeline)")
@@ -149,12 +163,15 @@ struct LifecycleWorkflowTests {
     func sweep(_ backend: Backend) async throws {
         let emulator = try await Emulator.start("sweep", backend: backend)
         defer { emulator.stop() }
-        let relay = try await InProcessRelay.start(emulator, environment: [
-            "SAGEMAKER_CALLBACK_SWEEP_AFTER": "2", "SAGEMAKER_CALLBACK_SWEEP_GRACE": "2", "SAGEMAKER_CALLBACK_SWEEP_RATE": "5",
-        ])
+        let relay = try await InProcessRelay.start(
+            emulator,
+            environment: [
+                "SAGEMAKER_CALLBACK_SWEEP_AFTER": "2", "SAGEMAKER_CALLBACK_SWEEP_GRACE": "2", "SAGEMAKER_CALLBACK_SWEEP_RATE": "5",
+            ])
         let d = emulator.deployment
         // moto creates the job and marks it Completed at once, and never sends its event.
-        let quiet = try await d.startExecution("start-and-wait-processing-job", name: "quiet", input: ["CreateProcessingJob": .object(Self.processingRequest("quiet-job"))])
+        let quiet = try await d.startExecution(
+            "start-and-wait-processing-job", name: "quiet", input: ["CreateProcessingJob": .object(Self.processingRequest("quiet-job"))])
         let phantom = try await d.startExecution("wait-for-processing-job", name: "phantom", input: ["ProcessingJobName": "no-such-job"])
 
         let completed = try await d.waitForExecution(quiet, timeout: .seconds(30))
@@ -209,9 +226,11 @@ struct LifecycleWorkflowTests {
         let sageMaker = try SageMakerStandIn()
         defer { sageMaker.stop() }
         sageMaker.setJob(nameField: "TrainingJobName", name: "long-train", .running)
-        let relay = try await InProcessRelay.start(emulator, environment: [
-            "AWS_ENDPOINT_URL_SAGEMAKER": sageMaker.endpoint, "SAGEMAKER_CALLBACK_SWEEP_AFTER": "1", "SAGEMAKER_CALLBACK_SWEEP_RATE": "10",
-        ])
+        let relay = try await InProcessRelay.start(
+            emulator,
+            environment: [
+                "AWS_ENDPOINT_URL_SAGEMAKER": sageMaker.endpoint, "SAGEMAKER_CALLBACK_SWEEP_AFTER": "1", "SAGEMAKER_CALLBACK_SWEEP_RATE": "10",
+            ])
         try await emulator.deployment.sendRegistration(["TaskToken": "recheck-token", "TrainingJobName": "long-train"])
         try await emulator.eventually("two checks found it running") {
             try Self.pending(emulator).first?.sweep.checks ?? 0 >= 2
@@ -236,7 +255,9 @@ struct LifecycleWorkflowTests {
         try await relay.stop()
     }
 
-    @Test("under a throttling SageMaker the sweep stays within its rate and slows down, and still completes every callback", arguments: Backend.allCases)
+    @Test(
+        "under a throttling SageMaker the sweep stays within its rate and slows down, and still completes every callback", arguments: Backend.allCases
+    )
     func sweepThrottled(_ backend: Backend) async throws {
         try await Self.throttledSweep(backend, replicas: 1)
     }
@@ -258,10 +279,13 @@ struct LifecycleWorkflowTests {
         let rate = 4.0
         var relays: [InProcessRelay] = []
         for _ in 0..<replicas {
-            relays.append(try await InProcessRelay.start(emulator, environment: [
-                "AWS_ENDPOINT_URL_SAGEMAKER": sageMaker.endpoint, "SAGEMAKER_CALLBACK_SWEEP_AFTER": "1",
-                "SAGEMAKER_CALLBACK_SWEEP_RATE": "\(rate)",
-            ]))
+            relays.append(
+                try await InProcessRelay.start(
+                    emulator,
+                    environment: [
+                        "AWS_ENDPOINT_URL_SAGEMAKER": sageMaker.endpoint, "SAGEMAKER_CALLBACK_SWEEP_AFTER": "1",
+                        "SAGEMAKER_CALLBACK_SWEEP_RATE": "\(rate)",
+                    ]))
         }
         for job in jobs { try await emulator.deployment.sendRegistration(["TaskToken": .string("token-\(job)"), "ProcessingJobName": .string(job)]) }
         // moto does not know these tokens: each completion ends as "already closed".

@@ -46,7 +46,8 @@ struct ProcessTests {
         let total = 40
         var executions: [String] = []
         for index in 0..<total {
-            executions.append(try await d.startExecution(Self.wait, name: "burst-\(index)", input: ["ProcessingJobName": .string("burst-job-\(index)")]))
+            executions.append(
+                try await d.startExecution(Self.wait, name: "burst-\(index)", input: ["ProcessingJobName": .string("burst-job-\(index)")]))
         }
         try await emulator.eventually("\(total) callbacks pending", timeout: .seconds(60)) { try emulator.counts().pending == total }
 
@@ -71,13 +72,15 @@ struct ProcessTests {
         _ = try await service.terminate()
     }
 
-    @Test("bad configuration: one line naming the option, exit 64", arguments: [
-        ([String](), [String: String](), "--events-queue-url"),
-        (["--events-queue-url", "nope"], [:], "--events-queue-url"),
-        (["--log-level", "loud"], ["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/q"], "--log-level"),
-        (["--bogus-flag"], [:], "--bogus-flag"),
-        (["--events-queue-url", "http://127.0.0.1:1/1/q"], ["AWS_EC2_METADATA_DISABLED": "true"], "--region"),
-    ])
+    @Test(
+        "bad configuration: one line naming the option, exit 64",
+        arguments: [
+            ([String](), [String: String](), "--events-queue-url"),
+            (["--events-queue-url", "nope"], [:], "--events-queue-url"),
+            (["--log-level", "loud"], ["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/q"], "--log-level"),
+            (["--bogus-flag"], [:], "--bogus-flag"),
+            (["--events-queue-url", "http://127.0.0.1:1/1/q"], ["AWS_EC2_METADATA_DISABLED": "true"], "--region"),
+        ])
     func badConfiguration(arguments: [String], environment: [String: String], option: String) async throws {
         let result = try await ServiceProcess.run(["serve"] + arguments, environment: environment)
         #expect(result.status == 64)
@@ -94,14 +97,19 @@ struct ProcessTests {
         let events = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("events")
         let database = directory.appendingPathComponent("r.sqlite").path
-        let valid = try await ServiceProcess.run(["replay", "--database", database, events.appendingPathComponent("batch-jsonl.jsonl").path,
-                                            events.appendingPathComponent("other-detail-type.json").path], environment: [:])
+        let valid = try await ServiceProcess.run(
+            [
+                "replay", "--database", database, events.appendingPathComponent("batch-jsonl.jsonl").path,
+                events.appendingPathComponent("other-detail-type.json").path,
+            ], environment: [:])
         #expect(valid.status == 0, "\(valid.err)")
         #expect(valid.out.contains("6 events, 0 rejected"), "\(valid.out)")
-        let dry = try await ServiceProcess.run(["replay", "--dry-run", "--database", database, events.appendingPathComponent("processing-failed.json").path], environment: [:])
+        let dry = try await ServiceProcess.run(
+            ["replay", "--dry-run", "--database", database, events.appendingPathComponent("processing-failed.json").path], environment: [:])
         #expect(dry.status == 0)
         #expect(dry.out.contains("kept for a registration"), "\(dry.out)")
-        let bad = try await ServiceProcess.run(["replay", "--database", database, events.appendingPathComponent("malformed-not-json.txt").path], environment: [:])
+        let bad = try await ServiceProcess.run(
+            ["replay", "--database", database, events.appendingPathComponent("malformed-not-json.txt").path], environment: [:])
         #expect(bad.status == 65)
         #expect(bad.out.contains("rejected: not JSON"))
         let list = try await ServiceProcess.run(["list", "--json", "--database", database], environment: [:])
@@ -150,7 +158,10 @@ struct ProcessTests {
         defer { emulator.stop() }
         let healthy = try await ServiceProcess.run(["doctor"], environment: emulator.serviceEnvironment)
         #expect(healthy.status == 0, "\(healthy.out)\(healthy.err)")
-        for name in ["region", "credentials", "account", "events queue", "requests queue", "states:SendTaskHeartbeat", "sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob", "database"] {
+        for name in [
+            "region", "credentials", "account", "events queue", "requests queue", "states:SendTaskHeartbeat", "sagemaker:DescribeProcessingJob",
+            "sagemaker:StopProcessingJob", "database",
+        ] {
             #expect(healthy.out.contains("ok   \(name)"), "\(name): \(healthy.out)")
         }
 
@@ -158,7 +169,9 @@ struct ProcessTests {
         missingQueue["SAGEMAKER_CALLBACK_REQUESTS_QUEUE_URL"] = emulator.deployment.requestsQueueURL + "-gone"
         let queue = try await ServiceProcess.run(["doctor"], environment: missingQueue)
         #expect(queue.status != 0)
-        #expect(queue.out.split(separator: "\n").filter { $0.hasPrefix("FAIL") }.map(String.init) .contains { $0.hasPrefix("FAIL requests queue: ") }, "\(queue.out)")
+        #expect(
+            queue.out.split(separator: "\n").filter { $0.hasPrefix("FAIL") }.map(String.init).contains { $0.hasPrefix("FAIL requests queue: ") },
+            "\(queue.out)")
 
         var noCredentials = emulator.serviceEnvironment
         noCredentials["AWS_ACCESS_KEY_ID"] = nil
@@ -210,14 +223,16 @@ struct ProcessTests {
         defer { kill(imds.processIdentifier, SIGKILL); imds.waitUntilExit() }
         let port = String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(Int(port) != nil)
-        let result = try await ServiceProcess.run(["doctor", "--events-queue-url", "http://127.0.0.1:1/123456789012/events"], environment: [
-            "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:\(port)", "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
-            // A proxy nothing listens on (curl would send even loopback requests to it): the
-            // metadata service must be asked straight, never through whatever the environment names.
-            "http_proxy": "http://127.0.0.1:1", "all_proxy": "http://127.0.0.1:1",
-            "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y",
-            "AWS_CONFIG_FILE": "/nonexistent/config", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials",
-        ])
+        let result = try await ServiceProcess.run(
+            ["doctor", "--events-queue-url", "http://127.0.0.1:1/123456789012/events"],
+            environment: [
+                "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:\(port)", "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
+                // A proxy nothing listens on (curl would send even loopback requests to it): the
+                // metadata service must be asked straight, never through whatever the environment names.
+                "http_proxy": "http://127.0.0.1:1", "all_proxy": "http://127.0.0.1:1",
+                "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y",
+                "AWS_CONFIG_FILE": "/nonexistent/config", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials",
+            ])
         #expect(result.out.hasPrefix("ok   region: eu-north-1"), "\(result.out)\(result.err)")
         #expect(result.status != 0, "the queue is unreachable")
     }

@@ -26,7 +26,9 @@ struct ReplicaFleetTests {
         return JSONValue.object(event).serialized()
     }
 
-    @Test("two replicas complete a burst once each; a replica killed while it holds outbox entries has them delivered by the others once its lease lapses")
+    @Test(
+        "two replicas complete a burst once each; a replica killed while it holds outbox entries has them delivered by the others once its lease lapses"
+    )
     func burstAndTakeover() async throws {
         let emulator = try await Emulator.start("fleet", backend: .dynamoDB)
         defer { emulator.stop() }
@@ -38,7 +40,8 @@ struct ReplicaFleetTests {
         let total = 20
         var executions: [String] = []
         for index in 0..<total {
-            executions.append(try await d.startExecution(Self.wait, name: "fleet-\(index)", input: ["ProcessingJobName": .string("fleet-job-\(index)")]))
+            executions.append(
+                try await d.startExecution(Self.wait, name: "fleet-\(index)", input: ["ProcessingJobName": .string("fleet-job-\(index)")]))
         }
         try await emulator.eventually("\(total) callbacks pending", timeout: .seconds(60)) { try await emulator.storeCounts().pending == total }
         for index in 0..<total { try await d.publishProcessingJob("fleet-job-\(index)", status: "Completed") }
@@ -53,7 +56,8 @@ struct ReplicaFleetTests {
         // A third replica, the real binary, gets the next jobs' events on a queue of its own and
         // cannot reach Step Functions: the outcomes it commits stay in the outbox, leased to it.
         let sqs = SQS(client: d.client)
-        let ownQueue = try await d.client.call(.sqs, "CreateQueue", ["QueueName": .string("\(emulator.name)-doomed-events")])["QueueUrl"]?.stringValue ?? ""
+        let ownQueue =
+            try await d.client.call(.sqs, "CreateQueue", ["QueueName": .string("\(emulator.name)-doomed-events")])["QueueUrl"]?.stringValue ?? ""
         var environment = emulator.serviceEnvironment
         // Its leases are 4 s, not 2: on two busy cores a live replica that stalls past its lease
         // is rightly taken over, and the test checks that nothing is delivered before the kill.
@@ -116,7 +120,8 @@ struct ReplicaFleetTests {
         ]
         for (hash, registeredAt) in ages {
             let callback = PendingCallback(
-                tokenHash: hash, taskToken: "token-\(hash)", jobKind: "ProcessingJob", jobName: "job-\(hash)", registeredAt: registeredAt, heartbeat: hash == "old-1"
+                tokenHash: hash, taskToken: "token-\(hash)", jobKind: "ProcessingJob", jobName: "job-\(hash)", registeredAt: registeredAt,
+                heartbeat: hash == "old-1"
             )
             _ = try await a.commit(StoreUnit(reads: [.token(hash: hash)]) { _ in ((), [.insertPending(callback)]) })
         }

@@ -25,10 +25,11 @@ struct STSCredentialsTests {
 
         /// An environment that reaches moto's STS and no real shared file.
         func environment(_ extra: [String: String]) -> Environment {
-            Environment([
-                "AWS_ENDPOINT_URL_STS": moto.endpoint, "AWS_REGION": MotoServer.region,
-                "AWS_CONFIG_FILE": directory + "/config", "AWS_SHARED_CREDENTIALS_FILE": directory + "/credentials",
-            ].merging(extra) { $1 })
+            Environment(
+                [
+                    "AWS_ENDPOINT_URL_STS": moto.endpoint, "AWS_REGION": MotoServer.region,
+                    "AWS_CONFIG_FILE": directory + "/config", "AWS_SHARED_CREDENTIALS_FILE": directory + "/credentials",
+                ].merging(extra) { $1 })
         }
 
         var sts: STSClient {
@@ -79,21 +80,21 @@ struct STSCredentialsTests {
         let fixture = try await Fixture.start()
         defer { fixture.stop() }
         try """
-            [base]
-            aws_access_key_id = \(MotoServer.credentials.accessKeyID)
-            aws_secret_access_key = \(MotoServer.credentials.secretAccessKey)
-            """.write(toFile: fixture.directory + "/credentials", atomically: true, encoding: .utf8)
+        [base]
+        aws_access_key_id = \(MotoServer.credentials.accessKeyID)
+        aws_secret_access_key = \(MotoServer.credentials.secretAccessKey)
+        """.write(toFile: fixture.directory + "/credentials", atomically: true, encoding: .utf8)
         try """
-            [profile hop]
-            role_arn = arn:aws:iam::\(MotoServer.accountID):role/hop
-            source_profile = base
-            [profile deploy]
-            role_arn = arn:aws:iam::\(MotoServer.accountID):role/deploy
-            source_profile = hop
-            role_session_name = deploy-session
-            external_id = ext-1
-            duration_seconds = 900
-            """.write(toFile: fixture.directory + "/config", atomically: true, encoding: .utf8)
+        [profile hop]
+        role_arn = arn:aws:iam::\(MotoServer.accountID):role/hop
+        source_profile = base
+        [profile deploy]
+        role_arn = arn:aws:iam::\(MotoServer.accountID):role/deploy
+        source_profile = hop
+        role_session_name = deploy-session
+        external_id = ext-1
+        duration_seconds = 900
+        """.write(toFile: fixture.directory + "/config", atomically: true, encoding: .utf8)
         let provider = ProfileRoleCredentialProvider(environment: fixture.environment([:]), profile: "deploy", http: fixture.http)
         let credentials = try #require(try await provider.credentials())
         #expect(credentials.accessKeyID.hasPrefix("ASIA"))

@@ -108,7 +108,8 @@ struct SignatureTests {
         let wrong = Credentials(accessKeyID: user.accessKeyID, secretAccessKey: "not-the-secret")
         let start = ContinuousClock.now
         do {
-            _ = try await SQS(client: try emulator.moto.client(credentials: wrong)).receiveMessages(queueURL: emulator.deployment.eventsQueueURL, waitSeconds: 0)
+            _ = try await SQS(client: try emulator.moto.client(credentials: wrong)).receiveMessages(
+                queueURL: emulator.deployment.eventsQueueURL, waitSeconds: 0)
             Issue.record("a wrong secret must be refused")
         } catch let error as AWSError {
             #expect(error.code == "SignatureDoesNotMatch", "\(error)")

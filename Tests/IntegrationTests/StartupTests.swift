@@ -51,7 +51,8 @@ struct StartupTests {
         let help = collapsed(result.out)
         for option in OptionSpec.table.all {
             guard let flag = option.flag else { continue }
-            #expect(help.contains("\(flag) <\(option.valueName)> \(collapsed(option.help))"), "\(flag) is not declared as the table says:\n\(result.out)")
+            #expect(
+                help.contains("\(flag) <\(option.valueName)> \(collapsed(option.help))"), "\(flag) is not declared as the table says:\n\(result.out)")
         }
     }
 }

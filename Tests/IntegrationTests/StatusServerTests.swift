@@ -88,4 +88,3 @@ struct StatusServerTests {
         await server.close()
     }
 }
-

@@ -83,9 +83,11 @@ struct WorkflowTests {
         let relay = try await InProcessRelay.start(emulator)
         let d = emulator.deployment
         let sqs = SQS(client: d.client)
-        for body in ["{not json", "[]", #"{"detail-type":"EC2 Instance State-change Notification","source":"aws.ec2","detail":{}}"#,
-                     #"{"detail-type":"SageMaker Processing Job State Change","source":"aws.sagemaker","detail":{"ProcessingJobStatus":"Completed"}}"#,
-                     String(repeating: "x", count: 200_000)] {
+        for body in [
+            "{not json", "[]", #"{"detail-type":"EC2 Instance State-change Notification","source":"aws.ec2","detail":{}}"#,
+            #"{"detail-type":"SageMaker Processing Job State Change","source":"aws.sagemaker","detail":{"ProcessingJobStatus":"Completed"}}"#,
+            String(repeating: "x", count: 200_000),
+        ] {
             try await sqs.sendMessage(queueURL: d.eventsQueueURL, body: body)
         }
         try await sqs.sendMessage(queueURL: d.requestsQueueURL, body: #"{"ProcessingJobName":"tokenless"}"#)

@@ -104,7 +104,8 @@ struct JSONParseErrorTests {
         let document = String(repeating: opening, count: 100_000)
         let openingLength = opening.utf8.count
         // Depth 257 is refused where its bracket opens.
-        let bracketOffset = opening.hasPrefix("[{")
+        let bracketOffset =
+            opening.hasPrefix("[{")
             ? 128 * openingLength
             : 256 * openingLength
         #expect(throws: JSONParseError(offset: bracketOffset, reason: "nesting too deep")) {

@@ -10,12 +10,13 @@ struct ConfigurationTests {
 
     @Test("the environment fills what the command line leaves out")
     func fromEnvironment() throws {
-        let configuration = try CommandLineOptions().serve(Environment([
-            "SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": Self.queue,
-            "SAGEMAKER_CALLBACK_REQUESTS_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/requests",
-            "SAGEMAKER_CALLBACK_DATABASE": "/tmp/x.sqlite",
-            "LOG_LEVEL": "debug",
-        ]))
+        let configuration = try CommandLineOptions().serve(
+            Environment([
+                "SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": Self.queue,
+                "SAGEMAKER_CALLBACK_REQUESTS_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/requests",
+                "SAGEMAKER_CALLBACK_DATABASE": "/tmp/x.sqlite",
+                "LOG_LEVEL": "debug",
+            ]))
         #expect(configuration.aws.region == "eu-west-1")
         #expect(configuration.database == .sqlite(path: "/tmp/x.sqlite"))
         #expect(configuration.logLevel == .debug)
@@ -31,10 +32,11 @@ struct ConfigurationTests {
         var options = CommandLineOptions()
         options.heartbeatInterval = "2.5"
         options.sweepRate = "0.5"
-        let configured = try options.serve(Environment([
-            "SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": Self.queue, "SAGEMAKER_CALLBACK_HEARTBEAT_INTERVAL": "30",
-            "SAGEMAKER_CALLBACK_SWEEP_AFTER": "900", "SAGEMAKER_CALLBACK_SWEEP_GRACE": "0", "SAGEMAKER_CALLBACK_SWEEP_RATE": "3",
-        ]))
+        let configured = try options.serve(
+            Environment([
+                "SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": Self.queue, "SAGEMAKER_CALLBACK_HEARTBEAT_INTERVAL": "30",
+                "SAGEMAKER_CALLBACK_SWEEP_AFTER": "900", "SAGEMAKER_CALLBACK_SWEEP_GRACE": "0", "SAGEMAKER_CALLBACK_SWEEP_RATE": "3",
+            ]))
         #expect(configured.heartbeatInterval == .milliseconds(2_500))
         #expect(configured.sweep == SafetySweep.Settings(after: .seconds(900), grace: .zero, rate: 0.5))
 
@@ -79,19 +81,24 @@ struct ConfigurationTests {
     }
 
     /// Each bad configuration names the option to fix (the executable prints it and exits 64).
-    @Test("bad configuration names its option", arguments: [
-        ([String: String](), "--events-queue-url"),
-        (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": "ftp://x/y"], "SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL"),
-        (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": queue, "LOG_LEVEL": "loud"], "LOG_LEVEL"),
-        (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": queue, "SAGEMAKER_CALLBACK_REQUESTS_QUEUE_URL": queue], "--requests-queue-url"),
-        (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": "http://127.0.0.1:5000/123456789012/events"], "--region"),
-        (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": queue, "AWS_ENDPOINT_URL_SFN": "not a url"], "AWS_ENDPOINT_URL_SFN"),
-        (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": queue, "SAGEMAKER_CALLBACK_HEARTBEAT_INTERVAL": "0"], "SAGEMAKER_CALLBACK_HEARTBEAT_INTERVAL"),
-        (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": queue, "SAGEMAKER_CALLBACK_HEARTBEAT_INTERVAL": "soon"], "SAGEMAKER_CALLBACK_HEARTBEAT_INTERVAL"),
-        (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": queue, "SAGEMAKER_CALLBACK_SWEEP_AFTER": "-5"], "SAGEMAKER_CALLBACK_SWEEP_AFTER"),
-        (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": queue, "SAGEMAKER_CALLBACK_SWEEP_GRACE": "nan"], "SAGEMAKER_CALLBACK_SWEEP_GRACE"),
-        (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": queue, "SAGEMAKER_CALLBACK_SWEEP_RATE": "0"], "SAGEMAKER_CALLBACK_SWEEP_RATE"),
-    ])
+    @Test(
+        "bad configuration names its option",
+        arguments: [
+            ([String: String](), "--events-queue-url"),
+            (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": "ftp://x/y"], "SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL"),
+            (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": queue, "LOG_LEVEL": "loud"], "LOG_LEVEL"),
+            (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": queue, "SAGEMAKER_CALLBACK_REQUESTS_QUEUE_URL": queue], "--requests-queue-url"),
+            (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": "http://127.0.0.1:5000/123456789012/events"], "--region"),
+            (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": queue, "AWS_ENDPOINT_URL_SFN": "not a url"], "AWS_ENDPOINT_URL_SFN"),
+            (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": queue, "SAGEMAKER_CALLBACK_HEARTBEAT_INTERVAL": "0"], "SAGEMAKER_CALLBACK_HEARTBEAT_INTERVAL"),
+            (
+                ["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": queue, "SAGEMAKER_CALLBACK_HEARTBEAT_INTERVAL": "soon"],
+                "SAGEMAKER_CALLBACK_HEARTBEAT_INTERVAL"
+            ),
+            (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": queue, "SAGEMAKER_CALLBACK_SWEEP_AFTER": "-5"], "SAGEMAKER_CALLBACK_SWEEP_AFTER"),
+            (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": queue, "SAGEMAKER_CALLBACK_SWEEP_GRACE": "nan"], "SAGEMAKER_CALLBACK_SWEEP_GRACE"),
+            (["SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL": queue, "SAGEMAKER_CALLBACK_SWEEP_RATE": "0"], "SAGEMAKER_CALLBACK_SWEEP_RATE"),
+        ])
     func bad(environment: [String: String], option: String) {
         #expect {
             _ = try CommandLineOptions().serve(Environment(environment))

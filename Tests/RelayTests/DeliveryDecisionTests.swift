@@ -23,14 +23,16 @@ struct DeliveryDecisionTests {
 
     @Test("a heartbeat answered InvalidToken is dropped, but the callback still waits")
     func heartbeatInvalidToken() {
-        let decision = Correlator(now: 1).decide(Self.entry(.heartbeat), result: .failed(code: "InvalidToken", message: "", transient: false), jitter: 0)
+        let decision = Correlator(now: 1).decide(
+            Self.entry(.heartbeat), result: .failed(code: "InvalidToken", message: "", transient: false), jitter: 0)
         #expect(decision.verdict == .heartbeatRefused("InvalidToken"))
         #expect(decision.effects == [.deleteOutbox(id: 7)])
     }
 
     @Test("a heartbeat answered TaskTimedOut drops the callback")
     func heartbeatTimedOut() {
-        let decision = Correlator(now: 1).decide(Self.entry(.heartbeat), result: .failed(code: "TaskTimedOut", message: "", transient: false), jitter: 0)
+        let decision = Correlator(now: 1).decide(
+            Self.entry(.heartbeat), result: .failed(code: "TaskTimedOut", message: "", transient: false), jitter: 0)
         #expect(decision.effects.contains(.removePending(tokenHash: "h")))
     }
 
@@ -38,7 +40,9 @@ struct DeliveryDecisionTests {
     func transient() {
         var previous: Int64 = 0
         for attempts in 0..<12 {
-            let decision = Correlator(now: 0).decide(Self.entry(.success, attempts: attempts), result: .failed(code: "ThrottlingException", message: "slow down", transient: true), jitter: 0.999)
+            let decision = Correlator(now: 0).decide(
+                Self.entry(.success, attempts: attempts), result: .failed(code: "ThrottlingException", message: "slow down", transient: true),
+                jitter: 0.999)
             guard case .rescheduleOutbox(_, let count, let next, let error)? = decision.effects.first else {
                 Issue.record("a transient failure is rescheduled")
                 return
@@ -53,7 +57,8 @@ struct DeliveryDecisionTests {
 
     @Test("a Create that SageMaker refuses fails the task with SageMaker.<code>")
     func createRefused() {
-        let decision = Correlator(now: 3).decide(Self.entry(.createJob), result: .failed(code: "ValidationException", message: "bad instance", transient: false), jitter: 0)
+        let decision = Correlator(now: 3).decide(
+            Self.entry(.createJob), result: .failed(code: "ValidationException", message: "bad instance", transient: false), jitter: 0)
         #expect(decision.verdict == .createRefused("ValidationException"))
         let failure = decision.effects.compactMap { effect -> NewOutboxEntry? in if case .enqueue(let e) = effect { e } else { nil } }.first
         #expect(failure?.errorName == "SageMaker.ValidationException")
@@ -62,7 +67,8 @@ struct DeliveryDecisionTests {
 
     @Test("a Create that finds the job already there counts as created")
     func createExisting() {
-        let decision = Correlator(now: 3).decide(Self.entry(.createJob), result: .failed(code: "ResourceInUse", message: "exists", transient: false), jitter: 0)
+        let decision = Correlator(now: 3).decide(
+            Self.entry(.createJob), result: .failed(code: "ResourceInUse", message: "exists", transient: false), jitter: 0)
         #expect(decision.verdict == .delivered(.createJob))
         #expect(decision.effects == [.deleteOutbox(id: 7)])
     }

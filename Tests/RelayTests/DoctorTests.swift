@@ -33,6 +33,8 @@ struct DoctorTests {
     @Test("a database in a folder that cannot be written fails; a new one in a writable folder passes")
     func database() async {
         #expect(!(await Doctor.database(.sqlite(path: "/proc/no-such-dir/x.sqlite")))[0].passed)
-        #expect(await Doctor.database(.sqlite(path: FileManager.default.temporaryDirectory.appendingPathComponent("doctor-\(UUID()).sqlite").path))[0].passed)
+        #expect(
+            await Doctor.database(.sqlite(path: FileManager.default.temporaryDirectory.appendingPathComponent("doctor-\(UUID()).sqlite").path))[0]
+                .passed)
     }
 }

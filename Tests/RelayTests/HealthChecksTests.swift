@@ -80,13 +80,16 @@ struct RelayMetricsTests {
     func exposition() throws {
         let operations = Operations(startedAt: 1_700_000_000)
         let metrics = operations.metrics
-        let entry = NewOutboxEntry(tokenHash: "h1", taskToken: "secret-token", jobKind: "TrainingJob", jobName: "job-1", action: .success, payload: "{}", notBefore: 5_000)
+        let entry = NewOutboxEntry(
+            tokenHash: "h1", taskToken: "secret-token", jobKind: "TrainingJob", jobName: "job-1", action: .success, payload: "{}", notBefore: 5_000)
         metrics.received(3, from: .events)
         metrics.committed(
             [Decision(.completed(.completed, callbacks: 1), effects: [.enqueue(entry)]), Decision(.rejected("bad")), Decision(.registered)],
             role: .events, sentAt: [1_000, nil, nil], elapsed: .milliseconds(3)
         )
-        let stored = OutboxEntry(id: 1, tokenHash: "h1", taskToken: "secret-token", jobKind: "TrainingJob", jobName: "job-1", action: .success, payload: "{}", errorName: nil, attempts: 0, nextAttemptAt: 5_000, createdAt: 5_000, lastError: nil)
+        let stored = OutboxEntry(
+            id: 1, tokenHash: "h1", taskToken: "secret-token", jobKind: "TrainingJob", jobName: "job-1", action: .success, payload: "{}",
+            errorName: nil, attempts: 0, nextAttemptAt: 5_000, createdAt: 5_000, lastError: nil)
         metrics.delivery(stored, verdict: .delivered(.success), permanent: false, now: 4_000)
         metrics.delivery(stored, verdict: .retryLater(.heartbeat, "X"), permanent: true, now: 3_500)
         metrics.gauges(StoreGauges(pending: 4, earlyEvents: 2, outbox: 1, oldestOutboxCreatedAt: 1_000), now: 11_000)

@@ -53,7 +53,8 @@ struct HostileInputTests {
     func deepNesting() async throws {
         try await Self.expectRejected(Self.nested(100_000), role: .events, reason: "nesting too deep")
         try await Self.expectRejected(Self.nested(100_000, open: #"{"a":"#, close: "}"), role: .events, reason: "nesting too deep")
-        try await Self.expectRejected(#"{"TaskToken":"\#(Self.token)","ProcessingJobName":"j","X":"# + Self.nested(100_000) + "}", role: .requests, reason: "not JSON")
+        try await Self.expectRejected(
+            #"{"TaskToken":"\#(Self.token)","ProcessingJobName":"j","X":"# + Self.nested(100_000) + "}", role: .requests, reason: "not JSON")
     }
 
     @Test("an SNS envelope whose Message nests 100,000 deep is rejected")
@@ -66,7 +67,8 @@ struct HostileInputTests {
     @Test("a body at SQS's 256 KiB limit: an event is used (its output bounded), junk is rejected with its body cut")
     func bodyAtTheSizeLimit() async throws {
         let limit = 262_144
-        let prefix = #"{"detail-type":"SageMaker Processing Job State Change","source":"aws.sagemaker","detail":{"ProcessingJobName":"big-job","ProcessingJobStatus":"Completed","Padding":""#
+        let prefix =
+            #"{"detail-type":"SageMaker Processing Job State Change","source":"aws.sagemaker","detail":{"ProcessingJobName":"big-job","ProcessingJobStatus":"Completed","Padding":""#
         let suffix = #""}}"#
         let event = prefix + String(repeating: "x", count: limit - prefix.utf8.count - suffix.utf8.count) + suffix
         #expect(event.utf8.count == limit)
@@ -84,11 +86,14 @@ struct HostileInputTests {
         try await Self.expectRejected(junk, role: .requests, reason: "not JSON")
     }
 
-    @Test("invalid UTF-8 is rejected by every decoder, naming it", arguments: [
-        [0xFF], [0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xE2, 0x82],
-    ] as [[UInt8]])
+    @Test(
+        "invalid UTF-8 is rejected by every decoder, naming it",
+        arguments: [
+            [0xFF], [0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xE2, 0x82],
+        ] as [[UInt8]])
     func invalidUTF8(_ bad: [UInt8]) throws {
-        let event = Array(#"{"detail-type":"SageMaker Processing Job State Change","detail":{"ProcessingJobName":""#.utf8) + bad
+        let event =
+            Array(#"{"detail-type":"SageMaker Processing Job State Change","detail":{"ProcessingJobName":""#.utf8) + bad
             + Array(#"","ProcessingJobStatus":"Completed"}}"#.utf8)
         let error = #expect(throws: MessageRejection.self) { try EventMessage.parse(event) }
         #expect(error?.reason.contains("invalid UTF-8") == true, "\(String(describing: error))")
@@ -98,14 +103,16 @@ struct HostileInputTests {
 
     @Test("bytes that are not UTF-8, as SQS hands them over (replaced), are rejected and recorded")
     func replacedInvalidUTF8() async throws {
-        let body = String(decoding: Array(#"{"TaskToken":"\#(Self.token)","ProcessingJobName":"job-"#.utf8) + [0xFF, 0xFE] + Array(#""}"#.utf8), as: UTF8.self)
+        let body = String(
+            decoding: Array(#"{"TaskToken":"\#(Self.token)","ProcessingJobName":"job-"#.utf8) + [0xFF, 0xFE] + Array(#""}"#.utf8), as: UTF8.self)
         try await Self.expectRejected(body, role: .requests, reason: "not a valid SageMaker job name")
     }
 
     @Test("NUL bytes: raw in the text, escaped in a job name, escaped in a token")
     func nulBytes() async throws {
         try await Self.expectRejected("{\"TaskToken\":\"\(Self.token)\u{0}\",\"ProcessingJobName\":\"j\"}", role: .requests, reason: "not JSON")
-        try await Self.expectRejected(#"{"TaskToken":"\#(Self.token)","ProcessingJobName":"job\u0000name"}"#, role: .requests, reason: "not a valid SageMaker job name")
+        try await Self.expectRejected(
+            #"{"TaskToken":"\#(Self.token)","ProcessingJobName":"job\u0000name"}"#, role: .requests, reason: "not a valid SageMaker job name")
         try await Self.expectRejected(
             #"{"detail-type":"SageMaker Processing Job State Change","detail":{"ProcessingJobName":"a\u0000b","ProcessingJobStatus":"Completed"}}"#,
             role: .events, reason: "ProcessingJobName")
@@ -119,11 +126,14 @@ struct HostileInputTests {
         #expect(rejected.count == 1)
     }
 
-    @Test("numbers out of range: a timestamp that does not fit is dropped, a Heartbeat rejected, nothing traps", arguments: [
-        "1e400", "-1e400", "123456789012345678901234567890", "-9223372036854775809", "1e-400", "9223372036854775807",
-    ])
+    @Test(
+        "numbers out of range: a timestamp that does not fit is dropped, a Heartbeat rejected, nothing traps",
+        arguments: [
+            "1e400", "-1e400", "123456789012345678901234567890", "-9223372036854775809", "1e-400", "9223372036854775807",
+        ])
     func numbersOutOfRange(_ number: String) async throws {
-        let event = #"{"detail-type":"SageMaker Processing Job State Change","time":\#(number),"detail":{"ProcessingJobName":"after-hostile","ProcessingJobStatus":"Failed","LastModifiedTime":\#(number),"ProcessingEndTime":\#(number)}}"#
+        let event =
+            #"{"detail-type":"SageMaker Processing Job State Change","time":\#(number),"detail":{"ProcessingJobName":"after-hostile","ProcessingJobStatus":"Failed","LastModifiedTime":\#(number),"ProcessingEndTime":\#(number)}}"#
         let temporary = try TemporaryStore()
         let intake = MessageIntake(store: temporary.store)
         let decisions = try await intake.process([IncomingMessage(messageID: "n", body: event), Self.goodEvent], role: .events, source: "events")
@@ -150,7 +160,8 @@ struct HostileInputTests {
         #expect(try await temporary.store.read { try $0.listOutbox(limit: 10) }.isEmpty)
         // The longest token Step Functions issues is accepted.
         let longest = IncomingMessage(messageID: "l", body: #"{"TaskToken":"\#(String(repeating: "B", count: 2048))","ProcessingJobName":"job-2"}"#)
-        #expect(try await MessageIntake(store: temporary.store).process([longest], role: .requests, source: "requests").map(\.verdict) == [.registered])
+        #expect(
+            try await MessageIntake(store: temporary.store).process([longest], role: .requests, source: "requests").map(\.verdict) == [.registered])
     }
 
     @Test("10,000 registrations for one job, in SQS-sized batches, are all completed by one event; 10,000 copies of the event change nothing more")

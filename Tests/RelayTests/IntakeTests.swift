@@ -10,14 +10,16 @@ import Testing
 @Suite("Intake with the store", .timeLimit(.minutes(1)))
 struct IntakeTests {
     static func registration(_ token: String, job: String, create: Bool = false) -> IncomingMessage {
-        let body = create
+        let body =
+            create
             ? #"{"TaskToken":"\#(token)","CreateProcessingJob":{"ProcessingJobName":"\#(job)","RoleArn":"arn:aws:iam::1:role/r"}}"#
             : #"{"TaskToken":"\#(token)","ProcessingJobName":"\#(job)"}"#
         return IncomingMessage(messageID: "r-\(token)", body: body)
     }
 
     static func event(_ job: String, _ status: String) -> IncomingMessage {
-        let body = #"{"detail-type":"SageMaker Processing Job State Change","source":"aws.sagemaker","detail":{"ProcessingJobName":"\#(job)","ProcessingJobStatus":"\#(status)","LastModifiedTime":1589879479000}}"#
+        let body =
+            #"{"detail-type":"SageMaker Processing Job State Change","source":"aws.sagemaker","detail":{"ProcessingJobName":"\#(job)","ProcessingJobStatus":"\#(status)","LastModifiedTime":1589879479000}}"#
         return IncomingMessage(messageID: "e-\(job)-\(status)", body: body)
     }
 
@@ -90,21 +92,23 @@ struct IntakeTests {
     func badInput() async throws {
         let temporary = try TemporaryStore()
         let intake = MessageIntake(store: temporary.store)
-        let events = try await intake.process([
-            IncomingMessage(messageID: "a", body: "{not json"),
-            IncomingMessage(messageID: "b", body: try RecordedFile.text("other-detail-type.json")),
-            Self.event("quiet-job", "InProgress"),
-        ], role: .events, source: "events")
+        let events = try await intake.process(
+            [
+                IncomingMessage(messageID: "a", body: "{not json"),
+                IncomingMessage(messageID: "b", body: try RecordedFile.text("other-detail-type.json")),
+                Self.event("quiet-job", "InProgress"),
+            ], role: .events, source: "events")
         #expect(events[0].verdict.isRejection)
         guard case .unsupported = events[1].verdict else {
             Issue.record("another detail type is ignored, not rejected")
             return
         }
         #expect(events[2].verdict == .noCallback(.inProgress))
-        let requests = try await intake.process([
-            IncomingMessage(messageID: "c", body: #"{"ProcessingJobName":"x"}"#),
-            IncomingMessage(messageID: "d", body: #"{"TaskToken":"tok-bad","ProcessingJobName":"no_underscores"}"#),
-        ], role: .requests, source: "requests")
+        let requests = try await intake.process(
+            [
+                IncomingMessage(messageID: "c", body: #"{"ProcessingJobName":"x"}"#),
+                IncomingMessage(messageID: "d", body: #"{"TaskToken":"tok-bad","ProcessingJobName":"no_underscores"}"#),
+            ], role: .requests, source: "requests")
         #expect(requests[0].verdict == .rejected("no TaskToken string"))
         guard case .rejectedAndFailed = requests[1].verdict else {
             Issue.record("a registration with a token fails the task")

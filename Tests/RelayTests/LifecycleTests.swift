@@ -15,28 +15,33 @@ struct LifecycleTests {
     static let execution = "arn:aws:states:us-east-1:123456789012:execution:train:run-1"
 
     static func registration(_ token: String, job: String, create: Bool = false, extra: String = "") -> IncomingMessage {
-        let form = create
+        let form =
+            create
             ? #""CreateProcessingJob":{"ProcessingJobName":"\#(job)","RoleArn":"arn:aws:iam::1:role/r"}"#
             : #""ProcessingJobName":"\#(job)""#
         return IncomingMessage(messageID: "r-\(token)", body: #"{"TaskToken":"\#(token)",\#(form),"ExecutionArn":"\#(execution)"\#(extra)}"#)
     }
 
     static func executionEvent(_ status: String, arn: String = execution) -> IncomingMessage {
-        IncomingMessage(messageID: "x-\(status)", body: #"""
-            {"version":"0","id":"e-1","detail-type":"Step Functions Execution Status Change","source":"aws.states",
-             "detail":{"executionArn":"\#(arn)","stateMachineArn":"arn:aws:states:us-east-1:123456789012:stateMachine:train",
-                       "name":"run-1","status":"\#(status)","startDate":1763633700000,"stopDate":1763633730000}}
-            """#)
+        IncomingMessage(
+            messageID: "x-\(status)",
+            body: #"""
+                {"version":"0","id":"e-1","detail-type":"Step Functions Execution Status Change","source":"aws.states",
+                 "detail":{"executionArn":"\#(arn)","stateMachineArn":"arn:aws:states:us-east-1:123456789012:stateMachine:train",
+                           "name":"run-1","status":"\#(status)","startDate":1763633700000,"stopDate":1763633730000}}
+                """#)
     }
 
     // MARK: Registrations
 
-    @Test("StopJobOnAbort: what each form of the field gets", arguments: [
-        (#","StopJobOnAbort":true"#, false, true),
-        (#","StopJobOnAbort":false"#, true, false),
-        ("", true, true),
-        ("", false, false),
-    ])
+    @Test(
+        "StopJobOnAbort: what each form of the field gets",
+        arguments: [
+            (#","StopJobOnAbort":true"#, false, true),
+            (#","StopJobOnAbort":false"#, true, false),
+            ("", true, true),
+            ("", false, false),
+        ])
     func stopJobOnAbortField(extra: String, create: Bool, stops: Bool) throws {
         guard case .valid(let registration) = RegistrationMessage.parse(Self.registration("t", job: "j", create: create, extra: extra).body) else {
             Issue.record("a valid registration")
@@ -45,10 +50,12 @@ struct LifecycleTests {
         #expect(registration.stopJobOnAbort == stops)
     }
 
-    @Test("StopJobOnAbort that cannot work is refused with a reason", arguments: [
-        (#"{"TaskToken":"t","ProcessingJobName":"j","StopJobOnAbort":true}"#, "needs ExecutionArn"),
-        (#"{"TaskToken":"t","ProcessingJobName":"j","ExecutionArn":"arn:x","StopJobOnAbort":"yes"}"#, "not true or false"),
-    ])
+    @Test(
+        "StopJobOnAbort that cannot work is refused with a reason",
+        arguments: [
+            (#"{"TaskToken":"t","ProcessingJobName":"j","StopJobOnAbort":true}"#, "needs ExecutionArn"),
+            (#"{"TaskToken":"t","ProcessingJobName":"j","ExecutionArn":"arn:x","StopJobOnAbort":"yes"}"#, "not true or false"),
+        ])
     func stopJobOnAbortRefused(body: String, reason: String) {
         guard case .invalid(let token, let why) = RegistrationMessage.parse(body) else {
             Issue.record("refused")
@@ -64,11 +71,12 @@ struct LifecycleTests {
     func abortedExecution() async throws {
         let temporary = try TemporaryStore()
         let intake = MessageIntake(store: temporary.store)
-        _ = try await intake.process([
-            Self.registration("created", job: "made-here", create: true),
-            Self.registration("named", job: "made-elsewhere"),
-            Self.registration("asked", job: "stop-me-too", extra: #","StopJobOnAbort":true"#),
-        ], role: .requests, source: "requests")
+        _ = try await intake.process(
+            [
+                Self.registration("created", job: "made-here", create: true),
+                Self.registration("named", job: "made-elsewhere"),
+                Self.registration("asked", job: "stop-me-too", extra: #","StopJobOnAbort":true"#),
+            ], role: .requests, source: "requests")
         let decisions = try await intake.process([Self.executionEvent("ABORTED")], role: .events, source: "events")
         #expect(decisions.map(\.verdict) == [.executionEnded(.aborted, callbacks: 3, stops: 2)])
 
@@ -85,9 +93,11 @@ struct LifecycleTests {
         #expect(later.map(\.verdict) == [.keptEarly(.stopped)])
     }
 
-    @Test("which execution statuses stop jobs", arguments: [
-        ("ABORTED", 1), ("TIMED_OUT", 1), ("FAILED", 1), ("SUCCEEDED", 0),
-    ])
+    @Test(
+        "which execution statuses stop jobs",
+        arguments: [
+            ("ABORTED", 1), ("TIMED_OUT", 1), ("FAILED", 1), ("SUCCEEDED", 0),
+        ])
     func statuses(status: String, stops: Int) async throws {
         let temporary = try TemporaryStore()
         let intake = MessageIntake(store: temporary.store)
@@ -102,12 +112,14 @@ struct LifecycleTests {
         let temporary = try TemporaryStore()
         let intake = MessageIntake(store: temporary.store)
         _ = try await intake.process([Self.registration("tok", job: "job", create: true)], role: .requests, source: "requests")
-        let decisions = try await intake.process([
-            Self.executionEvent("RUNNING"), Self.executionEvent("ABORTED", arn: Self.execution + "-other"), Self.executionEvent("PAUSED"),
-        ], role: .events, source: "events")
-        #expect(decisions.map(\.verdict) == [
-            .executionNoted(.running), .executionNoted(.aborted), .unsupported("execution status 'PAUSED' is not one this service knows"),
-        ])
+        let decisions = try await intake.process(
+            [
+                Self.executionEvent("RUNNING"), Self.executionEvent("ABORTED", arn: Self.execution + "-other"), Self.executionEvent("PAUSED"),
+            ], role: .events, source: "events")
+        #expect(
+            decisions.map(\.verdict) == [
+                .executionNoted(.running), .executionNoted(.aborted), .unsupported("execution status 'PAUSED' is not one this service knows"),
+            ])
         #expect(try await temporary.store.read { try $0.counts().pending } == 1)
     }
 
@@ -124,16 +136,18 @@ struct LifecycleTests {
             message.sentAt = sentAt
             return message
         }
-        let late = try await intake.process([
-            registration("sent-before", sentAt: 1_763_633_729_000, create: true),
-            registration("named-before", sentAt: 1_763_633_729_500, create: false, extra: #","StopJobOnAbort":true"#),
-            registration("redriven", sentAt: 1_763_633_790_000, create: true),
-            registration("replayed", sentAt: nil, create: false),
-        ], role: .requests, source: "requests")
-        #expect(late.map(\.verdict) == [
-            .executionEnded(.aborted, callbacks: 1, stops: 0), .executionEnded(.aborted, callbacks: 1, stops: 1),
-            .registeredCreating, .registered,
-        ])
+        let late = try await intake.process(
+            [
+                registration("sent-before", sentAt: 1_763_633_729_000, create: true),
+                registration("named-before", sentAt: 1_763_633_729_500, create: false, extra: #","StopJobOnAbort":true"#),
+                registration("redriven", sentAt: 1_763_633_790_000, create: true),
+                registration("replayed", sentAt: nil, create: false),
+            ], role: .requests, source: "requests")
+        #expect(
+            late.map(\.verdict) == [
+                .executionEnded(.aborted, callbacks: 1, stops: 0), .executionEnded(.aborted, callbacks: 1, stops: 1),
+                .registeredCreating, .registered,
+            ])
         let outbox = try await temporary.store.read { try $0.listOutbox(limit: 10) }
         #expect(outbox.map(\.action) == [.stopJob, .createJob])
         #expect(outbox.map(\.jobName) == ["job-named-before", "job-redriven"])
@@ -149,9 +163,14 @@ struct LifecycleTests {
         let temporary = try TemporaryStore()
         let now: Int64 = 1_000_000
         try await temporary.store.write { tx in
-            _ = try tx.insertPending(PendingCallback(tokenHash: "old", taskToken: "t-old", jobKind: "ProcessingJob", jobName: "a", registeredAt: now - 61_000, heartbeat: true))
-            _ = try tx.insertPending(PendingCallback(tokenHash: "new", taskToken: "t-new", jobKind: "ProcessingJob", jobName: "b", registeredAt: now - 20_000, heartbeat: true))
-            _ = try tx.insertPending(PendingCallback(tokenHash: "quiet", taskToken: "t-q", jobKind: "ProcessingJob", jobName: "c", registeredAt: now - 90_000))
+            _ = try tx.insertPending(
+                PendingCallback(
+                    tokenHash: "old", taskToken: "t-old", jobKind: "ProcessingJob", jobName: "a", registeredAt: now - 61_000, heartbeat: true))
+            _ = try tx.insertPending(
+                PendingCallback(
+                    tokenHash: "new", taskToken: "t-new", jobKind: "ProcessingJob", jobName: "b", registeredAt: now - 20_000, heartbeat: true))
+            _ = try tx.insertPending(
+                PendingCallback(tokenHash: "quiet", taskToken: "t-q", jobKind: "ProcessingJob", jobName: "c", registeredAt: now - 90_000))
         }
         do {
             let doorbell = Doorbell()
@@ -207,7 +226,8 @@ struct LifecycleTests {
     @Test("a terminal job found by the sweep completes every callback, as its event would, and is kept for later registrations")
     func sweepCompletes() throws {
         let finding = try Self.described("Failed", extra: ["FailureReason": "AlgorithmError: out of memory"])
-        let decision = Correlator(now: 5_000_000).decideSweep([Self.waiting(1), Self.waiting(2)], finding: finding, timing: Self.timing, terminalKnown: false)
+        let decision = Correlator(now: 5_000_000).decideSweep(
+            [Self.waiting(1), Self.waiting(2)], finding: finding, timing: Self.timing, terminalKnown: false)
         #expect(decision.verdict == .sweptCompleted(.failed, callbacks: 2))
         let failures = decision.effects.compactMap { effect -> NewOutboxEntry? in if case .enqueue(let entry) = effect { entry } else { nil } }
         #expect(failures.map(\.errorName) == ["SageMaker.TrainingJobFailed", "SageMaker.TrainingJobFailed"])
@@ -224,12 +244,14 @@ struct LifecycleTests {
 
     @Test("a running job is checked again later, its status noted")
     func sweepRunning() throws {
-        let decision = Correlator(now: 10).decideSweep([Self.waiting(1, sweep: SweepState(checks: 2))], finding: try Self.described("InProgress"), timing: Self.timing, terminalKnown: false)
+        let decision = Correlator(now: 10).decideSweep(
+            [Self.waiting(1, sweep: SweepState(checks: 2))], finding: try Self.described("InProgress"), timing: Self.timing, terminalKnown: false)
         #expect(decision.verdict == .sweptRunning(.inProgress, callbacks: 1))
-        #expect(decision.effects == [
-            .updateStatus(tokenHash: "h1", status: "InProgress", at: 10),
-            .recordSweep(tokenHash: "h1", SweepState(checks: 3, status: "InProgress", nextCheckAt: 10 + 3_600_000)),
-        ])
+        #expect(
+            decision.effects == [
+                .updateStatus(tokenHash: "h1", status: "InProgress", at: 10),
+                .recordSweep(tokenHash: "h1", SweepState(checks: 3, status: "InProgress", nextCheckAt: 10 + 3_600_000)),
+            ])
     }
 
     @Test("a missing job gets a grace period, then fails with SageMaker.JobNotFound")
@@ -261,16 +283,20 @@ struct LifecycleTests {
     func eventClearsMissing() {
         var callback = Self.waiting(1, sweep: SweepState(checks: 1, status: "missing", nextCheckAt: 9, missingSince: 1))
         callback.jobKind = "ProcessingJob"
-        let change = JobStateChange(kind: .processing, jobName: "train-1", jobArn: nil, status: .inProgress, detail: [:], eventID: nil, changedAt: nil)
+        let change = JobStateChange(
+            kind: .processing, jobName: "train-1", jobArn: nil, status: .inProgress, detail: [:], eventID: nil, changedAt: nil)
         let decision = Correlator(now: 5).decide(change, event: "{}", pending: [callback], terminalKnown: false)
-        #expect(decision.effects.contains(.recordSweep(tokenHash: "h1", SweepState(checks: 1, status: "InProgress", nextCheckAt: 9, missingSince: nil))))
+        #expect(
+            decision.effects.contains(.recordSweep(tokenHash: "h1", SweepState(checks: 1, status: "InProgress", nextCheckAt: 9, missingSince: nil))))
     }
 
-    @Test("a failed check is retried sooner; a job still being created is not asked about", arguments: [
-        (Correlator.SweepFinding.failed(code: "ThrottlingException", throttled: true), 1, "error: ThrottlingException"),
-        (.failed(code: "AccessDeniedException", throttled: false), 1, "error: AccessDeniedException"),
-        (.creating, 0, "creating"),
-    ])
+    @Test(
+        "a failed check is retried sooner; a job still being created is not asked about",
+        arguments: [
+            (Correlator.SweepFinding.failed(code: "ThrottlingException", throttled: true), 1, "error: ThrottlingException"),
+            (.failed(code: "AccessDeniedException", throttled: false), 1, "error: AccessDeniedException"),
+            (.creating, 0, "creating"),
+        ])
     func sweepDeferred(finding: Correlator.SweepFinding, counted: Int, status: String) {
         let decision = Correlator(now: 100).decideSweep([Self.waiting(1)], finding: finding, timing: Self.timing, terminalKnown: false)
         #expect(decision.effects == [.recordSweep(tokenHash: "h1", SweepState(checks: counted, status: status, nextCheckAt: 60_100))])
@@ -297,9 +323,15 @@ struct LifecycleTests {
         let temporary = try TemporaryStore()
         let now: Int64 = 40_000_000_000
         try await temporary.store.write { tx in
-            _ = try tx.insertPending(PendingCallback(tokenHash: "ancient", taskToken: "t1", jobKind: "ProcessingJob", jobName: "a", registeredAt: now - Correlator.maxCallbackAge - 1, heartbeat: true))
-            _ = try tx.insertPending(PendingCallback(tokenHash: "old", taskToken: "t2", jobKind: "ProcessingJob", jobName: "b", registeredAt: now - 300 * 86_400_000))
-            _ = try tx.enqueue(NewOutboxEntry(tokenHash: "ancient", taskToken: "t1", jobKind: "ProcessingJob", jobName: "a", action: .heartbeat, payload: "", notBefore: now))
+            _ = try tx.insertPending(
+                PendingCallback(
+                    tokenHash: "ancient", taskToken: "t1", jobKind: "ProcessingJob", jobName: "a", registeredAt: now - Correlator.maxCallbackAge - 1,
+                    heartbeat: true))
+            _ = try tx.insertPending(
+                PendingCallback(tokenHash: "old", taskToken: "t2", jobKind: "ProcessingJob", jobName: "b", registeredAt: now - 300 * 86_400_000))
+            _ = try tx.enqueue(
+                NewOutboxEntry(
+                    tokenHash: "ancient", taskToken: "t1", jobKind: "ProcessingJob", jobName: "a", action: .heartbeat, payload: "", notBefore: now))
         }
         try await StoreService(store: temporary.store, logger: Logger(label: "test")).prune(now: now)
         let (pending, outbox, closed) = try await temporary.store.read { tx in
@@ -310,9 +342,11 @@ struct LifecycleTests {
         #expect(closed == "expired")
     }
 
-    @Test("a stop answered 'not running' or 'not found' is settled; other refusals are retried", arguments: [
-        ("ValidationException", true), ("ResourceNotFound", true), ("AccessDeniedException", false), ("TaskTimedOut", false),
-    ])
+    @Test(
+        "a stop answered 'not running' or 'not found' is settled; other refusals are retried",
+        arguments: [
+            ("ValidationException", true), ("ResourceNotFound", true), ("AccessDeniedException", false), ("TaskTimedOut", false),
+        ])
     func stopResults(code: String, settled: Bool) {
         let entry = DeliveryDecisionTests.entry(.stopJob)
         let decision = Correlator(now: 600_000).decide(entry, result: .failed(code: code, message: "", transient: false), jitter: 0)
@@ -328,10 +362,16 @@ struct LifecycleTests {
     @Test("a young stop that finds no job looks again (a Create may be in flight); a finished job settles it at once")
     func stopLooksAgain() {
         let entry = DeliveryDecisionTests.entry(.stopJob)
-        let young = Correlator(now: 10_000).decide(entry, result: .failed(code: "ValidationException", message: "Could not find processing job 'arn:…'.", transient: false), jitter: 0)
+        let young = Correlator(now: 10_000).decide(
+            entry, result: .failed(code: "ValidationException", message: "Could not find processing job 'arn:…'.", transient: false), jitter: 0)
         #expect(young.verdict == .retryLater(.stopJob, "ValidationException"))
-        #expect(young.effects == [.rescheduleOutbox(id: entry.id, attempts: 1, nextAttemptAt: 25_000, lastError: "ValidationException: no such job yet")])
-        let finished = Correlator(now: 10_000).decide(entry, result: .failed(code: "ValidationException", message: "The request was rejected because the processing job is in status Completed.", transient: false), jitter: 0)
+        #expect(
+            young.effects == [.rescheduleOutbox(id: entry.id, attempts: 1, nextAttemptAt: 25_000, lastError: "ValidationException: no such job yet")])
+        let finished = Correlator(now: 10_000).decide(
+            entry,
+            result: .failed(
+                code: "ValidationException", message: "The request was rejected because the processing job is in status Completed.", transient: false),
+            jitter: 0)
         #expect(finished.verdict == .nothingToStop("ValidationException"))
         let old = Correlator(now: 200_000).decide(entry, result: .failed(code: "ResourceNotFound", message: "not found", transient: false), jitter: 0)
         #expect(old.verdict == .nothingToStop("ResourceNotFound"))
@@ -342,16 +382,18 @@ struct LifecycleTests {
         let temporary = try TemporaryStore()
         let now: Int64 = 10_000_000
         try temporary.store.writeSync { tx throws in
-            _ = try tx.insertPending(PendingCallback(
-                tokenHash: "abc", taskToken: "t", jobKind: "TrainingJob", jobName: "train-7", registeredAt: now - 7_200_000,
-                executionArn: Self.execution, heartbeat: true, createdByService: true, stopJobOnAbort: true,
-                lastStatus: "InProgress", lastEventAt: now - 60_000, lastHeartbeatAt: now - 30_000,
-                sweep: SweepState(checks: 1, status: "missing", nextCheckAt: now + 420_000, missingSince: now - 180_000)
-            ))
+            _ = try tx.insertPending(
+                PendingCallback(
+                    tokenHash: "abc", taskToken: "t", jobKind: "TrainingJob", jobName: "train-7", registeredAt: now - 7_200_000,
+                    executionArn: Self.execution, heartbeat: true, createdByService: true, stopJobOnAbort: true,
+                    lastStatus: "InProgress", lastEventAt: now - 60_000, lastHeartbeatAt: now - 30_000,
+                    sweep: SweepState(checks: 1, status: "missing", nextCheckAt: now + 420_000, missingSince: now - 180_000)
+                ))
         }
         let listing = try await Listing.read(temporary.store, limit: 10)
         let text = listing.text(now: now)
-        #expect(text.contains("TrainingJob  train-7  age 2h  status InProgress (60s ago)  heartbeat 30s ago  sweep 1 check, missing for 3m, next in 7m"))
+        #expect(
+            text.contains("TrainingJob  train-7  age 2h  status InProgress (60s ago)  heartbeat 30s ago  sweep 1 check, missing for 3m, next in 7m"))
         #expect(text.contains("stop-on-abort"))
         let json = try #require(try JSONValue.parse(listing.json(now: now)).objectValue)
         let row = try #require(json["pending"]?[0]?.objectValue)

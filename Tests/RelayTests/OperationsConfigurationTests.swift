@@ -19,7 +19,8 @@ struct OperationsConfigurationTests {
     @Test("--http-address: off by default, the environment, the command line over it")
     func httpAddress() throws {
         #expect(try CommandLineOptions().serve(Environment(Self.environment)).httpAddress == nil)
-        #expect(try CommandLineOptions().serve(Environment(Self.environment.merging(["SAGEMAKER_CALLBACK_HTTP_ADDRESS": ""]) { $1 })).httpAddress == nil)
+        #expect(
+            try CommandLineOptions().serve(Environment(Self.environment.merging(["SAGEMAKER_CALLBACK_HTTP_ADDRESS": ""]) { $1 })).httpAddress == nil)
         let fromEnvironment = Environment(Self.environment.merging(["SAGEMAKER_CALLBACK_HTTP_ADDRESS": "0.0.0.0:9090"]) { $1 })
         #expect(try CommandLineOptions().serve(fromEnvironment).httpAddress == HTTPAddress(host: "0.0.0.0", port: 9090))
         var options = CommandLineOptions()
@@ -28,14 +29,16 @@ struct OperationsConfigurationTests {
         #expect(HTTPAddress(host: "::1", port: 0).description == "[::1]:0")
     }
 
-    @Test("a bad --http-address names its option and what is wrong", arguments: [
-        ("9090", "--http-address: '9090' is not HOST:PORT"),
-        (":9090", "--http-address: ':9090' has no host"),
-        ("localhost:http", "--http-address: 'localhost:http' has no port 0–65535"),
-        ("localhost:70000", "--http-address: 'localhost:70000' has no port 0–65535"),
-        ("::1:80", "--http-address: '::1:80' is not HOST:PORT"),
-        ("[::1]80", "--http-address: '[::1]80' is not [IPV6]:PORT"),
-    ])
+    @Test(
+        "a bad --http-address names its option and what is wrong",
+        arguments: [
+            ("9090", "--http-address: '9090' is not HOST:PORT"),
+            (":9090", "--http-address: ':9090' has no host"),
+            ("localhost:http", "--http-address: 'localhost:http' has no port 0–65535"),
+            ("localhost:70000", "--http-address: 'localhost:70000' has no port 0–65535"),
+            ("::1:80", "--http-address: '::1:80' is not HOST:PORT"),
+            ("[::1]80", "--http-address: '[::1]80' is not [IPV6]:PORT"),
+        ])
     func badAddress(text: String, message: String) {
         var options = CommandLineOptions()
         options.httpAddress = text
@@ -44,7 +47,8 @@ struct OperationsConfigurationTests {
 
     @Test("a bad SAGEMAKER_CALLBACK_HTTP_ADDRESS names the variable")
     func badAddressVariable() {
-        #expect(Self.refusal(variables: ["SAGEMAKER_CALLBACK_HTTP_ADDRESS": "nowhere"]) == "SAGEMAKER_CALLBACK_HTTP_ADDRESS: 'nowhere' is not HOST:PORT")
+        #expect(
+            Self.refusal(variables: ["SAGEMAKER_CALLBACK_HTTP_ADDRESS": "nowhere"]) == "SAGEMAKER_CALLBACK_HTTP_ADDRESS: 'nowhere' is not HOST:PORT")
     }
 
     @Test("--log-format: text by default, LOG_FORMAT, the command line over it; nothing else")
@@ -63,7 +67,9 @@ struct OperationsConfigurationTests {
     @Test("SAGEMAKER_CALLBACK_RECEIVE_WAIT: 20 s by default, whole seconds 1–20")
     func receiveWait() throws {
         #expect(try CommandLineOptions().serve(Environment(Self.environment)).receiveWaitSeconds == 20)
-        #expect(try CommandLineOptions().serve(Environment(Self.environment.merging(["SAGEMAKER_CALLBACK_RECEIVE_WAIT": "2"]) { $1 })).receiveWaitSeconds == 2)
+        #expect(
+            try CommandLineOptions().serve(Environment(Self.environment.merging(["SAGEMAKER_CALLBACK_RECEIVE_WAIT": "2"]) { $1 })).receiveWaitSeconds
+                == 2)
         #expect(Self.refusal(variables: ["SAGEMAKER_CALLBACK_RECEIVE_WAIT": "30"]) == "SAGEMAKER_CALLBACK_RECEIVE_WAIT: 30 is outside 1–20 seconds")
     }
 }

@@ -20,7 +20,9 @@ struct OptionSpecTests {
     static func readmeRows() throws -> [[String]] {
         try readmeSection().split(separator: "\n")
             .filter { $0.hasPrefix("| `--") || $0.hasPrefix("| — |") }
-            .map { line in line.split(separator: "|", omittingEmptySubsequences: false).dropFirst().dropLast().map { $0.trimmingCharacters(in: .whitespaces) } }
+            .map { line in
+                line.split(separator: "|", omittingEmptySubsequences: false).dropFirst().dropLast().map { $0.trimmingCharacters(in: .whitespaces) }
+            }
     }
 
     /// `86400` as the README writes it: `86,400`.
@@ -40,9 +42,10 @@ struct OptionSpecTests {
         let rows = try Self.readmeRows()
         #expect(rows.count == OptionSpec.table.all.count, "\(rows.map { $0.first ?? "" })")
         for option in OptionSpec.table.all {
-            let row = try #require(rows.first { row in
-                option.flag.map { row[0] == "`\($0)`" } ?? (row[0] == "—" && row[1] == "`\(option.variable ?? "")`")
-            }, "no README row for \(option)")
+            let row = try #require(
+                rows.first { row in
+                    option.flag.map { row[0] == "`\($0)`" } ?? (row[0] == "—" && row[1] == "`\(option.variable ?? "")`")
+                }, "no README row for \(option)")
             try #require(row.count == 4, "\(row)")
             if let variable = option.variable { #expect(row[1] == "`\(variable)`", "\(option): \(row[1])") }
             if option.isRequired {
@@ -80,8 +83,12 @@ struct OptionSpecTests {
 
     @Test("the help names the variable and the default the option declares")
     func help() {
-        #expect(OptionSpec.table.maxInFlight.help == "Most Step Functions and SageMaker calls in flight at once (env SAGEMAKER_CALLBACK_MAX_IN_FLIGHT; default 256).")
-        #expect(OptionSpec.table.eventsQueueURL.help == "SQS queue of SageMaker job state change events (required; env SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL).")
+        #expect(
+            OptionSpec.table.maxInFlight.help
+                == "Most Step Functions and SageMaker calls in flight at once (env SAGEMAKER_CALLBACK_MAX_IN_FLIGHT; default 256).")
+        #expect(
+            OptionSpec.table.eventsQueueURL.help
+                == "SQS queue of SageMaker job state change events (required; env SAGEMAKER_CALLBACK_EVENTS_QUEUE_URL).")
         #expect(OptionSpec.table.region.help == "AWS region (else AWS_REGION, AWS_DEFAULT_REGION, the profile's region).")
     }
 

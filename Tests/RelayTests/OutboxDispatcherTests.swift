@@ -20,10 +20,11 @@ struct OutboxDispatcherTests {
 
     static func enqueue(_ store: Store, _ action: OutboxAction, token: String, at now: Int64) async throws {
         try await store.write { tx in
-            _ = try tx.enqueue(NewOutboxEntry(
-                tokenHash: "hash-\(token)", taskToken: token, jobKind: "ProcessingJob", jobName: "job-\(token)", action: action,
-                payload: action == .success ? "{}" : "", errorName: action == .failure ? "SageMaker.ProcessingJobFailed" : nil, notBefore: now - 1
-            ))
+            _ = try tx.enqueue(
+                NewOutboxEntry(
+                    tokenHash: "hash-\(token)", taskToken: token, jobKind: "ProcessingJob", jobName: "job-\(token)", action: action,
+                    payload: action == .success ? "{}" : "", errorName: action == .failure ? "SageMaker.ProcessingJobFailed" : nil, notBefore: now - 1
+                ))
         }
     }
 
@@ -51,7 +52,10 @@ struct OutboxDispatcherTests {
         // A refusal for good waits half of 2 × 30 s (the jitter is 0); an answer cut short half of 2 × 1 s.
         #expect(left.map(\.nextAttemptAt) == [now + 30_000, now + 1_000])
         #expect(left.map(\.attempts) == [1, 1])
-        #expect(left.map(\.lastError) == ["AccessDeniedException: said AccessDeniedException", "Error: SendTaskSuccess returned an unusable response: cut short"])
+        #expect(
+            left.map(\.lastError) == [
+                "AccessDeniedException: said AccessDeniedException", "Error: SendTaskSuccess returned an unusable response: cut short",
+            ])
         #expect(try await temporary.store.read { try $0.isClosed(tokenHash: "hash-closed") })
         #expect(await stepFunctions.calls.count == 4)
     }
@@ -85,13 +89,16 @@ struct OutboxDispatcherTests {
         let temporary = try TemporaryStore()
         let clock = ManualClock()
         try await temporary.store.write { tx in
-            _ = try tx.enqueue(NewOutboxEntry(
-                tokenHash: "hash-c", taskToken: "c", jobKind: "ProcessingJob", jobName: "job-c", action: .createJob,
-                payload: #"{"ProcessingJobName":"job-c"}"#, notBefore: clock.now - 1
-            ))
-            _ = try tx.enqueue(NewOutboxEntry(
-                tokenHash: "hash-s", taskToken: "", jobKind: "TrainingJob", jobName: "job-s", action: .stopJob, payload: "", notBefore: clock.now - 1
-            ))
+            _ = try tx.enqueue(
+                NewOutboxEntry(
+                    tokenHash: "hash-c", taskToken: "c", jobKind: "ProcessingJob", jobName: "job-c", action: .createJob,
+                    payload: #"{"ProcessingJobName":"job-c"}"#, notBefore: clock.now - 1
+                ))
+            _ = try tx.enqueue(
+                NewOutboxEntry(
+                    tokenHash: "hash-s", taskToken: "", jobKind: "TrainingJob", jobName: "job-s", action: .stopJob, payload: "",
+                    notBefore: clock.now - 1
+                ))
         }
         let sageMaker = FakeSageMaker()
         let pass = try await Self.dispatcher(temporary.store, FakeStepFunctions(), sageMaker: sageMaker, clock: clock).deliverDue()

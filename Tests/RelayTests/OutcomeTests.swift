@@ -71,7 +71,8 @@ struct OutcomeTests {
     @Test("running statuses give no outcome; stopped gives its own error")
     func statuses() {
         func change(_ status: JobStatus) -> JobStateChange {
-            JobStateChange(kind: .processing, jobName: "j", jobArn: nil, status: status, detail: ["ProcessingJobName": "j"], eventID: nil, changedAt: nil)
+            JobStateChange(
+                kind: .processing, jobName: "j", jobArn: nil, status: status, detail: ["ProcessingJobName": "j"], eventID: nil, changedAt: nil)
         }
         #expect(Outcome.forChange(change(.inProgress)) == nil)
         #expect(Outcome.forChange(change(.stopping)) == nil)

@@ -13,7 +13,9 @@ struct QueueConsumerTests {
         SQSMessage(messageID: "m\(n)", receiptHandle: "h\(n)", body: #"{"TaskToken":"tok-\#(n)","ProcessingJobName":"job-\#(n)"}"#)
     }
 
-    static func consumer(_ queue: FakeQueue, _ store: any CallbackStore, doorbell: Doorbell = Doorbell(), clock: ManualClock = ManualClock()) -> QueueConsumer {
+    static func consumer(_ queue: FakeQueue, _ store: any CallbackStore, doorbell: Doorbell = Doorbell(), clock: ManualClock = ManualClock())
+        -> QueueConsumer
+    {
         QueueConsumer(
             queueURL: "https://sqs.eu-west-1.amazonaws.com/1/requests", role: .requests, source: queue, intake: MessageIntake(store: store),
             doorbell: doorbell, logger: Logger(label: "test"), clock: clock.clock

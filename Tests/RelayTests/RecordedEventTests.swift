@@ -115,7 +115,9 @@ struct RecordedEventTests {
         }
         #expect(JobKind.all.contains(change.kind))
         #expect(!change.jobName.isEmpty)
-        #expect(change.changedAt.map { $0 > 1_400_000_000_000 && $0 < 4_000_000_000_000 } == true, "\(file): timestamp \(String(describing: change.changedAt))")
+        #expect(
+            change.changedAt.map { $0 > 1_400_000_000_000 && $0 < 4_000_000_000_000 } == true,
+            "\(file): timestamp \(String(describing: change.changedAt))")
 
         let callback = PendingCallback(
             tokenHash: TaskTokens.hash("token-\(file)"), taskToken: "token-\(file)", jobKind: change.kind.name,
@@ -156,9 +158,11 @@ struct RecordedEventTests {
         }
     }
 
-    @Test("a terminal event with no callback is kept; a repeat is a no-op", arguments: eventFiles.filter {
-        if case .success = expectations[$0] { true } else if case .failure = expectations[$0] { true } else { false }
-    })
+    @Test(
+        "a terminal event with no callback is kept; a repeat is a no-op",
+        arguments: eventFiles.filter {
+            if case .success = expectations[$0] { true } else if case .failure = expectations[$0] { true } else { false }
+        })
     func terminalWithoutCallback(file: String) throws {
         let body = try RecordedFile.text(file)
         guard case .jobStateChange(let change) = try EventMessage.parse(body) else {

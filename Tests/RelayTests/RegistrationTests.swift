@@ -31,12 +31,14 @@ struct RegistrationTests {
     }
 
     /// What each kind of bad registration gets: a reason, and a token to fail when there is one.
-    @Test("bad registrations", arguments: [
-        ("registration-malformed-no-token.json", false, "no TaskToken"),
-        ("registration-malformed-no-job.json", true, "no job"),
-        ("registration-malformed-both-forms.json", true, "more than one job field"),
-        ("registration-malformed-unknown-job-field.json", true, "does not handle"),
-    ])
+    @Test(
+        "bad registrations",
+        arguments: [
+            ("registration-malformed-no-token.json", false, "no TaskToken"),
+            ("registration-malformed-no-job.json", true, "no job"),
+            ("registration-malformed-both-forms.json", true, "more than one job field"),
+            ("registration-malformed-unknown-job-field.json", true, "does not handle"),
+        ])
     func badFiles(file: String, hasToken: Bool, reason: String) throws {
         guard case .invalid(let token, let why) = RegistrationMessage.parse(try RecordedFile.text(file)) else {
             Issue.record("\(file) must be invalid")
@@ -46,19 +48,21 @@ struct RegistrationTests {
         #expect(why.contains(reason), "\(why)")
     }
 
-    @Test("bad registrations built inline", arguments: [
-        (#"[1,2]"#, "not a JSON object"),
-        (#"{"TaskToken": 5, "ProcessingJobName": "a"}"#, "no TaskToken"),
-        (#"{"TaskToken": "", "ProcessingJobName": "a"}"#, "no TaskToken"),
-        (#"{"TaskToken": "t", "ProcessingJobName": "-bad-"}"#, "not a valid SageMaker job name"),
-        (#"{"TaskToken": "t", "ProcessingJobName": 7}"#, "is not a string"),
-        (#"{"TaskToken": "t", "CreateProcessingJob": {"RoleArn": "x"}}"#, "has no ProcessingJobName"),
-        (#"{"TaskToken": "t", "CreateProcessingJob": "job"}"#, "is not an object"),
-        (#"{"TaskToken": "t", "QuantumJobName": "job"}"#, "does not handle"),
-        (#"{"TaskToken": "t", "ProcessingJobName": "job", "Heartbeat": "yes"}"#, "Heartbeat"),
-        (#"{"TaskToken": "t", "ProcessingJobName": "job", "ExecutionArn": 3}"#, "ExecutionArn"),
-        ("not json", "not JSON"),
-    ])
+    @Test(
+        "bad registrations built inline",
+        arguments: [
+            (#"[1,2]"#, "not a JSON object"),
+            (#"{"TaskToken": 5, "ProcessingJobName": "a"}"#, "no TaskToken"),
+            (#"{"TaskToken": "", "ProcessingJobName": "a"}"#, "no TaskToken"),
+            (#"{"TaskToken": "t", "ProcessingJobName": "-bad-"}"#, "not a valid SageMaker job name"),
+            (#"{"TaskToken": "t", "ProcessingJobName": 7}"#, "is not a string"),
+            (#"{"TaskToken": "t", "CreateProcessingJob": {"RoleArn": "x"}}"#, "has no ProcessingJobName"),
+            (#"{"TaskToken": "t", "CreateProcessingJob": "job"}"#, "is not an object"),
+            (#"{"TaskToken": "t", "QuantumJobName": "job"}"#, "does not handle"),
+            (#"{"TaskToken": "t", "ProcessingJobName": "job", "Heartbeat": "yes"}"#, "Heartbeat"),
+            (#"{"TaskToken": "t", "ProcessingJobName": "job", "ExecutionArn": 3}"#, "ExecutionArn"),
+            ("not json", "not JSON"),
+        ])
     func badInline(body: String, reason: String) {
         guard case .invalid(_, let why) = RegistrationMessage.parse(body) else {
             Issue.record("\(body) must be invalid")
@@ -74,7 +78,9 @@ struct RegistrationTests {
             return
         }
         #expect(waiting.kind == kind)
-        guard case .valid(let creating) = RegistrationMessage.parse(#"{"TaskToken": "t", "\#(kind.createOperation)": {"\#(kind.nameField)": "job-2"}}"#) else {
+        guard
+            case .valid(let creating) = RegistrationMessage.parse(#"{"TaskToken": "t", "\#(kind.createOperation)": {"\#(kind.nameField)": "job-2"}}"#)
+        else {
             Issue.record("\(kind) create form must be valid")
             return
         }

@@ -12,9 +12,10 @@ import Testing
 struct SafetySweepTests {
     static func register(_ store: Store, job: String, at registeredAt: Int64) async throws {
         try await store.write { tx in
-            _ = try tx.insertPending(PendingCallback(
-                tokenHash: "hash-\(job)", taskToken: "tok-\(job)", jobKind: "ProcessingJob", jobName: job, registeredAt: registeredAt
-            ))
+            _ = try tx.insertPending(
+                PendingCallback(
+                    tokenHash: "hash-\(job)", taskToken: "tok-\(job)", jobKind: "ProcessingJob", jobName: job, registeredAt: registeredAt
+                ))
         }
     }
 
@@ -26,7 +27,10 @@ struct SafetySweepTests {
         try await Self.register(temporary.store, job: "old-job", at: now - 7_200_000)
         try await Self.register(temporary.store, job: "new-job", at: now - 60_000)
         let sageMaker = FakeSageMaker(descriptions: [
-            "old-job": .success(["ProcessingJobName": "old-job", "ProcessingJobStatus": "Completed", "ProcessingJobArn": "arn:aws:sagemaker:eu-west-1:1:processing-job/old-job"]),
+            "old-job": .success([
+                "ProcessingJobName": "old-job", "ProcessingJobStatus": "Completed",
+                "ProcessingJobArn": "arn:aws:sagemaker:eu-west-1:1:processing-job/old-job",
+            ]),
             "new-job": .success(["ProcessingJobName": "new-job", "ProcessingJobStatus": "Completed"]),
         ])
         let doorbell = Doorbell()

@@ -53,16 +53,21 @@ struct StoreOutageTests {
         #expect(!outage.isFailing)
     }
 
-    @Test("a wait for a lost store that begins after the service stopped waiting returns at once (the maintenance loop may end first)", .timeLimit(.minutes(1)))
+    @Test(
+        "a wait for a lost store that begins after the service stopped waiting returns at once (the maintenance loop may end first)",
+        .timeLimit(.minutes(1)))
     func stopWaitingBeforeTheWait() async {
         let outage = StoreOutage(location: Self.location, logger: Self.logger(JSONLogHandlerTests.Lines()))
         outage.stopWaiting()
         #expect(await outage.lost() == "")
     }
 
-    @Test("errors of one message or of shutdown are not an outage", arguments: [
-        StoreError(.contended, "a decision conflicted with other replicas 8 times running") as any Error, StoreError(.closed, "the store is closed"), CancellationError(),
-    ])
+    @Test(
+        "errors of one message or of shutdown are not an outage",
+        arguments: [
+            StoreError(.contended, "a decision conflicted with other replicas 8 times running") as any Error,
+            StoreError(.closed, "the store is closed"), CancellationError(),
+        ])
     func notTheStores(_ error: any Error) throws {
         let lines = JSONLogHandlerTests.Lines()
         let outage = StoreOutage(location: Self.location, logger: Self.logger(lines))
@@ -71,11 +76,21 @@ struct StoreOutageTests {
         #expect(!outage.isFailing)
     }
 
-    @Test("a store gone for good (file deleted or corrupt, table deleted) is one critical line and ends the wait in lost() with the reason", arguments: [
-        (SQLiteError(resultCode: 8, extendedResultCode: 8 | (4 << 8), message: "the database file was deleted or replaced since it was opened", sql: nil) as any Error, "deleted or replaced"),
-        (SQLiteError(resultCode: 11, message: "database disk image is malformed", sql: nil), "malformed"),
-        (AWSError(code: "ResourceNotFoundException", message: "Requested resource not found", httpStatus: 400, operation: "TransactWriteItems"), "no longer exists"),
-    ])
+    @Test(
+        "a store gone for good (file deleted or corrupt, table deleted) is one critical line and ends the wait in lost() with the reason",
+        arguments: [
+            (
+                SQLiteError(
+                    resultCode: 8, extendedResultCode: 8 | (4 << 8), message: "the database file was deleted or replaced since it was opened",
+                    sql: nil) as any Error, "deleted or replaced"
+            ),
+            (SQLiteError(resultCode: 11, message: "database disk image is malformed", sql: nil), "malformed"),
+            (
+                AWSError(
+                    code: "ResourceNotFoundException", message: "Requested resource not found", httpStatus: 400, operation: "TransactWriteItems"),
+                "no longer exists"
+            ),
+        ])
     func lost(_ error: any Error, saying: String) async throws {
         let lines = JSONLogHandlerTests.Lines()
         let outage = StoreOutage(location: Self.location, logger: Self.logger(lines))

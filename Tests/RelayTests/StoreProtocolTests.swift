@@ -157,9 +157,10 @@ struct StoreProtocolTests {
         #expect(pass.dropped == 1)
         #expect(pass.rescheduled == 0 && pass.closed == 0 && pass.delivered == 0)
         // A retry is still counted as rescheduled.
-        pass.count(Correlator(now: 1).decide(
-            DeliveryDecisionTests.entry(.heartbeat), result: .failed(code: "ThrottlingException", message: "", transient: true), jitter: 0
-        ).verdict)
+        pass.count(
+            Correlator(now: 1).decide(
+                DeliveryDecisionTests.entry(.heartbeat), result: .failed(code: "ThrottlingException", message: "", transient: true), jitter: 0
+            ).verdict)
         #expect(pass.rescheduled == 1)
     }
 
@@ -168,8 +169,13 @@ struct StoreProtocolTests {
         let temporary = try TemporaryStore()
         let now = WallClock.millisecondsNow()
         try await temporary.store.write { tx in
-            _ = try tx.insertPending(PendingCallback(tokenHash: "due", taskToken: "t-due", jobKind: "ProcessingJob", jobName: "a", registeredAt: now - 7_200_000, heartbeat: true))
-            _ = try tx.insertPending(PendingCallback(tokenHash: "ancient", taskToken: "t-old", jobKind: "ProcessingJob", jobName: "b", registeredAt: now - Correlator.maxCallbackAge - 1))
+            _ = try tx.insertPending(
+                PendingCallback(
+                    tokenHash: "due", taskToken: "t-due", jobKind: "ProcessingJob", jobName: "a", registeredAt: now - 7_200_000, heartbeat: true))
+            _ = try tx.insertPending(
+                PendingCallback(
+                    tokenHash: "ancient", taskToken: "t-old", jobKind: "ProcessingJob", jobName: "b",
+                    registeredAt: now - Correlator.maxCallbackAge - 1))
         }
         let denied = StrictStore(temporary.store, grantsLeases: false)
         let logger = Logger(label: "test")

@@ -21,7 +21,7 @@ import Testing
         ] {
             #expect(!rendering.contains(Self.secret))
             #expect(!rendering.contains(Self.token))
-            #expect(!rendering.contains("K7MDENG"))  // not even a fragment
+            #expect(!rendering.contains("K7MDENG")) // not even a fragment
             #expect(!rendering.contains("sessiontoken"))
             if !credentials.accessKeyID.isEmpty {
                 #expect(!rendering.contains(credentials.accessKeyID))

@@ -6,7 +6,7 @@ import Testing
     static let credentials = Credentials(
         accessKeyID: "ASIAIOSFODNN7EXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
         sessionToken: "IQoJb3JpZ2luX2VjEXAMPLEsessiontoken//////////wEaCXVzLWVhc3QtMSJHMEUCIQD")
-    static let date = Date(timeIntervalSince1970: 1_709_251_199)  // 2024-02-29T23:59:59Z
+    static let date = Date(timeIntervalSince1970: 1_709_251_199) // 2024-02-29T23:59:59Z
     static let body = Array(
         #"{"taskToken":"AQCEAAAAKgAAAAMAAAAAAAAAAbcdEXAMPLEtoken","output":"{\"ProcessingJobName\":\"job-1\",\"ProcessingJobStatus\":\"Completed\"}"}"#
             .utf8)
@@ -45,9 +45,10 @@ import Testing
                 + "SignedHeaders=content-length;content-type;host;x-amz-date;x-amz-security-token;x-amz-target, "
                 + "Signature=262f644443cbe156c5de33504887eedb4569b4b7d7182203fe4881134a8e830a")
         #expect(result.headers.map(\.name) == ["X-Amz-Date", "X-Amz-Security-Token", "Authorization"])
-        #expect(result.headers.map(\.value) == [
-            "20240229T235959Z", Self.credentials.sessionToken!, result.authorization,
-        ])
+        #expect(
+            result.headers.map(\.value) == [
+                "20240229T235959Z", Self.credentials.sessionToken!, result.authorization,
+            ])
     }
 
     @Test func sameInputsSameSignatureAndTheDateMatters() {
@@ -100,18 +101,19 @@ import Testing
         #expect(!result.canonicalRequest.contains("x-amz-security-token"))
     }
 
-    @Test(arguments: [
-        // (service, normalizePath, path on the wire, canonical URI)
-        ("states", true, "/", "/"),
-        ("states", true, "", "/"),
-        ("states", true, "/a/./b/../c/", "/a/c/"),
-        ("states", true, "/..", "/"),
-        ("states", true, "/a/.", "/a"),
-        ("states", true, "/a//b/", "/a/b/"),
-        ("states", true, "/my%20object", "/my%2520object"),  // non-S3: encoded once more
-        ("states", false, "/a//./b", "/a//./b"),
-        ("s3", false, "/my%20object//photo.jpg", "/my%20object//photo.jpg"),  // S3: as sent
-    ] as [(String, Bool, String, String)])
+    @Test(
+        arguments: [
+            // (service, normalizePath, path on the wire, canonical URI)
+            ("states", true, "/", "/"),
+            ("states", true, "", "/"),
+            ("states", true, "/a/./b/../c/", "/a/c/"),
+            ("states", true, "/..", "/"),
+            ("states", true, "/a/.", "/a"),
+            ("states", true, "/a//b/", "/a/b/"),
+            ("states", true, "/my%20object", "/my%2520object"), // non-S3: encoded once more
+            ("states", false, "/a//./b", "/a//./b"),
+            ("s3", false, "/my%20object//photo.jpg", "/my%20object//photo.jpg"), // S3: as sent
+        ] as [(String, Bool, String, String)])
     func canonicalURI(service: String, normalizePath: Bool, path: String, expected: String) {
         let request = SignableRequest(method: "GET", path: path, headers: [("host", "example.com")])
         let result = Self.sign(request, service: service, normalizePath: normalizePath)
@@ -120,10 +122,10 @@ import Testing
 
     @Test(arguments: [
         ("", ""),
-        ("b=2&a=1&a&c=%7e", "a=&a=1&b=2&c=~"),  // key without "=", needless escape undone
-        ("d=x+y&e=%2f&f=a/b", "d=x%2By&e=%2F&f=a%2Fb"),  // "+" is a plus; "/" is encoded
-        ("k=%zz&&j=%E1%88%b4", "j=%E1%88%B4&k=%25zz"),  // bad escape kept literal, hex uppercased
-        ("p=2&p=10&P=1", "P=1&p=10&p=2"),  // byte order, not numeric or case-insensitive
+        ("b=2&a=1&a&c=%7e", "a=&a=1&b=2&c=~"), // key without "=", needless escape undone
+        ("d=x+y&e=%2f&f=a/b", "d=x%2By&e=%2F&f=a%2Fb"), // "+" is a plus; "/" is encoded
+        ("k=%zz&&j=%E1%88%b4", "j=%E1%88%B4&k=%25zz"), // bad escape kept literal, hex uppercased
+        ("p=2&p=10&P=1", "P=1&p=10&p=2"), // byte order, not numeric or case-insensitive
     ])
     func canonicalQuery(query: String, expected: String) {
         let request = SignableRequest(
@@ -140,11 +142,12 @@ import Testing
                 ("X-Empty", ""), ("X-Folded", "one\r\n  two"),
             ])
         let lines = Self.lines(of: Self.sign(request))
-        #expect(Array(lines[3..<10]) == [
-            "host:example.com", "x-a:2,1", "x-amz-date:20240229T235959Z",
-            "x-amz-security-token:\(Self.credentials.sessionToken!)", "x-b:a b c", "x-empty:",
-            "x-folded:one two",
-        ])
+        #expect(
+            Array(lines[3..<10]) == [
+                "host:example.com", "x-a:2,1", "x-amz-date:20240229T235959Z",
+                "x-amz-security-token:\(Self.credentials.sessionToken!)", "x-b:a b c", "x-empty:",
+                "x-folded:one two",
+            ])
         #expect(lines[11] == "host;x-a;x-amz-date;x-amz-security-token;x-b;x-empty;x-folded")
     }
 
@@ -181,10 +184,11 @@ import Testing
             return signatures
         }
         #expect(actual == expected)
-        #expect(Set(expected).count == 6)  // two secrets by three days
+        #expect(Set(expected).count == 6) // two secrets by three days
         // And in known orders: first the secret changes within a day, then (even indices first)
         // the day changes under one secret.
-        let order = Array(inputs.indices) + inputs.indices.filter { $0 % 2 == 0 }
+        let order =
+            Array(inputs.indices) + inputs.indices.filter { $0 % 2 == 0 }
             + inputs.indices.filter { $0 % 2 == 1 }
         let sequential = order.map { index in
             shared.sign(Self.sendTaskSuccess(), credentials: inputs[index].0, date: inputs[index].1).signature

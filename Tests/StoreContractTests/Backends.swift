@@ -57,7 +57,8 @@ final class TestStore: Sendable {
             self.directory = nil
             self.table = table
             self.client = client
-            store = try await DynamoStore.open(table: table, client: client, options: options, settings: settings, meter: meter, logger: Logger(label: "contract"))
+            store = try await DynamoStore.open(
+                table: table, client: client, options: options, settings: settings, meter: meter, logger: Logger(label: "contract"))
         }
     }
 
@@ -67,7 +68,8 @@ final class TestStore: Sendable {
         case .sqlite: return store
         case .dynamoDB:
             guard let table, let client else { throw StoreError(.closed, "no table") }
-            return try await DynamoStore.open(table: table, client: client, options: store.options, settings: settings, logger: Logger(label: "replica"))
+            return try await DynamoStore.open(
+                table: table, client: client, options: store.options, settings: settings, logger: Logger(label: "replica"))
         }
     }
 
@@ -97,7 +99,9 @@ enum Sample {
     }
 
     static func early(job: String = "job", status: String = "Completed", receivedAt: Int64 = 2_000) -> EarlyEvent {
-        EarlyEvent(jobKind: "ProcessingJob", jobName: job, status: status, event: "{\"detail\":{\"ProcessingJobStatus\":\"\(status)\"}}", receivedAt: receivedAt)
+        EarlyEvent(
+            jobKind: "ProcessingJob", jobName: job, status: status, event: "{\"detail\":{\"ProcessingJobStatus\":\"\(status)\"}}",
+            receivedAt: receivedAt)
     }
 }
 
@@ -112,4 +116,3 @@ extension CallbackStore {
         try await commit(StoreUnit(reads: reads) { view in (try body(view), []) })
     }
 }
-

@@ -45,7 +45,10 @@ struct ReplicaRaceTests {
     static let registration = StoreUnit<String>(reads: [.token(hash: "hash-1"), job]) { view in
         if try view.pending(tokenHash: "hash-1") != nil || view.isClosed(tokenHash: "hash-1") { return ("duplicate", []) }
         if try view.earlyEvent(jobKind: "ProcessingJob", jobName: "job") != nil {
-            return ("completed on arrival", [.enqueue(Sample.entry(1)), .markClosed(tokenHash: "hash-1", result: "queued", at: WallClock.millisecondsNow())])
+            return (
+                "completed on arrival",
+                [.enqueue(Sample.entry(1)), .markClosed(tokenHash: "hash-1", result: "queued", at: WallClock.millisecondsNow())]
+            )
         }
         return ("registered", [.insertPending(Sample.pending(1, registeredAt: WallClock.millisecondsNow()))])
     }
@@ -53,10 +56,13 @@ struct ReplicaRaceTests {
     /// A terminal event unit: complete every waiting callback and keep the event.
     static let event = StoreUnit<Int>(reads: [job]) { view in
         let pending = try view.pendingCallbacks(jobKind: "ProcessingJob", jobName: "job")
-        let effects: [Effect] = pending.flatMap { callback -> [Effect] in [
-            .enqueue(Sample.entry(1)), .removePending(tokenHash: callback.tokenHash),
-            .markClosed(tokenHash: callback.tokenHash, result: "queued", at: WallClock.millisecondsNow()),
-        ] } + [.rememberTerminal(Sample.early(receivedAt: WallClock.millisecondsNow()))]
+        let effects: [Effect] =
+            pending.flatMap { callback -> [Effect] in
+                [
+                    .enqueue(Sample.entry(1)), .removePending(tokenHash: callback.tokenHash),
+                    .markClosed(tokenHash: callback.tokenHash, result: "queued", at: WallClock.millisecondsNow()),
+                ]
+            } + [.rememberTerminal(Sample.early(receivedAt: WallClock.millisecondsNow()))]
         return (pending.count, effects)
     }
 
@@ -101,10 +107,13 @@ struct ReplicaRaceTests {
         func complete(_ action: OutboxAction) -> StoreUnit<Bool> {
             StoreUnit(reads: [.token(hash: "hash-1")]) { view in
                 guard try view.pending(tokenHash: "hash-1") != nil else { return (false, []) }
-                return (true, [
-                    .enqueue(Sample.entry(1, action: action)), .removePending(tokenHash: "hash-1"),
-                    .markClosed(tokenHash: "hash-1", result: "queued", at: WallClock.millisecondsNow()),
-                ])
+                return (
+                    true,
+                    [
+                        .enqueue(Sample.entry(1, action: action)), .removePending(tokenHash: "hash-1"),
+                        .markClosed(tokenHash: "hash-1", result: "queued", at: WallClock.millisecondsNow()),
+                    ]
+                )
             }
         }
         let (pending, outbox) = try await Self.race(
@@ -138,7 +147,8 @@ struct ReplicaRaceTests {
         #expect(try await other.claimDueOutbox(now: lapsed, limit: 10).count == 1, "now held by the other")
         // A delivery recorded by the taker closes it for both.
         let entry = try #require(taken.first, "nothing taken over: the suite goes on instead of crashing on taken[0]")
-        try await other.apply([.deleteOutbox(id: entry.id), .markClosed(tokenHash: "hash-1", result: "succeeded", at: now)], reads: [.token(hash: "hash-1")])
+        try await other.apply(
+            [.deleteOutbox(id: entry.id), .markClosed(tokenHash: "hash-1", result: "succeeded", at: now)], reads: [.token(hash: "hash-1")])
         #expect(try await other.counts().outbox == 0)
         #expect(try await t.store.claimDueOutbox(now: lapsed + 5_000, limit: 10).isEmpty || true)
     }

@@ -18,8 +18,10 @@ struct StoreContractTests {
             .insertPending(Sample.pending(3, job: "other")),
         ])
         let seen = try await t.store.look([.token(hash: "hash-1"), Self.job, .execution(arn: arn)]) { view in
-            (try view.pending(tokenHash: "hash-1"), try view.pendingCallbacks(jobKind: "ProcessingJob", jobName: "job").map(\.tokenHash),
-             try view.pendingCallbacks(executionArn: arn).map(\.tokenHash), try view.isClosed(tokenHash: "hash-1"))
+            (
+                try view.pending(tokenHash: "hash-1"), try view.pendingCallbacks(jobKind: "ProcessingJob", jobName: "job").map(\.tokenHash),
+                try view.pendingCallbacks(executionArn: arn).map(\.tokenHash), try view.isClosed(tokenHash: "hash-1")
+            )
         }
         #expect(seen.0 == Sample.pending(1, registeredAt: 2_000, executionArn: arn))
         #expect(seen.1 == ["hash-2", "hash-1"], "oldest registration first")
@@ -43,16 +45,19 @@ struct StoreContractTests {
     func completingMovesATokenFromPendingToClosedAndQueuesItsOutcome(_ backend: Backend) async throws {
         let t = try await TestStore(backend)
         try await t.store.apply([.insertPending(Sample.pending(1))])
-        try await t.store.apply([
-            .dropQueued(tokenHash: "hash-1", actions: [.heartbeat, .createJob]),
-            .enqueue(Sample.entry(1, notBefore: 5_000)),
-            .removePending(tokenHash: "hash-1"),
-            .markClosed(tokenHash: "hash-1", result: "queued", at: WallClock.millisecondsNow()),
-        ], reads: [.token(hash: "hash-1"), Self.job])
+        try await t.store.apply(
+            [
+                .dropQueued(tokenHash: "hash-1", actions: [.heartbeat, .createJob]),
+                .enqueue(Sample.entry(1, notBefore: 5_000)),
+                .removePending(tokenHash: "hash-1"),
+                .markClosed(tokenHash: "hash-1", result: "queued", at: WallClock.millisecondsNow()),
+            ], reads: [.token(hash: "hash-1"), Self.job])
         let state = try await t.store.look([.token(hash: "hash-1"), Self.job]) { view in
-            (try view.pending(tokenHash: "hash-1"), try view.isClosed(tokenHash: "hash-1"),
-             try view.pendingCallbacks(jobKind: "ProcessingJob", jobName: "job").count,
-             try view.hasOutbox(tokenHash: "hash-1", action: .success))
+            (
+                try view.pending(tokenHash: "hash-1"), try view.isClosed(tokenHash: "hash-1"),
+                try view.pendingCallbacks(jobKind: "ProcessingJob", jobName: "job").count,
+                try view.hasOutbox(tokenHash: "hash-1", action: .success)
+            )
         }
         #expect(state.0 == nil)
         #expect(state.1, "closed tokens are remembered (within their TTL)")
@@ -97,11 +102,14 @@ struct StoreContractTests {
         let t = try await TestStore(backend)
         let now = WallClock.millisecondsNow()
         try await t.store.apply([.insertPending(Sample.pending(1, heartbeat: true))])
-        try await t.store.apply([.enqueue(Sample.entry(1, action: .heartbeat, notBefore: now)), .enqueue(Sample.entry(1, action: .createJob, notBefore: now))])
+        try await t.store.apply([
+            .enqueue(Sample.entry(1, action: .heartbeat, notBefore: now)), .enqueue(Sample.entry(1, action: .createJob, notBefore: now)),
+        ])
         var due = try await t.store.claimDueOutbox(now: now, limit: 10)
         #expect(Set(due.map(\.action)) == [.heartbeat, .createJob])
         let create = try #require(due.first { $0.action == .createJob })
-        try await t.store.apply([.rescheduleOutbox(id: create.id, attempts: 1, nextAttemptAt: now + 60_000, lastError: "Throttling")], reads: [.token(hash: "hash-1")])
+        try await t.store.apply(
+            [.rescheduleOutbox(id: create.id, attempts: 1, nextAttemptAt: now + 60_000, lastError: "Throttling")], reads: [.token(hash: "hash-1")])
         due = try await t.store.claimDueOutbox(now: now, limit: 10)
         #expect(due.map(\.action) == [.heartbeat])
         #expect(try await t.store.nextOutboxAttempt(now: now).map { $0 <= now } == true)
@@ -144,7 +152,8 @@ struct StoreContractTests {
         let next = try await t.store.nextSweep()
         #expect(next.oldestUnswept == 1_000)
         #expect(next.nextCheck == nil)
-        try await t.store.apply([.recordSweep(tokenHash: "hash-1", SweepState(checks: 1, status: "InProgress", nextCheckAt: 20_000))], reads: [.token(hash: "hash-1")])
+        try await t.store.apply(
+            [.recordSweep(tokenHash: "hash-1", SweepState(checks: 1, status: "InProgress", nextCheckAt: 20_000))], reads: [.token(hash: "hash-1")])
         #expect(try await t.store.sweepDue(now: 10_000, firstCheckBefore: 6_000, limit: 10).map(\.tokenHash) == ["hash-2"])
         #expect(try await t.store.sweepDue(now: 20_000, firstCheckBefore: 0, limit: 10).map(\.tokenHash) == ["hash-1"])
         let after = try await t.store.nextSweep()
@@ -168,7 +177,11 @@ struct StoreContractTests {
         options.rejectedBodyLimit = 16
         let t = try await TestStore(backend, options: options)
         let now = WallClock.millisecondsNow()
-        try await t.store.apply([.recordRejected(RejectedMessage(receivedAt: now, source: "events", messageID: "m-1", reason: "not JSON", body: "é" + String(repeating: "x", count: 40)))])
+        try await t.store.apply([
+            .recordRejected(
+                RejectedMessage(
+                    receivedAt: now, source: "events", messageID: "m-1", reason: "not JSON", body: "é" + String(repeating: "x", count: 40)))
+        ])
         let rejected = try await t.store.listRejected(limit: 10)
         #expect(rejected.map(\.reason) == ["not JSON"])
         #expect(rejected.first?.body.utf8.count ?? 99 <= 16)
@@ -194,10 +207,13 @@ struct StoreContractTests {
         // The engine's terminal-event decision: every callback it is shown is completed.
         let unit = StoreUnit<Int>(reads: [Self.job]) { view in
             let pending = try view.pendingCallbacks(jobKind: "ProcessingJob", jobName: "job")
-            let effects: [Effect] = pending.flatMap { callback -> [Effect] in [
-                .enqueue(Sample.entry(Int(callback.registeredAt))), .removePending(tokenHash: callback.tokenHash),
-                .markClosed(tokenHash: callback.tokenHash, result: "queued", at: 9_000),
-            ] } + [.rememberTerminal(Sample.early(receivedAt: WallClock.millisecondsNow()))]
+            let effects: [Effect] =
+                pending.flatMap { callback -> [Effect] in
+                    [
+                        .enqueue(Sample.entry(Int(callback.registeredAt))), .removePending(tokenHash: callback.tokenHash),
+                        .markClosed(tokenHash: callback.tokenHash, result: "queued", at: 9_000),
+                    ]
+                } + [.rememberTerminal(Sample.early(receivedAt: WallClock.millisecondsNow()))]
             return (pending.count, effects)
         }
         _ = try await t.store.commit(unit)

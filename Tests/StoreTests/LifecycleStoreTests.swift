@@ -21,7 +21,8 @@ struct LifecycleStoreTests {
         let raw = try RawConnection(path: database.path)
         try raw.execute(Schema.migrations[0])
         try raw.execute("PRAGMA user_version = 1")
-        try raw.execute("""
+        try raw.execute(
+            """
             INSERT INTO pending (token_hash, task_token, job_kind, job_name, registered_at, execution_arn, heartbeat, created_by_service)
                 VALUES ('created', 'token-a', 'ProcessingJob', 'job-a', 10, 'arn:exec', 1, 1),
                        ('waiting', 'token-b', 'TrainingJob', 'job-b', 20, NULL, 0, 0);
@@ -151,7 +152,9 @@ struct LifecycleStoreTests {
             // A redrive that ends again later replaces the first end; a stale duplicate does not.
             try tx.rememberExecutionEnd(EndedExecution(executionArn: "arn:a", status: "SUCCEEDED", endedAt: 500, receivedAt: 510))
             try tx.rememberExecutionEnd(EndedExecution(executionArn: "arn:a", status: "ABORTED", endedAt: 100, receivedAt: 520))
-            #expect(try tx.executionEnd(executionArn: "arn:a") == EndedExecution(executionArn: "arn:a", status: "SUCCEEDED", endedAt: 500, receivedAt: 510))
+            #expect(
+                try tx.executionEnd(executionArn: "arn:a")
+                    == EndedExecution(executionArn: "arn:a", status: "SUCCEEDED", endedAt: 500, receivedAt: 510))
             #expect(try tx.executionEnd(executionArn: "arn:none") == nil)
 
             try tx.rememberExecutionEnd(EndedExecution(executionArn: "arn:b", status: "FAILED", endedAt: 600, receivedAt: 600))
@@ -171,7 +174,8 @@ struct LifecycleStoreTests {
         try database.open().close()
         let raw = try RawConnection(path: database.path)
         #expect(throws: SQLiteError.self) {
-            try raw.execute("""
+            try raw.execute(
+                """
                 INSERT INTO outbox (token_hash, task_token, job_kind, job_name, action, payload, attempts, next_attempt_at, created_at)
                     VALUES ('h', '', 'ProcessingJob', 'j', 'explode', '', 0, 0, 0)
                 """)

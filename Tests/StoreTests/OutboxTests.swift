@@ -11,11 +11,13 @@ import CallbackStore
         let new = Sample.outbox(7, action: action, notBefore: 1_234)
         let id = try store.writeSync { try $0.enqueue(new) }
         let entry = try #require(try store.readSync { try $0.outbox(id: id) })
-        #expect(entry == OutboxEntry(
-            id: id, tokenHash: new.tokenHash, taskToken: new.taskToken, jobKind: new.jobKind, jobName: new.jobName,
-            action: action, payload: new.payload, errorName: new.errorName, attempts: 0,
-            nextAttemptAt: 1_234, createdAt: 1_234, lastError: nil
-        ))
+        #expect(
+            entry
+                == OutboxEntry(
+                    id: id, tokenHash: new.tokenHash, taskToken: new.taskToken, jobKind: new.jobKind, jobName: new.jobName,
+                    action: action, payload: new.payload, errorName: new.errorName, attempts: 0,
+                    nextAttemptAt: 1_234, createdAt: 1_234, lastError: nil
+                ))
     }
 
     @Test func dueIsOrderedLimitedAndSkipsExcluded() throws {
@@ -89,8 +91,9 @@ import CallbackStore
             _ = try tx.enqueue(Sample.outbox(2, action: .heartbeat))
         }
         #expect(try raw.integer("SELECT count(*) FROM outbox INDEXED BY outbox_waiting_by_token WHERE \(Query.indexedByToken)") == 1)
-        #expect(try raw.texts("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbox' ORDER BY name")
-            == ["outbox_by_due", "outbox_waiting_by_token"])
+        #expect(
+            try raw.texts("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbox' ORDER BY name")
+                == ["outbox_by_due", "outbox_waiting_by_token"])
         // The other actions are still found by token, by a scan the engine never asks for.
         try store.writeSync { tx throws in
             #expect(try tx.hasOutbox(tokenHash: "hash-1", action: .success))

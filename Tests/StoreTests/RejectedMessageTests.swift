@@ -37,11 +37,11 @@ import CallbackStore
     /// Bodies whose cut at 8 bytes falls before, inside or after a multi-byte character.
     @Test(arguments: [
         ("abcdefghij", "abcdefgh"),
-        ("abcdefg\u{E9}x", "abcdefg"),          // é is 2 bytes: 7 + 2 would make 9
-        ("abcdef\u{E9}x", "abcdef\u{E9}"),      // exactly 8
-        ("abcde\u{20AC}x", "abcde\u{20AC}"),    // € is 3 bytes: exactly 8
-        ("abcdef\u{20AC}", "abcdef"),           // cut inside €
-        ("abcde\u{1F600}", "abcde"),            // 😀 is 4 bytes: cut inside
+        ("abcdefg\u{E9}x", "abcdefg"), // é is 2 bytes: 7 + 2 would make 9
+        ("abcdef\u{E9}x", "abcdef\u{E9}"), // exactly 8
+        ("abcde\u{20AC}x", "abcde\u{20AC}"), // € is 3 bytes: exactly 8
+        ("abcdef\u{20AC}", "abcdef"), // cut inside €
+        ("abcde\u{1F600}", "abcde"), // 😀 is 4 bytes: cut inside
         ("short", "short"),
     ])
     func bodyIsCutOnACharacterBoundary(body: String, kept: String) throws {

@@ -108,17 +108,18 @@ private struct Abort: Error {}
         // The first write holds the queue; these wait behind it, in this order.
         var waiting: [Task<Int, any Error>] = []
         for n in 1...5 {
-            waiting.append(Task {
-                try await store.write { tx in
-                    if n == 3 {
-                        try Self.writeEverything(tx)
-                        throw Abort()
+            waiting.append(
+                Task {
+                    try await store.write { tx in
+                        if n == 3 {
+                            try Self.writeEverything(tx)
+                            throw Abort()
+                        }
+                        _ = try tx.insertPending(Sample.pending(n))
+                        // Every write before it in the group is visible, the one that threw excepted.
+                        return try tx.counts().pending
                     }
-                    _ = try tx.insertPending(Sample.pending(n))
-                    // Every write before it in the group is visible, the one that threw excepted.
-                    return try tx.counts().pending
-                }
-            })
+                })
             while store.waitingWriteCount < n { await Task.yield() }
         }
         gate.signal()

@@ -33,7 +33,9 @@ extension LoopbackHTTPServer {
             case ("status", 2):
                 return .response(HTTPResponse(status: Int(parts[1]) ?? 500, headers: [], body: []))
             case ("interim", 1):
-                return .interim(status: 103, headers: [(name: "X-Interim", value: "yes")], then: HTTPResponse(status: 200, headers: [(name: "X-Final", value: "yes")], body: []))
+                return .interim(
+                    status: 103, headers: [(name: "X-Interim", value: "yes")],
+                    then: HTTPResponse(status: 200, headers: [(name: "X-Final", value: "yes")], body: []))
             default:
                 return .response(HTTPResponse(status: 404, headers: [], body: []))
             }

@@ -76,7 +76,7 @@ public struct ContainerCredentialProvider: CredentialProvider {
         }
         guard let full = environment["AWS_CONTAINER_CREDENTIALS_FULL_URI"] else { return nil }
         guard let components = URLComponents(string: full), let scheme = components.scheme?.lowercased(),
-              let host = components.host, !host.isEmpty
+            let host = components.host, !host.isEmpty
         else {
             throw CredentialProviderError(
                 code: .invalidCredentialsEndpoint, message: "AWS_CONTAINER_CREDENTIALS_FULL_URI is not an absolute URL")

@@ -55,7 +55,7 @@ package struct CredentialProcess: Sendable {
             throw failure("printed a document without \"Version\": 1")
         }
         guard let accessKeyID = object["AccessKeyId"]?.stringValue, !accessKeyID.isEmpty,
-              let secretAccessKey = object["SecretAccessKey"]?.stringValue, !secretAccessKey.isEmpty
+            let secretAccessKey = object["SecretAccessKey"]?.stringValue, !secretAccessKey.isEmpty
         else {
             throw failure("printed a document without AccessKeyId and SecretAccessKey strings")
         }

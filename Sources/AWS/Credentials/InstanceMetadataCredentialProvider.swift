@@ -70,7 +70,7 @@ public final class InstanceMetadataCredentialProvider: CredentialProvider {
         let listPath = "/latest/meta-data/iam/security-credentials/"
         let listing = String(decoding: try body(of: await get(listPath), path: listPath, what: "the role name"), as: UTF8.self)
         guard let role = listing.split(whereSeparator: \.isNewline).first.map({ $0.trimmingWhitespace() }),
-              !role.isEmpty
+            !role.isEmpty
         else {
             throw CredentialProviderError(
                 code: .credentialsEndpointFailed, message: "\(endpoint)\(listPath) lists no role: the instance has no instance profile")

@@ -71,7 +71,9 @@ public struct ProfileRoleCredentialProvider: CredentialProvider {
             if let command = setting("credential_process") {
                 return try await CredentialProcess(command: command, profile: profile, timeout: processTimeout).credentials()
             }
-            guard let keys = try SharedFilesCredentialProvider.staticCredentials(profile: profile, in: loaded, pathsDescription: files.pathsDescription) else {
+            guard
+                let keys = try SharedFilesCredentialProvider.staticCredentials(profile: profile, in: loaded, pathsDescription: files.pathsDescription)
+            else {
                 throw invalid("has no role_arn, credential_process or aws_access_key_id to use as a source profile")
             }
             return keys
@@ -90,7 +92,9 @@ public struct ProfileRoleCredentialProvider: CredentialProvider {
         let sourceCredentials: Credentials
         if source == profile {
             // The SDKs' rule: a role sourcing itself is assumed with the profile's own keys.
-            guard let keys = try SharedFilesCredentialProvider.staticCredentials(profile: profile, in: loaded, pathsDescription: files.pathsDescription) else {
+            guard
+                let keys = try SharedFilesCredentialProvider.staticCredentials(profile: profile, in: loaded, pathsDescription: files.pathsDescription)
+            else {
                 throw invalid("is its own source_profile but has no aws_access_key_id")
             }
             sourceCredentials = keys

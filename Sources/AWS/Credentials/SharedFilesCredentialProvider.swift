@@ -57,9 +57,11 @@ public struct SharedFilesCredentialProvider: CredentialProvider {
     /// The key pair (and token) of `profile` in `files`: nil when no file gives the profile a key,
     /// an error when a file gives one half of the pair only. The first file (credentials before
     /// config) that holds any key supplies all of them.
-    static func staticCredentials(profile: String, in files: [ProfileFile], pathsDescription: String) throws(CredentialProviderError) -> Credentials? {
-        guard let keys = files.lazy.compactMap({ $0.profiles[profile] })
-            .first(where: { settings in Self.keyNames.contains { settings[$0] != nil } })
+    static func staticCredentials(profile: String, in files: [ProfileFile], pathsDescription: String) throws(CredentialProviderError) -> Credentials?
+    {
+        guard
+            let keys = files.lazy.compactMap({ $0.profiles[profile] })
+                .first(where: { settings in Self.keyNames.contains { settings[$0] != nil } })
         else { return nil }
         guard let accessKeyID = keys["aws_access_key_id"], let secretAccessKey = keys["aws_secret_access_key"] else {
             let missing = keys["aws_access_key_id"] == nil ? "aws_access_key_id" : "aws_secret_access_key"

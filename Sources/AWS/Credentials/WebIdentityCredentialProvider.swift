@@ -65,11 +65,13 @@ public struct WebIdentityCredentialProvider: CredentialProvider {
     /// The token in `path`, without the trailing newline an editor or `echo` may have added.
     static func readToken(_ path: String) throws(CredentialProviderError) -> String {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw CredentialProviderError(code: .unreadableFile, message: "cannot read the web identity token file \(path) (AWS_WEB_IDENTITY_TOKEN_FILE)")
+            throw CredentialProviderError(
+                code: .unreadableFile, message: "cannot read the web identity token file \(path) (AWS_WEB_IDENTITY_TOKEN_FILE)")
         }
         let token = String(decoding: data, as: UTF8.self).trimmingWhitespace()
         guard !token.isEmpty else {
-            throw CredentialProviderError(code: .unreadableFile, message: "the web identity token file \(path) (AWS_WEB_IDENTITY_TOKEN_FILE) is empty")
+            throw CredentialProviderError(
+                code: .unreadableFile, message: "the web identity token file \(path) (AWS_WEB_IDENTITY_TOKEN_FILE) is empty")
         }
         return token
     }
