@@ -131,6 +131,27 @@ struct Emulator {
         )
     }
 
+    /// Starts `serve` with `environment` plus its operations listener on a free loopback port,
+    /// json logs and a 1 s long poll, logging to `log` in the test's directory; returns it once
+    /// it has logged the address it listens on, with the environment it was given (to start
+    /// another on the same settings).
+    func startServeWithListener(
+        _ environment: [String: String], log: String = "service.log"
+    ) async throws -> (service: ServiceProcess, address: String, log: URL, environment: [String: String]) {
+        var environment = environment
+        environment["SAGEMAKER_CALLBACK_HTTP_ADDRESS"] = "127.0.0.1:0"
+        environment["SAGEMAKER_CALLBACK_RECEIVE_WAIT"] = "1"
+        environment["LOG_FORMAT"] = "json"
+        let file = directory.appendingPathComponent(log)
+        let service = try ServiceProcess(["serve"], environment: environment, log: file)
+        var address = ""
+        try await eventually("the listener's address is logged") {
+            address = LogLines(service.output).objects.compactMap { $0["http.address"]?.stringValue }.first ?? ""
+            return !address.isEmpty
+        }
+        return (service, address, file, environment)
+    }
+
     /// Waits (at most `budget`) until the emulator answers quickly several times running. The
     /// suite starts dozens of emulators at once on two cores; a test whose contract is a few
     /// seconds long (a 3 s heartbeat timeout) runs its timed part once that burst has passed.
@@ -178,10 +199,12 @@ final class InProcessRelay: Sendable {
             throw error
         }
         let group = CallbackRelay.serviceGroup(configuration, store: store, client: client, logger: logger)
-        return InProcessRelay(group: group, task: Task {
-            defer { transport.shutdown() }
-            try await group.run()
-        })
+        return InProcessRelay(
+            group: group,
+            task: Task {
+                defer { transport.shutdown() }
+                try await group.run()
+            })
     }
 
     func stop() async throws {

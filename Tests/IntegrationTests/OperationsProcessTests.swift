@@ -65,20 +65,8 @@ struct OperationsProcessTests {
         let proxy = try CuttableProxy(target: emulator.moto.port)
         var environment = emulator.serviceEnvironment
         environment["AWS_ENDPOINT_URL_SQS"] = proxy.endpoint
-        environment["SAGEMAKER_CALLBACK_HTTP_ADDRESS"] = "127.0.0.1:0"
-        environment["SAGEMAKER_CALLBACK_RECEIVE_WAIT"] = "1"
-        environment["LOG_FORMAT"] = "json"
-        let log = emulator.directory.appendingPathComponent("service.log")
-        let service = try ServiceProcess(["serve"], environment: environment, log: log)
-
         // The chosen address is logged.
-        var address = ""
-        try await emulator.eventually("the listener's address is logged") {
-            address = service.output.split(separator: "\n").compactMap { line in
-                (try? JSONValue.parse(Array(line.utf8)))?["http.address"]?.stringValue
-            }.first ?? ""
-            return !address.isEmpty
-        }
+        let (service, address, _, _) = try await emulator.startServeWithListener(environment)
         func health() async throws -> (status: Int32, line: String) {
             let result = try await ServiceProcess.run(["health", "--http-address", address], environment: [:])
             return (result.status, result.out.trimmingCharacters(in: .newlines))

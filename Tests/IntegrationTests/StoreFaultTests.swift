@@ -16,7 +16,9 @@ struct StoreFaultTests {
 
     // MARK: SQLite
 
-    @Test("SQLite: a database that cannot be written at start (a new file in a read-only directory, a read-only file, a read-only directory beside an existing file): exit 64, one line naming the file, nothing consumed", arguments: ReadOnlyCase.allCases)
+    @Test(
+        "SQLite: a database that cannot be written at start (a new file in a read-only directory, a read-only file, a read-only directory beside an existing file): exit 64, one line naming the file, nothing consumed",
+        arguments: ReadOnlyCase.allCases)
     func readOnlyAtStart(_ kind: ReadOnlyCase) async throws {
         let emulator = try await Emulator.start("ro-start-\(kind.rawValue)")
         defer { emulator.stop() }
@@ -42,7 +44,9 @@ struct StoreFaultTests {
         var testDescription: String { rawValue }
     }
 
-    @Test("SQLite: the database made read-only while serve runs: commits fail with one error line, readiness fails, nothing is deleted from the queue; writable again, everything completes once")
+    @Test(
+        "SQLite: the database made read-only while serve runs: commits fail with one error line, readiness fails, nothing is deleted from the queue; writable again, everything completes once"
+    )
     func readOnlyWhileRunning() async throws {
         let emulator = try await Emulator.start("ro-running")
         defer { emulator.stop() }
@@ -76,7 +80,9 @@ struct StoreFaultTests {
         print("store-faults: read-only while running (\(means)): \(rig.summary), recovered \(took) after the files were writable again")
     }
 
-    @Test("SQLite: the disk full (a small tmpfs): commits fail with one error line, readiness fails, nothing is deleted from the queue; space freed, everything completes once")
+    @Test(
+        "SQLite: the disk full (a small tmpfs): commits fail with one error line, readiness fails, nothing is deleted from the queue; space freed, everything completes once"
+    )
     func diskFull() async throws {
         let emulator = try await Emulator.start("disk-full")
         defer { emulator.stop() }
@@ -127,7 +133,9 @@ struct StoreFaultTests {
         try await DynamoCommandTests.refusesToServe(emulator, database: database, code: 64, problem: "not a database")
     }
 
-    @Test("SQLite: a database whose tables are garbled (the schema intact) is found out at its first read: serve exits 69 with one line naming the file and what it found, and deletes nothing")
+    @Test(
+        "SQLite: a database whose tables are garbled (the schema intact) is found out at its first read: serve exits 69 with one line naming the file and what it found, and deletes nothing"
+    )
     func corruptTablesFoundRunning() async throws {
         let emulator = try await Emulator.start("corrupt-tables")
         defer { emulator.stop() }
@@ -172,7 +180,9 @@ struct StoreFaultTests {
         handle.write(Data((0..<count).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) }))
     }
 
-    @Test("SQLite: the database deleted while serve runs: it exits 69 with one line before committing anything more, the registrations sent after the delete stay queued, and a new serve completes them")
+    @Test(
+        "SQLite: the database deleted while serve runs: it exits 69 with one line before committing anything more, the registrations sent after the delete stay queued, and a new serve completes them"
+    )
     func deletedWhileRunning() async throws {
         let emulator = try await Emulator.start("deleted")
         defer { emulator.stop() }
@@ -203,13 +213,16 @@ struct StoreFaultTests {
 
     // MARK: DynamoDB
 
-    @Test("DynamoDB throttling (ProvisionedThroughputExceededException) at a quarter of requests is absorbed; a burst of it is one error line, readiness fails, nothing is deleted; once it clears, everything completes once")
+    @Test(
+        "DynamoDB throttling (ProvisionedThroughputExceededException) at a quarter of requests is absorbed; a burst of it is one error line, readiness fails, nothing is deleted; once it clears, everything completes once"
+    )
     func dynamoThrottling() async throws {
         let emulator = try await Emulator.start("dynamo-throttle", backend: .dynamoDB)
         defer { emulator.stop() }
         let proxy = try ThrottlingProxy(target: emulator.moto.port, directory: emulator.directory)
         defer { proxy.stop() }
-        let rig = try await Rig.start(emulator, jobs: 3, environment: ["AWS_ENDPOINT_URL_DYNAMODB": proxy.endpoint], preparedBy: { try proxy.throttle(0.25) })
+        let rig = try await Rig.start(
+            emulator, jobs: 3, environment: ["AWS_ENDPOINT_URL_DYNAMODB": proxy.endpoint], preparedBy: { try proxy.throttle(0.25) })
         try await rig.publishAll()
         try await rig.expectEveryExecutionSucceededOnce()
         let sporadic = proxy.throttled
@@ -223,10 +236,13 @@ struct StoreFaultTests {
         let burst = try await rig.moreJobs(3)
         try proxy.throttle(1)
         try await rig.publish(burst)
-        try await rig.expectOutage(queue: emulator.deployment.eventsQueueURL, messages: burst.count, problem: "ProvisionedThroughputExceededException", of: burst)
+        try await rig.expectOutage(
+            queue: emulator.deployment.eventsQueueURL, messages: burst.count, problem: "ProvisionedThroughputExceededException", of: burst)
         try proxy.throttle(0)
         let took = try await rig.expectRecovery(of: burst)
-        print("store-faults: dynamodb throttled: \(sporadic) answers at 25 % absorbed (\(sporadicErrors.count) error lines); a 100 % burst: \(rig.summary), recovered \(took) after it cleared (\(proxy.throttled) throttled in all)")
+        print(
+            "store-faults: dynamodb throttled: \(sporadic) answers at 25 % absorbed (\(sporadicErrors.count) error lines); a 100 % burst: \(rig.summary), recovered \(took) after it cleared (\(proxy.throttled) throttled in all)"
+        )
     }
 
     @Test("DynamoDB: the table deleted while serve runs: exit 69 with one line naming the table, and the events received after it stay queued")
@@ -264,16 +280,8 @@ struct Rig {
     ) async throws -> Rig {
         var environment = emulator.serviceEnvironment.merging(extra) { _, override in override }
         if let database { environment["SAGEMAKER_CALLBACK_DATABASE"] = database }
-        environment["SAGEMAKER_CALLBACK_HTTP_ADDRESS"] = "127.0.0.1:0"
-        environment["SAGEMAKER_CALLBACK_RECEIVE_WAIT"] = "1"
-        environment["LOG_FORMAT"] = "json"
-        let log = emulator.directory.appendingPathComponent("service.log")
-        let service = try ServiceProcess(["serve"], environment: environment, log: log)
-        var address = ""
-        try await emulator.eventually("the listener's address is logged") {
-            address = LogLines(service.output).objects.compactMap { $0["http.address"]?.stringValue }.first ?? ""
-            return !address.isEmpty
-        }
+        let (service, address, log, started) = try await emulator.startServeWithListener(environment)
+        environment = started
         var rig = Rig(emulator: emulator, environment: environment, service: service, address: address, jobs: [], log: log, database: database)
         rig.jobs = try await rig.moreJobs(count)
         try prepare()
@@ -286,7 +294,8 @@ struct Rig {
         var started: [(arn: String, job: String)] = []
         for _ in 0..<count {
             let name = "\(emulator.name)-\(UUID().uuidString.prefix(6).lowercased())"
-            started.append((try await emulator.deployment.startExecution(StoreFaultTests.wait, name: name, input: ["ProcessingJobName": .string(name)]), name))
+            started.append(
+                (try await emulator.deployment.startExecution(StoreFaultTests.wait, name: name, input: ["ProcessingJobName": .string(name)]), name))
         }
         try await emulator.eventually("\(before + count) callbacks pending", timeout: .seconds(90)) {
             try await pending() == before + count
@@ -335,7 +344,8 @@ struct Rig {
         #expect(line.contains("store.unavailable"), "\(line)")
         if let problem { #expect(line.contains(problem), "the line says what is wrong: \(line)") }
         outage.line = line
-        outage.linesDuring = LogLines(service.output).objects.filter { ["warning", "error", "critical"].contains($0["level"]?.stringValue ?? "") }.count
+        outage.linesDuring =
+            LogLines(service.output).objects.filter { ["warning", "error", "critical"].contains($0["level"]?.stringValue ?? "") }.count
     }
 
     /// Once the fault is cleared: every execution succeeds once, `store.recovered` is logged,
@@ -365,7 +375,9 @@ struct Rig {
 
     func expectEveryExecutionSucceededOnce(_ some: [(arn: String, job: String)]? = nil) async throws {
         for (arn, _) in some ?? jobs {
-            #expect(try await emulator.deployment.waitForExecution(arn, timeout: .seconds(120))["status"] == "SUCCEEDED", "\(service.output.suffix(3000))")
+            #expect(
+                try await emulator.deployment.waitForExecution(arn, timeout: .seconds(120))["status"] == "SUCCEEDED", "\(service.output.suffix(3000))"
+            )
             #expect(try await emulator.historyTypes(arn).filter { $0 == "TaskSucceeded" }.count == 1)
         }
     }
@@ -379,7 +391,7 @@ struct Rig {
         let store = database ?? emulator.database
         #expect(last.hasPrefix("sagemaker-callback: --database: \(store)") && last.contains(problem), "the last line names the store: \(last)")
         let errors = LogLines(service.output).atErrorOrAbove
-        #expect(errors.count == 1 && errors.first?.contains("store.lost") == true, "one error line: \(errors)")
+        #expect(errors.count == 1 && errors.first?.contains("store.lost") == true, "one error line: \(errors) ")
         return (status, last)
     }
 
@@ -394,7 +406,9 @@ struct Rig {
 
     /// The error line and how many lines at warning or above the outage cost, for the figures.
     var summary: String {
-        let line = (try? JSONValue.parse(Array(outage.line.utf8))).map { "\($0["message"]?.stringValue ?? "") \($0["error"]?.stringValue ?? "")" } ?? outage.line
+        let line =
+            (try? JSONValue.parse(Array(outage.line.utf8))).map { "\($0["message"]?.stringValue ?? "") \($0["error"]?.stringValue ?? "")" }
+            ?? outage.line
         return "error line \"\(line.prefix(200))\", \(outage.linesDuring) lines at warning or above, 0 lost"
     }
 }
@@ -433,11 +447,13 @@ enum ReadOnly {
     static func apply(to paths: [String]) throws -> String {
         let means = geteuid() == 0 ? "chattr +i" : "chmod a-w"
         for path in paths {
-            let ok = geteuid() == 0
+            let ok =
+                geteuid() == 0
                 ? (try? ServiceProcess.commandSync("/usr/bin/chattr", ["+i", path]))?.status == 0
                 : chmod(path, isDirectory(path) ? 0o555 : 0o444) == 0
             guard ok else { throw ReadOnlyUnavailable(message: "\(means) failed on \(path)") }
-            let refused = isDirectory(path)
+            let refused =
+                isDirectory(path)
                 ? open(path + "/probe-\(UUID().uuidString.prefix(6))", O_WRONLY | O_CREAT | O_EXCL, 0o600) < 0
                 : open(path, O_WRONLY) < 0
             guard refused else { throw ReadOnlyUnavailable(message: "\(means) did not stop writes to \(path)") }
@@ -449,8 +465,11 @@ enum ReadOnly {
 
     static func undo(_ paths: [String], _ means: String) {
         for path in paths {
-            if means.hasPrefix("chattr") { _ = try? ServiceProcess.commandSync("/usr/bin/chattr", ["-i", path]) }
-            else { chmod(path, isDirectory(path) ? 0o755 : 0o600) }
+            if means.hasPrefix("chattr") {
+                _ = try? ServiceProcess.commandSync("/usr/bin/chattr", ["-i", path])
+            } else {
+                chmod(path, isDirectory(path) ? 0o755 : 0o600)
+            }
         }
     }
 
