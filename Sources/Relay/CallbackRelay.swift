@@ -96,7 +96,10 @@ public enum CallbackRelay {
             (own, http) = (made, made)
         }
         let client = makeClient(aws, transport: http, logger: logger).client
-        return try await OutboxDispatcher(store: store, client: client, maxInFlight: OutboxDispatcher.defaultMaxInFlight, logger: logger).deliverDue()
+        return try await OutboxDispatcher(
+            store: store, callbacks: StepFunctions(client: client), jobs: SageMaker(client: client), maxInFlight: OutboxDispatcher.defaultMaxInFlight,
+            logger: logger
+        ).deliverDue()
     }
 
     /// Opens the store `--database` names. A problem the operator must fix (a file that cannot be
@@ -143,10 +146,13 @@ public enum CallbackRelay {
         let metrics = operations?.metrics
         let outage = StoreOutage(location: store.location, logger: logger, health: health)
         let store = WatchedStore(store, outage: outage)
+        let jobs = SageMaker(client: client)
         let dispatcher = OutboxDispatcher(
-            store: store, client: client, maxInFlight: configuration.maxInFlight, logger: logger, liveness: liveness, metrics: metrics
+            store: store, callbacks: StepFunctions(client: client), jobs: jobs, maxInFlight: configuration.maxInFlight, logger: logger,
+            liveness: liveness, metrics: metrics
         )
-        let intake = MessageIntake(store: store)
+        let doorbell = dispatcher.doorbell
+        let intake = MessageIntake(store: store, outage: outage)
         let sqs = SQS(client: client)
         var services: [any Service] = [StoreService(store: store, logger: logger, liveness: liveness, outage: outage)]
         if let operations, let health {
@@ -157,23 +163,18 @@ public enum CallbackRelay {
         }
         services += [
             dispatcher,
-            HeartbeatSchedule(store: store, interval: configuration.heartbeatInterval, dispatcher: dispatcher, logger: logger, liveness: liveness),
+            HeartbeatSchedule(store: store, interval: configuration.heartbeatInterval, doorbell: doorbell, logger: logger, liveness: liveness),
             SafetySweep(
-                store: store, client: client, settings: configuration.sweep, dispatcher: dispatcher, logger: logger, liveness: liveness,
-                metrics: metrics),
+                store: store, jobs: jobs, settings: configuration.sweep, doorbell: doorbell, logger: logger, liveness: liveness, metrics: metrics),
         ]
-        if let requests = configuration.requestsQueueURL {
+        for (role, queueURL) in [(MessageRole.requests, configuration.requestsQueueURL), (.events, configuration.eventsQueueURL)] {
+            guard let queueURL else { continue }
             services.append(
                 QueueConsumer(
-                    queueURL: requests, role: .requests, sqs: sqs, intake: intake, dispatcher: dispatcher,
+                    queueURL: queueURL, role: role, source: sqs, intake: intake, doorbell: doorbell,
                     waitSeconds: configuration.receiveWaitSeconds, logger: logger, liveness: liveness, metrics: metrics, health: health
                 ))
         }
-        services.append(
-            QueueConsumer(
-                queueURL: configuration.eventsQueueURL, role: .events, sqs: sqs, intake: intake, dispatcher: dispatcher,
-                waitSeconds: configuration.receiveWaitSeconds, logger: logger, liveness: liveness, metrics: metrics, health: health
-            ))
         var groupConfiguration = ServiceGroupConfiguration(
             services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0, serviceName: "\(type(of: $0))") },
             gracefulShutdownSignals: [.sigterm, .sigint],

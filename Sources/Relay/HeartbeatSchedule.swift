@@ -35,11 +35,6 @@ public final class HeartbeatSchedule: Service, Sendable {
         self.clock = clock
     }
 
-    /// A schedule for `dispatcher`'s outbox.
-    public convenience init(store: any CallbackStore, interval: Duration, dispatcher: OutboxDispatcher, logger: Logger, liveness: Liveness? = nil) {
-        self.init(store: store, interval: interval, doorbell: dispatcher.doorbell, logger: logger, liveness: liveness)
-    }
-
     public func run() async throws {
         await TimerLoop.run(failureEvent: "heartbeat.store_failed", logger: logger, liveness: liveness, sleep: clock.sleep) {
             try await pass(now: clock.now())

@@ -29,15 +29,22 @@ public struct MessageIntake: Sendable {
     public let store: any CallbackStore
     /// The engine's "now" for each batch (a test's own in a test).
     public let clock: ServiceClock
+    /// What `serve` knows of the store's health; nil where nothing watches it.
+    let outage: StoreOutage?
 
     public init(store: any CallbackStore, clock: ServiceClock = .system) {
+        self.init(store: store, outage: nil, clock: clock)
+    }
+
+    init(store: any CallbackStore, outage: StoreOutage?, clock: ServiceClock = .system) {
         self.store = store
+        self.outage = outage
         self.clock = clock
     }
 
-    /// Whether the store is in an outage (a failure not yet followed by a commit), as `serve`'s
-    /// watched store tells it; false for a bare store, which tells nothing.
-    var storeIsFailing: Bool { (store as? WatchedStore)?.outage.isFailing ?? false }
+    /// Whether the store is in an outage (a failure not yet followed by a commit); false where
+    /// nothing watches it.
+    var storeIsFailing: Bool { outage?.isFailing ?? false }
 
     /// Processes and commits a batch. Returns one decision per message, in order. When this
     /// returns, everything the messages taught is durable: they may be deleted from the queue.

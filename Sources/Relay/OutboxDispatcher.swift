@@ -1,4 +1,4 @@
-public import AWS
+import AWS
 import JSON
 public import Logging
 public import ServiceLifecycle
@@ -63,16 +63,6 @@ public final class OutboxDispatcher: Service, Sendable {
         self.liveness = liveness?.loop("outbox dispatcher")
         self.metrics = metrics
         self.clock = clock
-    }
-
-    /// A dispatcher calling Step Functions and SageMaker through `client`.
-    public convenience init(
-        store: any CallbackStore, client: AWSClient, maxInFlight: Int, logger: Logger, liveness: Liveness? = nil, metrics: RelayMetrics? = nil
-    ) {
-        self.init(
-            store: store, callbacks: StepFunctions(client: client), jobs: SageMaker(client: client), maxInFlight: maxInFlight, logger: logger,
-            liveness: liveness, metrics: metrics
-        )
     }
 
     /// Tells the dispatcher new work was committed.

@@ -56,17 +56,6 @@ public final class QueueConsumer: Service, Sendable {
         health?.expectQueue(role.rawValue)
     }
 
-    /// A consumer of `queueURL` on SQS, for `dispatcher`'s outbox.
-    public convenience init(
-        queueURL: String, role: MessageRole, sqs: SQS, intake: MessageIntake, dispatcher: OutboxDispatcher, waitSeconds: Int = SQS.maxWait,
-        logger: Logger, liveness: Liveness? = nil, metrics: RelayMetrics? = nil, health: HealthChecks? = nil
-    ) {
-        self.init(
-            queueURL: queueURL, role: role, source: sqs, intake: intake, doorbell: dispatcher.doorbell, waitSeconds: waitSeconds,
-            logger: logger, liveness: liveness, metrics: metrics, health: health
-        )
-    }
-
     public func run() async throws {
         logger.info("consumer.started", metadata: ["sqs.queue_url": "\(queueURL)"])
         // Batches in hand finish after the loop ends (the group waits for them): commit, then delete.

@@ -1,4 +1,4 @@
-public import AWS
+import AWS
 public import Logging
 public import ServiceLifecycle
 public import CallbackStore
@@ -63,17 +63,6 @@ public final class SafetySweep: Service, Sendable {
         self.logger = logger
         self.liveness = liveness?.loop("safety sweep")
         self.clock = clock
-    }
-
-    /// A sweep describing jobs through `client`'s SageMaker, for `dispatcher`'s outbox.
-    public convenience init(
-        store: any CallbackStore, client: AWSClient, settings: Settings, dispatcher: OutboxDispatcher, logger: Logger, liveness: Liveness? = nil,
-        metrics: RelayMetrics? = nil
-    ) {
-        self.init(
-            store: store, jobs: SageMaker(client: client), settings: settings, doorbell: dispatcher.doorbell, logger: logger, liveness: liveness,
-            metrics: metrics
-        )
     }
 
     var timing: Correlator.SweepTiming {

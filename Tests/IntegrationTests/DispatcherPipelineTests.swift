@@ -76,7 +76,8 @@ import Store
         )
         let (client, transport) = try CallbackRelay.makeClient(aws, maxInFlight: 4, logger: Logger(label: "test"))
         defer { transport.shutdown() }
-        let dispatcher = OutboxDispatcher(store: store, client: client, maxInFlight: 4, logger: Logger(label: "test"))
+        let dispatcher = OutboxDispatcher(
+            store: store, callbacks: StepFunctions(client: client), jobs: SageMaker(client: client), maxInFlight: 4, logger: Logger(label: "test"))
 
         let pass = Task { try await dispatcher.deliverDue() }
         try await waitFor { standIn.received.count == 11 }
