@@ -101,6 +101,14 @@ final class Connection {
         return try statement.step() ? statement.optionalString(at: 0) : nil
     }
 
+    /// Runs a PASSIVE checkpoint: it copies what it can of the WAL into the database file and
+    /// never waits for the writer or a reader.
+    func checkpointPassive() throws {
+        let db = try handle()
+        let code = sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+        if code != SQLITE_OK { throw SQLiteError(code: code, db: db, sql: nil) }
+    }
+
     func userVersion() throws -> Int {
         Int(try scalarText("PRAGMA user_version") ?? "0") ?? 0
     }

@@ -31,10 +31,10 @@ public final class Store: Sendable {
     /// The schema version this build writes and understands (`PRAGMA user_version`).
     public static var schemaVersion: Int { Schema.version }
 
-    private init(path: String, options: StoreOptions, connection: Connection, checkpointer: Checkpointer) {
+    private init(path: String, options: StoreOptions, queue: DispatchQueue, connection: Connection, checkpointer: Checkpointer) {
         self.path = path
         self.options = options
-        self.queue = DispatchQueue(label: "sagemaker-callback.store")
+        self.queue = queue
         self.owner = ConnectionOwner(connection: connection, options: options)
         self.checkpointer = checkpointer
     }
@@ -47,7 +47,9 @@ public final class Store: Sendable {
         let connection = try Connection(path: path, options: options)
         // Checkpoints are the checkpointer's: none runs inside a commit.
         try connection.execute("PRAGMA wal_autocheckpoint = 0")
-        return Store(path: path, options: options, connection: connection, checkpointer: try Checkpointer(path: path, options: options))
+        let queue = DispatchQueue(label: "sagemaker-callback.store")
+        let checkpointer = try Checkpointer(path: path, options: options) { [queue] finish in queue.sync(execute: finish) }
+        return Store(path: path, options: options, queue: queue, connection: connection, checkpointer: checkpointer)
     }
 
     /// Closes the connection after the transactions already submitted; idempotent. Later calls
@@ -56,7 +58,10 @@ public final class Store: Sendable {
     public func close() {
         dispatchPrecondition(condition: .notOnQueue(queue))
         checkpointer.close()
-        queue.sync { owner.close() }
+        queue.sync {
+            while commitNextGroup() {}
+            owner.close()
+        }
     }
 
     /// Runs `body` in an IMMEDIATE transaction on the store's queue: its changes are committed if
@@ -80,21 +85,28 @@ public final class Store: Sendable {
         }
     }
 
-    /// Commits the waiting writes, a group at a time, until none is left (on the store's queue).
+    /// Commits the waiting writes a group at a time until none is left (on the store's queue).
+    /// Each group is a block of its own, so what else waits for the queue (a read, a checkpoint's
+    /// finishing pass) runs between two groups instead of after the whole backlog.
     private func drainWrites() {
-        while true {
-            let group = waitingWrites.withLock { waiting -> [GroupedWrite] in
-                let group = Array(waiting.writes.prefix(Self.maxGroup))
-                waiting.writes.removeFirst(group.count)
-                if group.isEmpty { waiting.draining = false }
-                return group
-            }
-            if group.isEmpty { return }
-            if owner.commit(group) {
-                transactionsCommitted.add(1, ordering: .relaxed)
-                checkpointer.request()
-            }
+        guard commitNextGroup() else { return }
+        queue.async { [self] in drainWrites() }
+    }
+
+    /// Commits the next group of waiting writes (on the store's queue); false when none waited.
+    private func commitNextGroup() -> Bool {
+        let group = waitingWrites.withLock { waiting -> [GroupedWrite] in
+            let group = Array(waiting.writes.prefix(Self.maxGroup))
+            waiting.writes.removeFirst(group.count)
+            if group.isEmpty { waiting.draining = false }
+            return group
         }
+        if group.isEmpty { return false }
+        if owner.commit(group) {
+            transactionsCommitted.add(1, ordering: .relaxed)
+            checkpointer.request()
+        }
+        return true
     }
 
     /// Runs `body` in one DEFERRED transaction on the store's queue; it sees one consistent

@@ -121,4 +121,39 @@ import CallbackStore
         #expect(store.checkpointer.checkpoints >= 1)
         #expect(try await store.read { try $0.counts().pending } == 301)
     }
+
+    /// The WAL header's checkpoint sequence number: how many times SQLite has started it over.
+    private static func walRestarts(_ path: String) throws -> Int {
+        let header = try Data(contentsOf: URL(fileURLWithPath: path + "-wal")).prefix(16)
+        return header.count < 16 ? 0 : header.dropFirst(12).reduce(0) { $0 << 8 | Int($1) }
+    }
+
+    /// A checkpoint beside a writer that never pauses copies all it saw, but the writes that
+    /// began while it ran still append to the WAL: without the pass that finishes each
+    /// checkpoint with the writer held, the WAL is never started over and grows without end.
+    @Test(.timeLimit(.minutes(1)))
+    func theWALStartsOverWhileTheWriterNeverPauses() async throws {
+        let database = try TemporaryStore.empty()
+        let store = try database.open()
+        defer { store.close() }
+        let deadline = ContinuousClock.now + .seconds(30)
+        // Eight writers keep the store's queue busy: each registers 20 callbacks, then removes them.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for writer in 0..<8 {
+                group.addTask {
+                    var round = 0
+                    while store.checkpointer.checkpoints < 8, ContinuousClock.now < deadline {
+                        let numbers = (0..<20).map { writer * 1_000_000 + round * 20 + $0 }
+                        _ = try await store.write { tx in for n in numbers { _ = try tx.insertPending(Sample.pending(n)) } }
+                        _ = try await store.write { tx in for n in numbers { try tx.deletePending(tokenHash: "hash-\(n)") } }
+                        round += 1
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(store.checkpointer.checkpoints >= 8)
+        #expect(try Self.walRestarts(database.path) >= 3)
+        #expect(try await store.read { try $0.counts().pending } == 0)
+    }
 }
