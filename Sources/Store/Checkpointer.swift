@@ -3,11 +3,11 @@ import Dispatch
 import Synchronization
 
 /// Copies the WAL back into the database file on a connection and a thread of its own, so that
-/// no commit waits for a checkpoint: with SQLite's automatic checkpoint, the commit that crosses
+/// no commit waits for the bulk of a checkpoint: with SQLite's automatic checkpoint, the commit that crosses
 /// 1,000 pages writes them all to the database file and syncs it before it returns, a stall of
 /// tens of milliseconds for whichever callback is in that commit.
 ///
-/// PASSIVE checkpoints never block the store's writer or its readers; what a checkpoint cannot
+/// PASSIVE checkpoints never wait for the store's writer or its readers; what a checkpoint cannot
 /// copy yet is copied by the next. The store asks for one after its commits, at most every
 /// ``interval``; a request while one runs is dropped (the next commit asks again).
 ///
@@ -22,8 +22,8 @@ import Synchronization
 final class Checkpointer: Sendable {
     private let queue = DispatchQueue(label: "sagemaker-callback.store.checkpoint")
     private let owner: CheckpointOwner
-    /// Runs its argument on the store's queue between two of its transactions.
-    private let holdingWriter: @Sendable (() -> Void) -> Void
+    /// The store's serial queue: a block on it runs between two of the writer's transactions.
+    private let writerQueue: DispatchQueue
     private struct State {
         var running = false
         var lastStarted: ContinuousClock.Instant?
@@ -34,10 +34,10 @@ final class Checkpointer: Sendable {
     /// The shortest time between two checkpoints.
     static let interval: Duration = .milliseconds(100)
 
-    /// `holdingWriter` runs its argument while the store's writer waits (on the store's queue).
-    init(path: String, options: StoreOptions, holdingWriter: @escaping @Sendable (() -> Void) -> Void) throws {
+    /// `writerQueue`: the store's serial queue, where the finishing pass runs.
+    init(path: String, options: StoreOptions, writerQueue: DispatchQueue) throws {
         owner = CheckpointOwner(connection: try Connection(path: path, options: options))
-        self.holdingWriter = holdingWriter
+        self.writerQueue = writerQueue
     }
 
     /// Checkpoints run so far (tests read it).
@@ -55,7 +55,7 @@ final class Checkpointer: Sendable {
         guard start else { return }
         queue.async { [self] in
             if owner.checkpoint() {
-                holdingWriter { _ = owner.checkpoint() }
+                writerQueue.sync { _ = owner.checkpoint() }
             }
             state.withLock {
                 $0.running = false

@@ -48,7 +48,7 @@ public final class Store: Sendable {
         // Checkpoints are the checkpointer's: none runs inside a commit.
         try connection.execute("PRAGMA wal_autocheckpoint = 0")
         let queue = DispatchQueue(label: "sagemaker-callback.store")
-        let checkpointer = try Checkpointer(path: path, options: options) { [queue] finish in queue.sync(execute: finish) }
+        let checkpointer = try Checkpointer(path: path, options: options, writerQueue: queue)
         return Store(path: path, options: options, queue: queue, connection: connection, checkpointer: checkpointer)
     }
 

@@ -124,7 +124,9 @@ import CallbackStore
 
     /// The WAL header's checkpoint sequence number: how many times SQLite has started it over.
     private static func walRestarts(_ path: String) throws -> Int {
-        let header = try Data(contentsOf: URL(fileURLWithPath: path + "-wal")).prefix(16)
+        let file = try FileHandle(forReadingFrom: URL(fileURLWithPath: path + "-wal"))
+        defer { try? file.close() }
+        let header = try file.read(upToCount: 16) ?? Data()
         return header.count < 16 ? 0 : header.dropFirst(12).reduce(0) { $0 << 8 | Int($1) }
     }
 
