@@ -3,9 +3,9 @@ import Dispatch
 import Synchronization
 
 /// Copies the WAL back into the database file on a connection and a thread of its own, so that
-/// no commit waits for the bulk of a checkpoint: with SQLite's automatic checkpoint, the commit that crosses
-/// 1,000 pages writes them all to the database file and syncs it before it returns, a stall of
-/// tens of milliseconds for whichever callback is in that commit.
+/// no commit waits for the bulk of a checkpoint: with SQLite's automatic checkpoint, the commit
+/// that crosses 1,000 pages writes them all to the database file and syncs it before it returns,
+/// a stall of tens of milliseconds for whichever callback is in that commit.
 ///
 /// PASSIVE checkpoints never wait for the store's writer or its readers; what a checkpoint cannot
 /// copy yet is copied by the next. The store asks for one after its commits, at most every
