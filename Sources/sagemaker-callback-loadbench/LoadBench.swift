@@ -58,7 +58,10 @@ struct LoadBench {
         }
         say("")
         say("where serve's time goes (event phase): CPU user/sys, and requests per callback")
-        for report in reports { say(report.breakdown) }
+        for report in reports {
+            say(report.breakdown)
+            if let pacing = report.pacing { say(pacing) }
+        }
         say(String(format: "total %.0f s", Date().timeIntervalSince(started)))
     }
 }
@@ -161,6 +164,9 @@ struct Run {
             }
             let phaseStart = firstDelivery[early..<n].min() ?? 0
             let phaseEnd = outcomeTimes[early..<n].compactMap { $0 }.max() ?? phaseStart
+            if workload.quota != nil {
+                report.outcomesPerSecond = Report.perSecond(outcomeTimes[early..<n].compactMap { $0 }, from: phaseStart)
+            }
             report.callbacks = latencies.count
             report.callbacksPerSecond = phaseEnd > phaseStart ? Double(latencies.count) / (Double(phaseEnd - phaseStart) / 1e9) : 0
             report.latencies = latencies.sorted()

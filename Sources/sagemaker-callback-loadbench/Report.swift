@@ -15,6 +15,8 @@ struct Report {
     var logLinesPerJob = (registration: 0.0, total: 0.0)
     var lost = 0, duplicates = 0, leftInQueue = 0, throttled = 0
     var requests: [String: Int] = [:]
+    /// Outcomes accepted in each whole second of the event phase (quota workloads only).
+    var outcomesPerSecond: [Int] = []
     /// serve's exit status after SIGTERM; nil if it had to be killed.
     var exit: Int32? = nil
 
@@ -56,5 +58,29 @@ struct Report {
             perCallback("ReceiveMessage"), perCallback("DeleteMessageBatch"), perCallback("DeleteMessage"),
             String(format: "%.2f", Double((requests["SendTaskSuccess"] ?? 0) + (requests["SendTaskFailure"] ?? 0)) / Double(max(callbacks, 1)))
         )
+    }
+
+    /// How many of `times` (monotonic nanoseconds) fall in each whole second after `start`.
+    static func perSecond(_ times: [UInt64], from start: UInt64) -> [Int] {
+        var counts: [Int] = []
+        for time in times where time >= start {
+            let second = Int((time - start) / 1_000_000_000)
+            if second >= counts.count { counts += Array(repeating: 0, count: second + 1 - counts.count) }
+            counts[second] += 1
+        }
+        return counts
+    }
+
+    /// For a quota workload: the outcomes accepted in each second, and how the steady seconds
+    /// (all but the first, which the full bucket's burst inflates, and the last, partial one)
+    /// compare with the quota: whether pacing converges on it or hovers below.
+    var pacing: String? {
+        guard let quota = workload.quota, outcomesPerSecond.count > 2 else { return nil }
+        let steady = outcomesPerSecond.dropFirst().dropLast().sorted()
+        let share = { (count: Int) in String(format: "%.0f%%", Double(count) / quota * 100) }
+        return "\(workload.name): outcomes per second: "
+            + outcomesPerSecond.map(String.init).joined(separator: " ")
+            + "; seconds 2 to \(outcomesPerSecond.count - 1) against the quota: min \(share(steady.first!)), "
+            + "median \(share(steady[steady.count / 2])), max \(share(steady.last!))"
     }
 }
