@@ -163,10 +163,9 @@ struct Run {
                 latencies.append(Double(Int64(outcome) - Int64(firstDelivery[job])) / 1e6)
             }
             let phaseStart = firstDelivery[early..<n].min() ?? 0
-            let phaseEnd = outcomeTimes[early..<n].compactMap { $0 }.max() ?? phaseStart
-            if workload.quota != nil {
-                report.outcomesPerSecond = Report.perSecond(outcomeTimes[early..<n].compactMap { $0 }, from: phaseStart)
-            }
+            let accepted = outcomeTimes[early..<n].compactMap { $0 }
+            let phaseEnd = accepted.max() ?? phaseStart
+            if workload.quota != nil { report.outcomesPerSecond = Report.perSecond(accepted, from: phaseStart) }
             report.callbacks = latencies.count
             report.callbacksPerSecond = phaseEnd > phaseStart ? Double(latencies.count) / (Double(phaseEnd - phaseStart) / 1e9) : 0
             report.latencies = latencies.sorted()
